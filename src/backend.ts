@@ -1,0 +1,99 @@
+/**
+ * Choosing and initialising the TensorFlow.js backend. `auto` prefers the native TensorFlow
+ * binding (tfjs-node-gpu, then tfjs-node) when it is installed and loads, then WebAssembly, then
+ * the pure-JS cpu backend. Every run reports what it got.
+ */
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { registerWasmFillIns } from './kernels/wasm.js';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+export interface BackendInfo {
+  /** The tfjs backend name in use: `tensorflow`, `wasm` or `cpu`. */
+  readonly name: string;
+  /** The package that provides it. */
+  readonly provider: string;
+  /** Threads the backend computes on. */
+  readonly threads: number;
+}
+
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+
+async function tryNative(): Promise<BackendInfo | string> {
+  const failures: string[] = [];
+  for (const pkg of NATIVE_PACKAGES) {
+    try {
+      await import(pkg);
+    } catch (err) {
+      failures.push(`${pkg}: ${firstLine(err)}`);
+      continue;
+    }
+    // A native package bundling its own copy of tfjs-core registers its backend there, not here.
+    if (!tf.findBackend('tensorflow')) {
+      failures.push(`${pkg}: loaded, but registered on another copy of @tensorflow/tfjs-core`);
+      continue;
+    }
+    await tf.setBackend('tensorflow');
+    return { name: 'tensorflow', provider: pkg, threads: os.cpus().length };
+  }
+  return failures.join('; ');
+}
+
+async function useWasm(): Promise<BackendInfo> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  registerWasmFillIns();
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+  // tfjs-backend-wasm disables its threads under Node: it computes on one.
+  return { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1 };
+}
+
+async function useCpu(): Promise<BackendInfo> {
+  await tf.setBackend('cpu');
+  return { name: 'cpu', provider: '@tensorflow/tfjs-backend-cpu', threads: 1 };
+}
+
+let current: BackendInfo | undefined;
+
+/** Initialises the requested backend (once per process) and returns what is in use. */
+export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (current && (choice === 'auto' || choice === current.name)) return current;
+  switch (choice) {
+    case 'tensorflow': {
+      const native = await tryNative();
+      if (typeof native === 'string') throw new Error(`--backend tensorflow: not available (${native})`);
+      current = native;
+      break;
+    }
+    case 'wasm':
+      current = await useWasm();
+      break;
+    case 'cpu':
+      current = await useCpu();
+      break;
+    case 'auto': {
+      const native = await tryNative();
+      if (typeof native !== 'string') current = native;
+      else {
+        try {
+          current = await useWasm();
+        } catch {
+          current = await useCpu();
+        }
+      }
+      break;
+    }
+    default:
+      throw new Error(`--backend: '${choice as string}' is not one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  return current;
+}
+
+export function describeBackend(info: BackendInfo): string {
+  return `${info.name} (${info.provider}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0];
+}

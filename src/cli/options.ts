@@ -1,0 +1,40 @@
+/** Options and helpers shared by the commands. */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_CHOICES, BackendChoice, describeBackend, initBackend } from '../backend.js';
+
+/** Root of on-disk caches: $FEWSHOT_CACHE, else ~/.cache/fewshot-rkd. */
+export function defaultCacheRoot(): string {
+  return process.env.FEWSHOT_CACHE ?? path.join(os.homedir(), '.cache', 'fewshot-rkd');
+}
+
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto');
+}
+
+/** Initialises the backend and says which one runs, on stderr so stdout stays parseable. */
+export async function startBackend(choice: BackendChoice): Promise<string> {
+  const info = await initBackend(choice);
+  const text = describeBackend(info);
+  console.error(`backend: ${text}`);
+  return text;
+}
+
+export function positiveInt(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
+    return n;
+  };
+}
+
+export function nonNegativeInt(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${value}'`);
+    return n;
+  };
+}
+
+export type { Command };

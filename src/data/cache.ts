@@ -1,0 +1,103 @@
+/**
+ * The packed image store: every image of a dataset as uint8 pixels, class-major, behind a JSON
+ * header, in one file. Built once by an importer (slow: decoding, resizing), read fast.
+ *
+ * File layout: 8-byte magic `FSRKDIMG`, uint32 LE header length, UTF-8 JSON header, pixels.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ImageShape, imageSize } from './dataset.js';
+
+const MAGIC = Buffer.from('FSRKDIMG', 'ascii');
+const FORMAT_VERSION = 1;
+
+export interface PackedClass {
+  readonly id: string;
+  /** Image names within the class (no extension), e.g. `0709_01`. */
+  readonly images: readonly string[];
+}
+
+/** All images of a source in memory: the cache file's content. */
+export interface PackedImages {
+  /** Where the images came from, e.g. `omniglot` or `synthetic`. */
+  readonly source: string;
+  readonly shape: ImageShape;
+  readonly classes: readonly PackedClass[];
+  /** uint8 pixels of every image, class-major, H*W*C each. */
+  readonly pixels: Uint8Array;
+}
+
+interface Header {
+  format: number;
+  source: string;
+  shape: [number, number, number];
+  classes: { id: string; images: string[] }[];
+}
+
+export function countImages(classes: readonly PackedClass[]): number {
+  return classes.reduce((sum, c) => sum + c.images.length, 0);
+}
+
+/** Writes `file` so that it either appears complete or not at all (temporary file, then rename). */
+export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      for (const chunk of chunks) fs.writeSync(fd, chunk);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export function writePackedImages(file: string, packed: PackedImages): void {
+  const expected = countImages(packed.classes) * imageSize(packed.shape);
+  if (packed.pixels.length !== expected) {
+    throw new Error(`${file}: ${packed.pixels.length} pixel bytes for ${expected} expected`);
+  }
+  const header: Header = {
+    format: FORMAT_VERSION,
+    source: packed.source,
+    shape: [...packed.shape],
+    classes: packed.classes.map((c) => ({ id: c.id, images: [...c.images] })),
+  };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length, 0);
+  writeFileAtomic(file, [MAGIC, length, json, packed.pixels]);
+}
+
+export function readPackedImages(file: string): PackedImages {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`${file}: cannot read image cache (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  if (bytes.length < 12 || !bytes.subarray(0, 8).equals(MAGIC)) {
+    throw new Error(`${file}: not a fewshot-rkd image cache (bad magic)`);
+  }
+  const headerLength = bytes.readUInt32LE(8);
+  let header: Header;
+  try {
+    header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8')) as Header;
+  } catch {
+    throw new Error(`${file}: image cache header is not valid JSON (truncated file?)`);
+  }
+  if (header.format !== FORMAT_VERSION) {
+    throw new Error(`${file}: image cache format ${header.format}, this version reads ${FORMAT_VERSION}`);
+  }
+  const pixels = new Uint8Array(bytes.buffer, bytes.byteOffset + 12 + headerLength);
+  const expected = countImages(header.classes) * imageSize(header.shape);
+  if (pixels.length !== expected) {
+    throw new Error(`${file}: ${pixels.length} pixel bytes, header announces ${expected} (truncated file?)`);
+  }
+  return { source: header.source, shape: header.shape, classes: header.classes, pixels };
+}
