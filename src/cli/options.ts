@@ -1,13 +1,8 @@
 /** Options and helpers shared by the commands. */
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, BackendChoice, describeBackend, initBackend } from '../backend.js';
 
-/** Root of on-disk caches: $FEWSHOT_CACHE, else ~/.cache/fewshot-rkd. */
-export function defaultCacheRoot(): string {
-  return process.env.FEWSHOT_CACHE ?? path.join(os.homedir(), '.cache', 'fewshot-rkd');
-}
+export { defaultCacheRoot } from '../data/open.js';
 
 export function backendOption(): Option {
   return new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto');

@@ -5,7 +5,7 @@
  * File layout: 8-byte magic `FSRKDIMG`, uint32 LE header length, UTF-8 JSON header, pixels.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { writeFileAtomic } from '../atomic.js';
 import { ImageShape, imageSize } from './dataset.js';
 
 const MAGIC = Buffer.from('FSRKDIMG', 'ascii');
@@ -36,25 +36,6 @@ interface Header {
 
 export function countImages(classes: readonly PackedClass[]): number {
   return classes.reduce((sum, c) => sum + c.images.length, 0);
-}
-
-/** Writes `file` so that it either appears complete or not at all (temporary file, then rename). */
-export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      for (const chunk of chunks) fs.writeSync(fd, chunk);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 export function writePackedImages(file: string, packed: PackedImages): void {

@@ -1,0 +1,85 @@
+/**
+ * Timing of the standard episode shapes on the current backend: one training step (forward,
+ * backward, Adam) and the embedding of 1000 images. Warm-up excluded, median of several runs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ImageShape } from '../data/dataset.js';
+import type { EpisodeShape } from '../episodes/sampler.js';
+import { conv4 } from '../models/conv4.js';
+import { prototypicalObjective } from '../train/protonet.js';
+import { embedImages } from '../eval/evaluate.js';
+
+export interface BenchShape extends EpisodeShape {
+  readonly name: string;
+  readonly inputShape: ImageShape;
+}
+
+export const BENCH_SHAPES: readonly BenchShape[] = [
+  { name: 'omniglot-60w5s5q', way: 60, shot: 5, query: 5, inputShape: [28, 28, 1] },
+  { name: 'omniglot-5w1s15q', way: 5, shot: 1, query: 15, inputShape: [28, 28, 1] },
+  { name: 'miniimagenet-5w5s15q', way: 5, shot: 5, query: 15, inputShape: [84, 84, 3] },
+];
+
+export interface BenchResult extends EpisodeShape {
+  readonly name: string;
+  readonly images: number;
+  readonly inputShape: ImageShape;
+  readonly trainStepMs: number;
+  readonly embed1000Ms: number;
+  readonly backend: string;
+  readonly threads: number;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function timeMs(run: () => Promise<void>, repeats: number): Promise<number> {
+  await run(); // warm-up: kernel set-up, weight and optimizer-slot creation
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+export async function benchShape(
+  shape: BenchShape,
+  backend: { name: string; threads: number },
+  repeats = 3,
+): Promise<BenchResult> {
+  const images = shape.way * (shape.shot + shape.query);
+  const model = conv4({ inputShape: shape.inputShape, seed: 0 });
+  const objective = prototypicalObjective(model);
+  const optimizer = tf.train.adam(1e-3);
+  const x = tf.randomUniform([images, ...shape.inputShape], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const episode = { index: 0, classes: [], support: [], query: [] };
+  try {
+    const trainStepMs = await timeMs(async () => {
+      const loss = optimizer.minimize(() => objective(x, episode, shape).loss, true);
+      await loss!.data(); // wait for the backend to finish
+      loss!.dispose();
+    }, repeats);
+    const [h, w, c] = shape.inputShape;
+    const pixels = new Float32Array(h * w * c).fill(0.5);
+    const dataset = {
+      name: 'bench', imageShape: shape.inputShape, classIds: ['c'],
+      imageCount: () => 1000, imageId: () => 'c/0', findImage: () => undefined,
+      readPixels: (_r: unknown, out: Float32Array, offset: number) => out.set(pixels, offset),
+    };
+    const refs = Array.from({ length: 1000 }, (_, imageIndex) => ({ classIndex: 0, imageIndex }));
+    const embed1000Ms = await timeMs(async () => {
+      const e = embedImages(model, dataset, refs);
+      await e.data();
+      e.dispose();
+    }, repeats);
+    return { ...shape, images, trainStepMs, embed1000Ms, backend: backend.name, threads: backend.threads };
+  } finally {
+    x.dispose();
+    model.dispose();
+    optimizer.dispose();
+  }
+}

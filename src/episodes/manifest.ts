@@ -1,0 +1,138 @@
+/**
+ * Frozen episodes as CSV (fast-csv), one row per image: `episode,role,class,image`, with ids
+ * rather than indices, so that any run, or any other framework, evaluates exactly the same tasks.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { parse, writeToString } from 'fast-csv';
+import type { FewShotDataset, ImageRef } from '../data/dataset.js';
+import { writeFileAtomic } from '../atomic.js';
+import type { Episode, EpisodeShape } from './sampler.js';
+
+export const MANIFEST_HEADERS = ['episode', 'role', 'class', 'image'] as const;
+type Row = Record<(typeof MANIFEST_HEADERS)[number], string>;
+
+export interface FrozenEpisodes {
+  readonly shape: EpisodeShape;
+  readonly episodes: readonly Episode[];
+}
+
+/** The manifest's CSV text: its bytes are what a suite's sha256 covers. */
+export async function manifestText(dataset: FewShotDataset, episodes: Iterable<Episode>): Promise<string> {
+  const rows: string[][] = [];
+  for (const ep of episodes) {
+    for (const [role, refs] of [['support', ep.support], ['query', ep.query]] as const) {
+      for (const ref of refs) {
+        rows.push([String(ep.index), role, dataset.classIds[ref.classIndex], dataset.imageId(ref)]);
+      }
+    }
+  }
+  return (await writeToString(rows, { headers: [...MANIFEST_HEADERS], includeEndRowDelimiter: true }));
+}
+
+export function sha256(text: string | Uint8Array): string {
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
+export function writeManifest(file: string, text: string): void {
+  writeFileAtomic(file, [Buffer.from(text, 'utf8')]);
+}
+
+interface EpisodeDraft {
+  index: number;
+  line: number;
+  classes: number[];
+  support: Map<number, ImageRef[]>;
+  query: Map<number, ImageRef[]>;
+  seen: Set<string>;
+}
+
+/**
+ * Reads a manifest against the dataset it names images of. Every episode must have the same way,
+ * shot and query counts; any malformed row is refused with its line number.
+ */
+export async function readManifest(file: string, dataset: FewShotDataset): Promise<FrozenEpisodes> {
+  const drafts: EpisodeDraft[] = [];
+  let line = 1; // the header
+  const fail = (at: number, why: string) => new Error(`${file}:${at}: ${why}`);
+
+  await new Promise<void>((resolve, reject) => {
+    const input = fs.createReadStream(file);
+    input.on('error', (err) => reject(new Error(`${file}: cannot read manifest (${(err as NodeJS.ErrnoException).code})`)));
+    const stream = parse<Row, Row>({
+      headers: (headers) => {
+        const got = headers.join(',');
+        if (got !== MANIFEST_HEADERS.join(',')) {
+          throw fail(1, `header '${got}', expected '${MANIFEST_HEADERS.join(',')}'`);
+        }
+        return headers;
+      },
+      strictColumnHandling: true,
+    });
+    stream
+      .on('error', (err) => reject(err.message.startsWith(file) ? err : fail(line + 1, err.message)))
+      .on('data-invalid', () => {
+        line++;
+        stream.destroy(fail(line, `expected ${MANIFEST_HEADERS.length} columns`));
+      })
+      .on('data', (row: Row) => {
+        line++;
+        try {
+          addRow(row);
+        } catch (err) {
+          stream.destroy(fail(line, (err as Error).message));
+        }
+      })
+      .on('end', () => resolve());
+    input.pipe(stream);
+  });
+
+  function addRow(row: Row): void {
+    const index = Number(row.episode);
+    if (!/^\d+$/.test(row.episode)) throw new Error(`episode '${row.episode}' is not a non-negative integer`);
+    let draft = drafts[drafts.length - 1];
+    if (!draft || draft.index !== index) {
+      if (drafts.some((d) => d.index === index)) throw new Error(`episode ${index} appears in two places`);
+      draft = { index, line, classes: [], support: new Map(), query: new Map(), seen: new Set() };
+      drafts.push(draft);
+    }
+    if (row.role !== 'support' && row.role !== 'query') {
+      throw new Error(`role '${row.role}', expected 'support' or 'query'`);
+    }
+    const ref = dataset.findImage(row.image);
+    if (!ref) throw new Error(`image '${row.image}' is not in ${dataset.name}`);
+    if (dataset.classIds[ref.classIndex] !== row.class) {
+      throw new Error(`image '${row.image}' does not belong to class '${row.class}'`);
+    }
+    const byClass = row.role === 'support' ? draft.support : draft.query;
+    if (!draft.classes.includes(ref.classIndex)) {
+      if (row.role === 'query') throw new Error(`class '${row.class}' has a query before any support image`);
+      draft.classes.push(ref.classIndex);
+    }
+    const refs = byClass.get(ref.classIndex) ?? [];
+    if (draft.seen.has(row.image)) throw new Error(`image '${row.image}' appears twice in episode ${index}`);
+    draft.seen.add(row.image);
+    refs.push(ref);
+    byClass.set(ref.classIndex, refs);
+  }
+
+  if (drafts.length === 0) throw fail(1, 'no episodes');
+  let shape: EpisodeShape | undefined;
+  const episodes = drafts.map((d) => {
+    const count = (m: Map<number, ImageRef[]>) => d.classes.map((c) => m.get(c)?.length ?? 0);
+    const shots = count(d.support);
+    const queries = count(d.query);
+    const own = { way: d.classes.length, shot: shots[0], query: queries[0] };
+    if (shots.some((s) => s !== own.shot) || queries.some((q) => q !== own.query)) {
+      throw fail(d.line, `episode ${d.index} has unequal shots or queries per class`);
+    }
+    shape ??= own;
+    if (own.way !== shape.way || own.shot !== shape.shot || own.query !== shape.query) {
+      throw fail(d.line, `episode ${d.index} is ${own.way}-way ${own.shot}-shot ${own.query}-query, ` +
+        `the first is ${shape.way}-way ${shape.shot}-shot ${shape.query}-query`);
+    }
+    const flat = (m: Map<number, ImageRef[]>) => d.classes.flatMap((c) => m.get(c) ?? []);
+    return { index: d.index, classes: d.classes, support: flat(d.support), query: flat(d.query) };
+  });
+  return { shape: shape!, episodes };
+}

@@ -1,0 +1,114 @@
+/**
+ * Suites: small JSON specs (in the top-level `episodes/` folder) of a frozen episode set: dataset,
+ * split, way, shot, query, episode count, seed, and the sha256 of the manifest they generate.
+ */
+import * as fs from 'node:fs';
+import type { FewShotDataset } from '../data/dataset.js';
+import { writeFileAtomic } from '../atomic.js';
+import { EpisodeSampler, EpisodeShape, checkEpisodeShape } from './sampler.js';
+import { FrozenEpisodes, manifestText, readManifest, sha256 } from './manifest.js';
+
+export interface Suite extends EpisodeShape {
+  readonly name: string;
+  readonly description?: string;
+  readonly dataset: string;
+  readonly split: string;
+  readonly episodes: number;
+  readonly seed: string | number;
+  /** sha256 of the manifest CSV; absent until the suite is first frozen. */
+  readonly sha256?: string;
+}
+
+export function readSuite(file: string): Suite {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: ${code ? `cannot read suite (${code})` : `not valid JSON (${(err as Error).message})`}`);
+  }
+  const s = raw as Record<string, unknown>;
+  const need = (key: string, type: string) => {
+    if (typeof s[key] !== type) throw new Error(`${file}: field '${key}' must be a ${type}`);
+  };
+  for (const key of ['name', 'dataset', 'split']) need(key, 'string');
+  for (const key of ['way', 'shot', 'query', 'episodes']) need(key, 'number');
+  if (typeof s.seed !== 'string' && typeof s.seed !== 'number') throw new Error(`${file}: field 'seed' must be a string or number`);
+  if (s.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(String(s.sha256))) throw new Error(`${file}: field 'sha256' is not a sha256 hex digest`);
+  const suite = s as unknown as Suite;
+  try {
+    checkEpisodeShape(suite);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  if (!Number.isInteger(suite.episodes) || suite.episodes < 1) throw new Error(`${file}: field 'episodes' must be a positive integer`);
+  return suite;
+}
+
+export function writeSuite(file: string, suite: Suite): void {
+  writeFileAtomic(file, [Buffer.from(JSON.stringify(suite, null, 2) + '\n', 'utf8')]);
+}
+
+/** Where a suite's frozen manifest lives by default: beside it, `.json` -> `.csv`. */
+export function suiteManifestPath(suiteFile: string): string {
+  return suiteFile.replace(/\.json$/i, '') + '.csv';
+}
+
+export function suiteSampler(suite: Suite, dataset: FewShotDataset): EpisodeSampler {
+  return new EpisodeSampler(dataset, suite, suite.seed);
+}
+
+/** Samples the suite's episodes and renders its manifest; the hash is what `sha256` records. */
+export async function sampleSuite(suite: Suite, dataset: FewShotDataset): Promise<{ text: string; sha256: string }> {
+  const text = await manifestText(dataset, suiteSampler(suite, dataset).episodes(0, suite.episodes));
+  return { text, sha256: sha256(text) };
+}
+
+/**
+ * The suite's episodes, exactly as recorded: from its frozen manifest when one is beside it, else
+ * sampled afresh; either way checked against the recorded sha256.
+ */
+export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDataset): Promise<FrozenEpisodes> {
+  const suite = readSuite(suiteFile);
+  const csv = suiteManifestPath(suiteFile);
+  if (fs.existsSync(csv)) {
+    const digest = sha256(fs.readFileSync(csv));
+    if (suite.sha256 && digest !== suite.sha256) {
+      throw new Error(`${csv}: sha256 ${digest.slice(0, 12)}... differs from ${suiteFile}'s ${suite.sha256.slice(0, 12)}...`);
+    }
+    return readManifest(csv, dataset);
+  }
+  const { sha256: digest } = await sampleSuite(suite, dataset);
+  if (suite.sha256 && digest !== suite.sha256) {
+    throw new Error(`${suiteFile}: sampling now gives sha256 ${digest.slice(0, 12)}..., the suite records ${suite.sha256.slice(0, 12)}...`);
+  }
+  const sampler = suiteSampler(suite, dataset);
+  return { shape: suite, episodes: [...sampler.episodes(0, suite.episodes)] };
+}
+
+/** Frozen episodes from a suite JSON or a manifest CSV, with the dataset they draw from. */
+export interface EpisodeSource {
+  readonly dataset: FewShotDataset;
+  readonly frozen: FrozenEpisodes;
+  /** The suite's name, or the manifest's file name. */
+  readonly name: string;
+}
+
+/**
+ * Opens a suite (`.json`) or a manifest (`.csv`, which needs the dataset and split it draws from).
+ * @param openDataset opens a dataset split by name (the data layer's `openDataset`)
+ */
+export async function openEpisodeSource(
+  file: string,
+  openDataset: (dataset: string, split: string) => FewShotDataset,
+  manifestDataset?: { dataset: string; split: string },
+): Promise<EpisodeSource> {
+  if (file.toLowerCase().endsWith('.json')) {
+    const suite = readSuite(file);
+    const dataset = openDataset(suite.dataset, suite.split);
+    return { dataset, frozen: await loadSuiteEpisodes(file, dataset), name: suite.name };
+  }
+  if (!manifestDataset) throw new Error(`${file}: a manifest CSV needs the dataset and split it draws from`);
+  const dataset = openDataset(manifestDataset.dataset, manifestDataset.split);
+  return { dataset, frozen: await readManifest(file, dataset), name: file.split('/').pop()!.replace(/\.csv$/i, '') };
+}

@@ -1,0 +1,124 @@
+/**
+ * Checkpoints: a folder with the model in the TensorFlow.js layers-model format (`model.json` +
+ * `weights.bin`, loadable by `tf.loadLayersModel`) and, for training runs, `state.json` +
+ * `optimizer.bin` (the optimizer's moments). Written atomically: a folder is complete or absent.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { recoverFolder, writeFolderAtomic } from '../atomic.js';
+
+const MODEL_JSON = 'model.json';
+const WEIGHTS_BIN = 'weights.bin';
+const STATE_JSON = 'state.json';
+const OPTIMIZER_BIN = 'optimizer.bin';
+
+/** A tfjs IOHandler writing model.json + weights.bin into `dir` (the tfjs-node `file://` layout). */
+function folderSaver(dir: string): tf.io.IOHandler {
+  return {
+    save: async (artifacts: tf.io.ModelArtifacts) => {
+      const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+      const modelJson = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs }],
+      };
+      fs.writeFileSync(path.join(dir, MODEL_JSON), JSON.stringify(modelJson));
+      fs.writeFileSync(path.join(dir, WEIGHTS_BIN), weights);
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+  };
+}
+
+function folderLoader(dir: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const file = path.join(dir, MODEL_JSON);
+      if (!fs.existsSync(file)) throw new Error(`${dir}: not a checkpoint (no ${MODEL_JSON})`);
+      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const manifest = json.weightsManifest as tf.io.WeightsManifestConfig;
+      const buffers = manifest.flatMap((group) =>
+        group.paths.map((p) => {
+          const bytes = fs.readFileSync(path.join(dir, p));
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+        }),
+      );
+      return {
+        modelTopology: json.modelTopology,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+        weightSpecs: manifest.flatMap((group) => group.weights),
+        weightData: tf.io.CompositeArrayBuffer.join(buffers),
+      };
+    },
+  };
+}
+
+/** Everything beyond the weights that a resumed run needs, plus what the run wants remembered. */
+export interface TrainingState {
+  readonly [key: string]: unknown;
+}
+
+export interface Checkpoint<S extends TrainingState = TrainingState> {
+  readonly model: tf.LayersModel;
+  readonly state?: S;
+  readonly optimizerWeights?: { name: string; tensor: tf.Tensor }[];
+}
+
+/** Saves a model (and optionally training state and optimizer weights) as the folder `dir`. */
+export async function saveCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  state?: TrainingState,
+  optimizer?: tf.Optimizer,
+): Promise<void> {
+  const optimizerWeights = optimizer ? await optimizer.getWeights() : [];
+  const specs = optimizerWeights.map((w) => ({ name: w.name, shape: w.tensor.shape }));
+  const data = await Promise.all(optimizerWeights.map((w) => w.tensor.data()));
+  // getWeights() makes a fresh tensor for the iteration count; the rest are the live variables.
+  optimizerWeights.filter((w) => !(w.tensor instanceof tf.Variable)).forEach((w) => w.tensor.dispose());
+  await writeFolderAtomic(dir, async (tmp) => {
+    await model.save(folderSaver(tmp));
+    if (state) {
+      const body = optimizer ? { ...state, optimizer: specs } : state;
+      fs.writeFileSync(path.join(tmp, STATE_JSON), JSON.stringify(body, null, 2));
+    }
+    if (optimizer) {
+      const floats = Float32Array.from(data.flatMap((d) => Array.from(d)));
+      fs.writeFileSync(path.join(tmp, OPTIMIZER_BIN), new Uint8Array(floats.buffer));
+    }
+  });
+}
+
+export function hasCheckpoint(dir: string): boolean {
+  recoverFolder(dir);
+  return fs.existsSync(path.join(dir, MODEL_JSON));
+}
+
+/** Loads a model saved by `saveCheckpoint` (or any tfjs layers model folder). */
+export async function loadModel(dir: string): Promise<tf.LayersModel> {
+  recoverFolder(dir);
+  return tf.loadLayersModel(folderLoader(dir));
+}
+
+/** Loads model, training state and optimizer weights of a training checkpoint. */
+export async function loadCheckpoint<S extends TrainingState>(dir: string): Promise<Checkpoint<S>> {
+  const model = await loadModel(dir);
+  const stateFile = path.join(dir, STATE_JSON);
+  if (!fs.existsSync(stateFile)) return { model };
+  const { optimizer: specs, ...state } = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  if (!specs) return { model, state: state as S };
+  const bytes = fs.readFileSync(path.join(dir, OPTIMIZER_BIN));
+  const floats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  let offset = 0;
+  const optimizerWeights = (specs as { name: string; shape: number[] }[]).map(({ name, shape }) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const tensor = tf.tensor(floats.slice(offset, offset + size), shape);
+    offset += size;
+    return { name, tensor };
+  });
+  return { model, state: state as S, optimizerWeights };
+}

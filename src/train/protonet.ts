@@ -1,0 +1,82 @@
+/** Training a Prototypical Network: Conv-4 + prototypical loss in the episodic loop. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { openDataset } from '../data/open.js';
+import type { EpisodeShape } from '../episodes/sampler.js';
+import { openEpisodeSource } from '../episodes/suite.js';
+import { prototypicalLoss } from '../losses/protonet.js';
+import { conv4 } from '../models/conv4.js';
+import { writeFileAtomic } from '../atomic.js';
+import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, trainEpisodic } from './episodic.js';
+
+export interface ProtoNetConfig extends TrainSchedule, EpisodeShape {
+  readonly dataset: string;
+  readonly split: string;
+  /** The dataset's cache folder (not needed for synthetic). */
+  readonly dataDir?: string;
+  /** A suite JSON to validate on. */
+  readonly valSuite?: string;
+  readonly width: number;
+}
+
+export const DEFAULT_PROTONET: Omit<ProtoNetConfig, 'dataset' | 'split'> = {
+  ...DEFAULT_SCHEDULE,
+  way: 60,
+  shot: 5,
+  query: 5,
+  width: 64,
+};
+
+/** The prototypical loss over a model's training-mode embeddings; logs accuracy too. */
+export function prototypicalObjective(model: tf.LayersModel): Objective {
+  return (images, _episode, shape) => {
+    const embeddings = model.apply(images, { training: true }) as tf.Tensor2D;
+    const supportCount = shape.way * shape.shot;
+    const support = tf.slice(embeddings, [0, 0], [supportCount, -1]);
+    const query = tf.slice(embeddings, [supportCount, 0], [-1, -1]);
+    const out = prototypicalLoss(support, query, shape.way);
+    return { loss: out.loss, terms: { accuracy: out.accuracy } };
+  };
+}
+
+export interface RunOptions {
+  readonly resume?: boolean;
+  readonly onLog?: (line: LogLine) => void;
+  readonly onEpisode?: (episode: number) => void;
+}
+
+/** Reads a run folder's config.json (what `--resume` continues). */
+export function readRunConfig<C>(dir: string): C {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) throw new Error(`${dir}: not a run folder (no config.json)`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as C;
+}
+
+export function writeRunConfig(dir: string, config: object): void {
+  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+}
+
+/** Trains a ProtoNet into the run folder `dir` (config.json, log.jsonl, checkpoint/, best/). */
+export async function trainProtoNet(config: ProtoNetConfig, dir: string, options: RunOptions = {}): Promise<TrainResult> {
+  const dataset = openDataset(config.dataset, config.split, config.dataDir);
+  const validation = config.valSuite
+    ? await openEpisodeSource(config.valSuite, (d, s) => openDataset(d, s, config.dataDir))
+    : undefined;
+  if (!options.resume) writeRunConfig(dir, config);
+  const model = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed });
+  try {
+    return await trainEpisodic({
+      model,
+      objective: prototypicalObjective(model),
+      dataset,
+      shape: config,
+      schedule: config,
+      validation: validation && { dataset: validation.dataset, episodes: validation.frozen.episodes },
+      dir,
+      ...options,
+    });
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,35 @@
+/** Shared test helpers: paths, temporary folders, tolerant comparisons. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+
+/** The project root (tests run from dist/test). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARED = path.resolve(ROOT, '..', 'shared');
+
+export function tempDir(prefix = 'fewshot-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Reads a float64 reference file from ../shared/golden (CI lays shared/ beside the clone). */
+export function golden<T>(name: string): T {
+  return JSON.parse(fs.readFileSync(path.join(SHARED, 'golden', name), 'utf8')) as T;
+}
+
+/** max |a - b| / max(max |b|, floor): relative error against the reference's scale. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor = 1e-12): number {
+  expect(actual.length, 'length').to.equal(expected.length);
+  let maxDiff = 0;
+  let scale = floor;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return maxDiff / scale;
+}
+
+export function flat(rows: number[][] | number[]): number[] {
+  return (rows as unknown[]).flat(Infinity as 1) as number[];
+}
