@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 /** The `fewshot` command line: a thin face over the library, one file per command. */
 import { Command } from 'commander';
+import { registerBenchCommand } from './bench.js';
 import { registerDataCommands } from './data.js';
+import { registerDemoCommand } from './demo.js';
+import { registerEpisodeCommands } from './episodes.js';
+import { registerEvalCommand } from './eval.js';
+import { registerTrainCommand } from './train.js';
 
 const program = new Command('fewshot')
   .description('Few-shot episodic learning with Prototypical Networks and Relational Knowledge Distillation')
   .showHelpAfterError();
 
+registerDemoCommand(program);
 registerDataCommands(program);
+registerEpisodeCommands(program);
+registerTrainCommand(program);
+registerEvalCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One line naming what went wrong; the stack only when asked for.

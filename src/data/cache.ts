@@ -75,7 +75,8 @@ export function readPackedImages(file: string): PackedImages {
   if (header.format !== FORMAT_VERSION) {
     throw new Error(`${file}: image cache format ${header.format}, this version reads ${FORMAT_VERSION}`);
   }
-  const pixels = new Uint8Array(bytes.buffer, bytes.byteOffset + 12 + headerLength);
+  // Bounded view: small reads share Node's buffer pool, which runs on past the file's end.
+  const pixels = new Uint8Array(bytes.buffer, bytes.byteOffset + 12 + headerLength, bytes.length - 12 - headerLength);
   const expected = countImages(header.classes) * imageSize(header.shape);
   if (pixels.length !== expected) {
     throw new Error(`${file}: ${pixels.length} pixel bytes, header announces ${expected} (truncated file?)`);
