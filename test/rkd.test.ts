@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { rkdAngle, rkdAngleDirect, rkdDistance } from '../src/losses/rkd.js';
+import { flat, golden, relativeError } from './helpers.js';
+
+interface RkdCase {
+  name: string;
+  student: number[][];
+  teacher: number[][];
+  rkd_distance: number;
+  rkd_angle: number;
+  grad_rkd_distance: number[][];
+  grad_rkd_angle: number[][];
+}
+
+const LOSSES = { rkd_distance: rkdDistance, rkd_angle: rkdAngle } as const;
+
+describe('RKD losses', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  for (const c of golden<{ cases: RkdCase[] }>('rkd.json').cases) {
+    for (const [key, fn] of Object.entries(LOSSES) as [keyof typeof LOSSES, (s: tf.Tensor2D, t: tf.Tensor2D) => tf.Scalar][]) {
+      it(`${key} matches the float64 reference: ${c.name}`, () => {
+        const s = tf.tensor2d(c.student);
+        const t = tf.tensor2d(c.teacher);
+        const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => fn(x as tf.Tensor2D, t))([s]);
+        const expected = c[key];
+        const gradExpected = flat(c[`grad_${key}`]);
+        if (expected < 1e-20) {
+          // The affine-copy case: 0 up to float32 rounding, and no gradient to speak of.
+          expect(value.dataSync()[0]).to.be.below(1e-10);
+          expect(Math.max(...Array.from(grads[0].dataSync(), Math.abs))).to.be.below(1e-5);
+        } else {
+          expect(relativeError([value.dataSync()[0]], [expected])).to.be.below(1e-4);
+          expect(relativeError(grads[0].dataSync(), gradExpected)).to.be.below(1e-4);
+        }
+        tf.dispose([s, t, value, ...grads]);
+      });
+    }
+  }
+
+  it('bounded-memory RKD-A equals the direct formula, value and gradient, across block sizes', () => {
+    const s = tf.randomNormal([37, 6], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const t = tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleDirect(x as tf.Tensor2D, t))([s]);
+    for (const budget of [1, 37 * 46 * 5, 1 << 22]) {
+      const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, budget))([s]);
+      expect(relativeError(bounded.value.dataSync(), direct.value.dataSync())).to.be.below(1e-5);
+      expect(relativeError(bounded.grads[0].dataSync(), direct.grads[0].dataSync())).to.be.below(1e-4);
+    }
+  });
+
+  it('RKD-A takes a repeated point as a zero difference vector: same value, finite gradient', () => {
+    const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
+    const repeated = tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D;
+    const t = tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D;
+    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, 100))([repeated]);
+    expect(relativeError(bounded.value.dataSync(), rkdAngleDirect(repeated, t).dataSync())).to.be.below(1e-5);
+    expect(Array.from(bounded.grads[0].dataSync()).every(Number.isFinite)).to.equal(true);
+  });
+
+  it('both are zero for a student that is a scaled, rotated, shifted copy of the teacher', () => {
+    const t = tf.randomNormal([20, 2], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const rotation = tf.tensor2d([[0.6, -0.8], [0.8, 0.6]]);
+    const s = tf.add(tf.mul(tf.matMul(t, rotation), 3.5), tf.tensor1d([10, -4])) as tf.Tensor2D;
+    expect(rkdDistance(s, t).dataSync()[0]).to.be.below(1e-6);
+    expect(rkdAngle(s, t).dataSync()[0]).to.be.below(1e-6);
+    // ...and not for an unrelated student.
+    const other = tf.randomNormal([20, 2], 0, 1, 'float32', 4) as tf.Tensor2D;
+    expect(rkdDistance(other, t).dataSync()[0]).to.be.above(1e-2);
+    expect(rkdAngle(other, t).dataSync()[0]).to.be.above(1e-2);
+  });
+
+  it('passes no gradient into the teacher', () => {
+    const s = tf.randomNormal([8, 3], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const t = tf.randomNormal([8, 4], 0, 1, 'float32', 6) as tf.Tensor2D;
+    for (const fn of [rkdDistance, rkdAngle]) {
+      // Either the tape finds no path from the teacher at all, or the gradient along it is zero.
+      try {
+        const g = tf.grad((x: tf.Tensor) => fn(s, x as tf.Tensor2D))(t);
+        expect(Math.max(...Array.from(g.dataSync(), Math.abs))).to.equal(0);
+      } catch (err) {
+        expect((err as Error).message).to.match(/Cannot compute gradient of y=f\(x\) with respect to x/);
+      }
+    }
+  });
+});
