@@ -58,7 +58,11 @@ let current: BackendInfo | undefined;
 
 /** Initialises the requested backend (once per process) and returns what is in use. */
 export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
-  if (current && (choice === 'auto' || choice === current.name)) return current;
+  if (current && (choice === 'auto' || choice === current.name)) {
+    // Someone may have switched with tf.setBackend since: switch back.
+    if (tf.getBackend() !== current.name) await tf.setBackend(current.name);
+    return current;
+  }
   switch (choice) {
     case 'tensorflow': {
       const native = await tryNative();

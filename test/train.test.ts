@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { ProtoNetConfig, DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/episodic.js';
 import { loadCheckpoint, loadModel } from '../src/models/checkpoint.js';
+import { initBackend } from '../src/backend.js';
 import { tempDir } from './helpers.js';
 
 const small: ProtoNetConfig = {
@@ -31,7 +32,8 @@ async function weightsOf(dir: string): Promise<Float32Array[]> {
 describe('episodic training', function () {
   this.timeout(120000);
   before(async () => {
-    await tf.setBackend('cpu');
+    // The pure-JS cpu backend takes seconds per step; wasm with its fill-in kernels, milliseconds.
+    await initBackend('wasm');
   });
 
   it('raises accuracy on synthetic episodes well above chance within a few dozen episodes', async () => {
