@@ -1,0 +1,60 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { ROOT, tempDir } from './helpers.js';
+
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+function fewshot(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, FEWSHOT_CACHE: tempDir() } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+
+/** A failure is one line on stderr starting `fewshot:`, and a non-zero exit code. */
+function expectOneLineError(r: ReturnType<typeof fewshot>, pattern: RegExp): void {
+  expect(r.code, r.stderr).to.not.equal(0);
+  const lines = r.stderr.split('\n').filter((l) => !l.startsWith('backend:'));
+  expect(lines, r.stderr).to.have.length(1);
+  expect(lines[0]).to.match(pattern);
+}
+
+describe('command line', function () {
+  this.timeout(60000);
+
+  it('freezes a suite, then verifies it', () => {
+    const dir = tempDir();
+    const suite = path.join(dir, 'tiny.json');
+    fs.writeFileSync(suite, JSON.stringify({ name: 'tiny', dataset: 'synthetic', split: 'val', way: 3, shot: 1, query: 2, episodes: 5, seed: 9 }));
+    const frozen = fewshot('episodes', 'freeze', suite);
+    expect(frozen.code, frozen.stderr).to.equal(0);
+    expect(JSON.parse(fs.readFileSync(suite, 'utf8')).sha256).to.match(/^[0-9a-f]{64}$/);
+    expect(fs.readFileSync(path.join(dir, 'tiny.csv'), 'utf8').split('\n')).to.have.length(1 + 5 * 9 + 1);
+    const verified = fewshot('episodes', 'verify', suite);
+    expect(verified.code, verified.stderr).to.equal(0);
+    expect(verified.stdout).to.match(/^ok\t/);
+  });
+
+  it('refuses a way larger than the split, naming it', () => {
+    const suite = path.join(tempDir(), 'wide.json');
+    fs.writeFileSync(suite, JSON.stringify({ name: 'wide', dataset: 'synthetic', split: 'val', way: 100, shot: 1, query: 2, episodes: 5, seed: 0 }));
+    expectOneLineError(fewshot('episodes', 'freeze', suite), /^fewshot: way 100 exceeds the 64 classes of synthetic\/val$/);
+    expect(fs.existsSync(suite.replace('.json', '.csv'))).to.equal(false);
+  });
+
+  it('refuses a malformed suite, naming the file and field', () => {
+    const suite = path.join(tempDir(), 'bad.json');
+    fs.writeFileSync(suite, JSON.stringify({ name: 'bad', dataset: 'synthetic', split: 'val', way: '5', shot: 1, query: 2, episodes: 5, seed: 0 }));
+    expectOneLineError(fewshot('episodes', 'verify', suite), /bad\.json: field 'way' must be a number/);
+  });
+
+  it('names a missing Omniglot cache and says how to make one', () => {
+    expectOneLineError(fewshot('episodes', 'show', path.join(ROOT, 'episodes', 'omniglot-test-5w1s.json')), /fewshot data omniglot --from/);
+  });
+
+  it('refuses bad numbers in options', () => {
+    const r = fewshot('train', '--out', tempDir(), '--way', '0');
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr).to.match(/--way must be a positive integer, got '0'/);
+  });
+});
