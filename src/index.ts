@@ -1,0 +1,38 @@
+/** fewshot-rkd as a library: re-exports, nothing else. */
+export { initBackend, describeBackend, BACKEND_CHOICES } from './backend.js';
+export type { BackendChoice, BackendInfo } from './backend.js';
+
+export { imageBatch, imageSize } from './data/dataset.js';
+export type { FewShotDataset, ImageRef, ImageShape } from './data/dataset.js';
+export { readPackedImages, writePackedImages } from './data/cache.js';
+export type { PackedImages, PackedClass } from './data/cache.js';
+export { PackedDataset } from './data/packed-dataset.js';
+export { importOmniglot, openOmniglot } from './data/omniglot.js';
+export { openSynthetic, syntheticImages, SYNTHETIC_SPLITS } from './data/synthetic.js';
+export { openDataset, defaultCacheRoot, DATASETS } from './data/open.js';
+
+export { EpisodeSampler } from './episodes/sampler.js';
+export type { Episode, EpisodeShape } from './episodes/sampler.js';
+export { manifestText, readManifest, writeManifest, sha256 } from './episodes/manifest.js';
+export type { FrozenEpisodes } from './episodes/manifest.js';
+export { readSuite, writeSuite, sampleSuite, loadSuiteEpisodes, openEpisodeSource } from './episodes/suite.js';
+export type { Suite, EpisodeSource } from './episodes/suite.js';
+
+export { conv4, embeddingSize } from './models/conv4.js';
+export { saveCheckpoint, loadCheckpoint, loadModel } from './models/checkpoint.js';
+
+export { prototypes, negativeSquaredDistances, prototypicalLoss } from './losses/protonet.js';
+export { rkdDistance, rkdAngle, rkdAngleDirect, pairwiseDistances } from './losses/rkd.js';
+
+export { trainEpisodic, DEFAULT_SCHEDULE, runPaths } from './train/episodic.js';
+export type { TrainSchedule, Objective, LogLine, TrainResult } from './train/episodic.js';
+export { trainProtoNet, prototypicalObjective, DEFAULT_PROTONET } from './train/protonet.js';
+export type { ProtoNetConfig } from './train/protonet.js';
+
+export { evaluateEpisodes, evaluateCheckpoint, embedImages } from './eval/evaluate.js';
+export type { EvaluationResult, SuiteScore } from './eval/evaluate.js';
+export { meanInterval } from './eval/stats.js';
+export type { Interval } from './eval/stats.js';
+export { writeEpisodeAccuracies, readEpisodeAccuracies } from './eval/results.js';
+
+export { benchShape, BENCH_SHAPES } from './bench/bench.js';
