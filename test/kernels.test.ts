@@ -1,0 +1,214 @@
+/**
+ * The wasm fill-in kernels (src/kernels/wasm.ts) against the cpu backend: gradients of conv2d
+ * (Conv2DBackpropFilter / Conv2DBackpropInput), the Tile / Sum / Mean / MaxPoolGrad fast paths,
+ * and one training step of a small Conv-4.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { initBackend } from '../src/backend.js';
+import { registerWasmFillIns } from '../src/kernels/wasm.js';
+
+const TOLERANCE = 1e-4;
+
+/** max |a - b| / max |b|. */
+function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  expect(actual.length).to.equal(expected.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  expect(scale, 'reference is all zeros').to.be.greaterThan(0);
+  return diff / scale;
+}
+
+/** Deterministic values in [-1, 1), the same on every backend. */
+function seeded(size: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const size = (shape: number[]): number => shape.reduce((a, d) => a * d, 1);
+
+/** Runs f on `backend` and returns its outputs' values. */
+async function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const outs = tf.tidy(f);
+  const values = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose(outs);
+  return values;
+}
+
+/** Gradients of sum(conv2d(x, w) * dy) w.r.t. x and w: Conv2DBackpropInput and Conv2DBackpropFilter. */
+function convGrads(xShape: number[], wShape: number[], stride: number, pad: 'same' | 'valid'): () => tf.Tensor[] {
+  return () => {
+    const x = tf.tensor4d(seeded(size(xShape), 1), xShape as [number, number, number, number]);
+    const w = tf.tensor4d(seeded(size(wShape), 2), wShape as [number, number, number, number]);
+    const yShape = tf.conv2d(x, w, stride, pad).shape;
+    const dy = tf.tensor(seeded(size(yShape), 3), yShape);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), dy)),
+    )([x, w]);
+    return [dx, dw];
+  };
+}
+
+describe('wasm fill-in kernels', function () {
+  this.timeout(60_000);
+  let previous: string | null = null;
+
+  before(async () => {
+    previous = tf.engine().backendName;
+    await initBackend('wasm');
+  });
+  after(async () => {
+    await tf.setBackend(previous ?? 'cpu');
+  });
+
+  it('are registered, and registering again changes nothing', () => {
+    const filter = tf.getKernel('Conv2DBackpropFilter', 'wasm');
+    const input = tf.getKernel('Conv2DBackpropInput', 'wasm');
+    expect(filter, 'Conv2DBackpropFilter').to.not.equal(undefined);
+    registerWasmFillIns();
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm').kernelFunc).to.equal(filter.kernelFunc);
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm').kernelFunc).to.equal(input.kernelFunc);
+  });
+
+  // [x shape, filter shape, stride, padding]. The 64x64 and 130x130 cases are large enough for
+  // the filter gradient to be summed over batch chunks; stride 2 'valid' on even sizes leaves
+  // the last row/column of x unread (cropped); stride 2 dx uses wasm's own kernel.
+  const cases: [number[], number[], number, 'same' | 'valid'][] = [
+    [[1, 5, 5, 1], [3, 3, 1, 1], 1, 'same'],
+    [[2, 7, 9, 3], [3, 3, 3, 4], 1, 'same'],
+    [[3, 9, 7, 2], [3, 3, 2, 5], 1, 'valid'],
+    [[1, 6, 5, 4], [2, 4, 4, 3], 1, 'same'],
+    [[2, 8, 8, 3], [3, 3, 3, 2], 2, 'valid'],
+    [[3, 9, 11, 2], [3, 3, 2, 3], 2, 'same'],
+    [[1, 10, 10, 1], [1, 1, 1, 2], 2, 'valid'],
+    [[3, 64, 64, 2], [3, 3, 2, 3], 1, 'same'],
+    [[5, 130, 130, 1], [3, 3, 1, 2], 2, 'valid'],
+  ];
+  for (const [xShape, wShape, stride, pad] of cases) {
+    it(`conv2d gradients match cpu: x [${xShape}], w [${wShape}], stride ${stride}, ${pad}`, async () => {
+      const [dxCpu, dwCpu] = await on('cpu', convGrads(xShape, wShape, stride, pad));
+      const [dxWasm, dwWasm] = await on('wasm', convGrads(xShape, wShape, stride, pad));
+      expect(relErr(dwWasm, dwCpu), 'dW').to.be.lessThan(TOLERANCE);
+      expect(relErr(dxWasm, dxCpu), 'dx').to.be.lessThan(TOLERANCE);
+    });
+  }
+
+  it('leave no wasm buffers behind', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.engine().backend.numDataIds();
+    const outs = tf.tidy(convGrads([3, 64, 64, 2], [3, 3, 2, 3], 1, 'same'));
+    expect(tf.engine().backend.numDataIds()).to.equal(before + 2);
+    tf.dispose(outs);
+    expect(tf.engine().backend.numDataIds()).to.equal(before);
+  });
+
+  it('reject NCHW', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.zeros([1, 2, 5, 5]);
+    const dy = tf.zeros([1, 3, 5, 5]);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3] };
+    expect(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs)).to.throw(/NHWC/);
+    tf.dispose([x, dy]);
+  });
+
+  it('Tile, Sum and Mean over leading axes match cpu', async () => {
+    const ops = (): tf.Tensor[] => {
+      const x = tf.tensor4d(seeded(4 * 5 * 6 * 7, 4), [4, 5, 6, 7]);
+      const v = tf.tensor4d(seeded(7, 5), [1, 1, 1, 7]);
+      const m = tf.tensor3d(seeded(2 * 3 * 4, 6), [2, 3, 4]);
+      return [
+        tf.tile(v, [4, 5, 6, 1]),
+        tf.tile(m, [3, 1, 2]),
+        tf.tile(m, [1, 4, 1]),
+        tf.sum(x, [0, 1, 2]),
+        tf.sum(x, [0, 1], true),
+        tf.mean(x, [0, 1, 2]),
+        tf.mean(x, 0, true),
+        tf.sum(x, [1, 2]), // not leading: wasm's own kernel
+        tf.mean(x), // full reduction: wasm's own kernel
+      ];
+    };
+    const cpu = await on('cpu', ops);
+    const wasm = await on('wasm', ops);
+    cpu.forEach((expected, i) => expect(relErr(wasm[i], expected), `output ${i}`).to.be.lessThan(TOLERANCE));
+  });
+
+  it('MaxPoolGrad matches cpu, ties and overlapping windows included', async () => {
+    const grads = (): tf.Tensor[] => {
+      // relu makes ties (zeros) common, as in a Conv-4.
+      const x = tf.relu(tf.tensor4d(seeded(2 * 9 * 8 * 3, 7), [2, 9, 8, 3]));
+      return [
+        [2, 2, 'valid'],
+        [3, 2, 'same'],
+        [3, 1, 'same'],
+      ].map(([k, s, pad]) => {
+        const y = tf.maxPool(x, k as number, s as number, pad as 'same' | 'valid');
+        const dy = tf.tensor(seeded(y.size, 8), y.shape);
+        return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k as number, s as number, pad as 'same'), dy)))(x);
+      });
+    };
+    const cpu = await on('cpu', grads);
+    const wasm = await on('wasm', grads);
+    cpu.forEach((expected, i) => expect(relErr(wasm[i], expected), `case ${i}`).to.be.lessThan(TOLERANCE));
+  });
+
+  it('train a Conv-4 step on wasm with the gradients of cpu', async () => {
+    const xShape = [6, 28, 28, 1];
+    const init = (): tf.LayersModel => {
+      const model = tf.sequential();
+      for (let b = 0; b < 4; b++) {
+        model.add(
+          tf.layers.conv2d({
+            ...(b === 0 ? { inputShape: xShape.slice(1) } : {}),
+            filters: 8,
+            kernelSize: 3,
+            padding: 'same',
+            useBias: false, // batch norm cancels a bias: its gradient is rounding noise
+            kernelInitializer: tf.initializers.glorotUniform({ seed: b + 1 }),
+          }),
+        );
+        model.add(tf.layers.batchNormalization({ epsilon: 1e-5 }));
+        model.add(tf.layers.reLU());
+        model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+      }
+      model.add(tf.layers.flatten());
+      return model;
+    };
+    const loss = (model: tf.LayersModel, x: tf.Tensor, target: tf.Tensor): tf.Scalar =>
+      tf.losses.meanSquaredError(target, model.apply(x, { training: true }) as tf.Tensor);
+    let weights: Float32Array[] | undefined;
+    const step = async (backend: 'cpu' | 'wasm'): Promise<{ grads: Float32Array[]; before: number; after: number }> => {
+      await tf.setBackend(backend);
+      const model = init();
+      if (weights) model.setWeights(model.getWeights().map((w, i) => tf.tensor(weights![i], w.shape)));
+      else weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+      const x = tf.tensor4d(seeded(size(xShape), 9), xShape as [number, number, number, number]);
+      const target = tf.tensor2d(seeded(6 * 8, 10), [6, 8]);
+      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => loss(model, x, target), vars);
+      const before = (await value.data())[0];
+      const values = await Promise.all(vars.map((v) => grads[v.name].data() as Promise<Float32Array>));
+      tf.train.sgd(0.1).applyGradients(grads);
+      const after = tf.tidy(() => loss(model, x, target).dataSync()[0]);
+      tf.dispose([x, target, value, ...Object.values(grads)]);
+      model.dispose();
+      return { grads: values, before, after };
+    };
+    const cpu = await step('cpu');
+    const wasm = await step('wasm');
+    expect(wasm.grads.length).to.equal(12); // 4 x (kernel, gamma, beta)
+    cpu.grads.forEach((expected, i) => expect(relErr(wasm.grads[i], expected), `gradient ${i}`).to.be.lessThan(TOLERANCE));
+    expect(Math.abs(wasm.before - cpu.before) / cpu.before).to.be.lessThan(TOLERANCE);
+    expect(wasm.after).to.be.lessThan(wasm.before);
+  });
+});
