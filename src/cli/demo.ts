@@ -1,46 +1,73 @@
 /**
- * `fewshot demo`, the main job: on a fresh machine with no data, train a ProtoNet on the embedded
- * synthetic glyphs and evaluate it on frozen synthetic test episodes, with 95% intervals.
+ * `fewshot demo`, the main job: on a fresh machine with no data, train a ProtoNet teacher on the
+ * embedded synthetic glyphs, self-distil it into a student with RKD-D + RKD-A, and evaluate both on
+ * the same frozen synthetic test episodes: means with 95% intervals and the paired difference.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { evaluateCheckpoint } from '../eval/evaluate.js';
-import { runPaths } from '../train/episodic.js';
-import { DEFAULT_PROTONET, trainProtoNet } from '../train/protonet.js';
-import { scoreTable } from './eval.js';
-import { formatLogLine } from './format.js';
+import { comparePaired } from '../eval/compare.js';
+import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
+import { readEpisodeAccuracies } from '../eval/results.js';
+import { distill, generationDir, rkdWeights } from '../train/distill.js';
+import { LogLine, runPaths } from '../train/episodic.js';
+import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
+import { formatLogLine, formatTable } from './format.js';
 import { backendOption, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
 
 /** The shipped suites, wherever the package is installed. */
 export const EPISODES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'episodes');
 
+const pct = (x: number) => (100 * x).toFixed(2);
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('the main job: ProtoNet on synthetic glyphs, evaluated on frozen test episodes with 95% CIs')
+    .description('the main job: ProtoNet teacher and its RKD self-distilled student on synthetic glyphs, compared on frozen test episodes')
     .option('--out <dir>', 'run folder', 'runs/demo')
-    .option('--episodes <n>', 'training episodes', positiveInt('--episodes'), 300)
+    .option('--episodes <n>', 'training episodes of the teacher, and of the student', positiveInt('--episodes'), 200)
+    .option('--width <n>', 'Conv-4 filters per block', positiveInt('--width'), 32)
     .addOption(backendOption())
     .action(async (opts) => {
       const backend = await startBackend(opts.backend);
-      const config = {
+      const config: ProtoNetConfig = {
         ...DEFAULT_PROTONET,
         dataset: 'synthetic', split: 'train', valSuite: path.join(EPISODES_DIR, 'synthetic-val-5w1s.json'),
-        way: 20, shot: 5, query: 5, episodes: opts.episodes, validateEvery: 100, logEvery: 50, lrHalveEvery: 2000,
+        way: 10, shot: 5, query: 5, width: opts.width, episodes: opts.episodes, validateEvery: 50, logEvery: 25,
       };
-      console.log(`training a Conv-4 ProtoNet: ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`);
-      const bar = progressBar('train', config.episodes);
-      const trained = await trainProtoNet(config, opts.out, {
-        onEpisode: (e) => bar.update(e),
-        onLog: (line) => console.log(formatLogLine(line)),
+      const log = (line: LogLine) => console.log(formatLogLine(line));
+      const started = Date.now();
+
+      console.log(`teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`);
+      let bar = progressBar('teacher', config.episodes);
+      await trainProtoNet(config, path.join(opts.out, 'teacher'), { onEpisode: (e) => bar.update(e), onLog: log });
+      bar.stop();
+
+      const weights = { ...rkdWeights('da'), lambdaKD: 0, temperature: 4 };
+      console.log(`\nstudent: same Conv-4 from scratch, loss = proto + ${weights.lambdaD} RKD-D + ${weights.lambdaA} RKD-A against the teacher`);
+      bar = progressBar('student', config.episodes);
+      const teacherBest = runPaths(path.join(opts.out, 'teacher')).best;
+      await distill({ ...config, ...weights, teacher: teacherBest, generations: 1 }, path.join(opts.out, 'student'), {
+        onEpisode: (e) => bar.update(e), onLog: log,
       });
       bar.stop();
+
       const suites = ['synthetic-test-5w1s.json', 'synthetic-test-5w5s.json'].map((f) => path.join(EPISODES_DIR, f));
-      const scores = await evaluateCheckpoint(runPaths(opts.out).best, suites, { backend, out: path.join(opts.out, 'eval') });
-      console.log(`\nProtoNet after ${trained.state.episode} episodes (${trained.seconds.toFixed(0)} s), best validation at episode ${trained.state.bestEpisode}:\n`);
-      console.log(scoreTable(scores));
+      const models = { teacher: teacherBest, 'RKD-DA student': runPaths(generationDir(path.join(opts.out, 'student'), 1)).best };
+      const scores: Record<string, SuiteScore[]> = {};
+      for (const [name, dir] of Object.entries(models)) {
+        scores[name] = await evaluateCheckpoint(dir, suites, { backend, out: path.join(opts.out, 'eval', name.split(' ')[0]) });
+      }
+      const rows: string[][] = [];
+      for (const [i, t] of scores.teacher.entries()) {
+        const s = scores['RKD-DA student'][i];
+        const c = comparePaired(await readEpisodeAccuracies(t.episodesCsv!), await readEpisodeAccuracies(s.episodesCsv!));
+        rows.push([t.suite, String(t.episodes), `${pct(t.accuracy)} +- ${pct(t.ci95)}`, `${pct(s.accuracy)} +- ${pct(s.ci95)}`,
+          `${c.difference.mean >= 0 ? '+' : ''}${pct(c.difference.mean)} +- ${pct(c.difference.ci95)}`, `${c.won}/${c.lost}/${c.tied}`]);
+      }
+      console.log(`\nAccuracy % with 95% intervals on frozen synthetic test episodes (${backend}, ${((Date.now() - started) / 1000).toFixed(0)} s in all):\n`);
+      console.log(formatTable(['suite', 'episodes', 'teacher', 'RKD-DA student', 'student - teacher (paired)', 'won/lost/tied'], rows));
       console.log(`\nper-episode accuracies: ${path.join(opts.out, 'eval')}`);
     });
 }

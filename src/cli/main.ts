@@ -2,8 +2,10 @@
 /** The `fewshot` command line: a thin face over the library, one file per command. */
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench.js';
+import { registerCompareCommand } from './compare.js';
 import { registerDataCommands } from './data.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDistillCommand } from './distill.js';
 import { registerEpisodeCommands } from './episodes.js';
 import { registerEvalCommand } from './eval.js';
 import { registerTrainCommand } from './train.js';
@@ -16,7 +18,9 @@ registerDemoCommand(program);
 registerDataCommands(program);
 registerEpisodeCommands(program);
 registerTrainCommand(program);
+registerDistillCommand(program);
 registerEvalCommand(program);
+registerCompareCommand(program);
 registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -11,13 +11,10 @@ const positiveNumber = (name: string) => (v: string) => {
   return n;
 };
 
-export function registerTrainCommand(program: Command): void {
+/** The options every training command shares (dataset, episode shape, model width, schedule). */
+export function trainingOptions(command: Command): Command {
   const d = DEFAULT_PROTONET;
-  program
-    .command('train')
-    .description('train a Prototypical Network (Conv-4) on episodes of a dataset split')
-    .requiredOption('--out <dir>', 'run folder: config.json, log.jsonl, checkpoint/ (latest), best/')
-    .option('--resume', 'continue the run in --out from its last checkpoint (its config.json is used)')
+  return command
     .option('--dataset <name>', 'synthetic | omniglot', 'synthetic')
     .option('--split <name>', 'training split', 'train')
     .option('--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)")
@@ -33,18 +30,29 @@ export function registerTrainCommand(program: Command): void {
     .option('--patience <n>', 'stop after n validations without improvement (0: never)', nonNegativeInt('--patience'), d.patience)
     .option('--log-every <n>', 'log every n episodes', positiveInt('--log-every'), d.logEvery)
     .option('--seed <n>', 'seed of the weights and the episode stream', nonNegativeInt('--seed'), d.seed)
-    .addOption(new Option('--json', 'print log lines as JSON'))
+    .addOption(new Option('--json', 'print log lines as JSON'));
+}
+
+export function trainingConfig(opts: Record<string, any>): ProtoNetConfig {
+  return {
+    dataset: opts.dataset, split: opts.split, dataDir: opts.data, valSuite: opts.valSuite,
+    way: opts.way, shot: opts.shot, query: opts.query, width: opts.width,
+    episodes: opts.episodes, lr: opts.lr, lrHalveEvery: opts.lrHalveEvery,
+    validateEvery: opts.validateEvery, patience: opts.patience, logEvery: opts.logEvery, seed: opts.seed,
+  };
+}
+
+export function registerTrainCommand(program: Command): void {
+  const command = program
+    .command('train')
+    .description('train a Prototypical Network (Conv-4) on episodes of a dataset split')
+    .requiredOption('--out <dir>', 'run folder: config.json, log.jsonl, checkpoint/ (latest), best/')
+    .option('--resume', 'continue the run in --out from its last checkpoint (its config.json is used)');
+  trainingOptions(command)
     .addOption(backendOption())
     .action(async (opts) => {
       await startBackend(opts.backend);
-      const config: ProtoNetConfig = opts.resume
-        ? readRunConfig<ProtoNetConfig>(opts.out)
-        : {
-            dataset: opts.dataset, split: opts.split, dataDir: opts.data, valSuite: opts.valSuite,
-            way: opts.way, shot: opts.shot, query: opts.query, width: opts.width,
-            episodes: opts.episodes, lr: opts.lr, lrHalveEvery: opts.lrHalveEvery,
-            validateEvery: opts.validateEvery, patience: opts.patience, logEvery: opts.logEvery, seed: opts.seed,
-          };
+      const config: ProtoNetConfig = opts.resume ? readRunConfig<ProtoNetConfig>(opts.out) : trainingConfig(opts);
       const bar = progressBar('train', config.episodes);
       const result = await trainProtoNet(config, opts.out, {
         resume: opts.resume,

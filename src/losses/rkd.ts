@@ -95,19 +95,19 @@ export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, budget = 1 
   const n = student.shape[0];
   const b = blockSize(n, Math.max(student.shape[1], teacher.shape[1]), budget);
   const scale = 1 / (n * n * n);
-  const t = stopGradient(teacher) as tf.Tensor2D;
   const blocks = Array.from({ length: Math.ceil(n / b) }, (_, i) => [i * b, Math.min(b, n - i * b)] as const);
-  const cosineGap = (s: tf.Tensor2D, start: number, size: number) => {
+  const cosineGap = (s: tf.Tensor2D, t: tf.Tensor2D, start: number, size: number) => {
     const us = unitDifferences(s, start, size);
     return { ...us, gap: tf.sub(angleCosines(us.u), angleCosines(unitDifferences(t, start, size).u)) };
   };
 
-  const loss = tf.customGrad(((s: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([s]);
+  // The teacher is an input (with a zero gradient) so that the tape keeps it for the backward pass.
+  const loss = tf.customGrad(((s: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([s, t]);
     const value = tf.tidy(() => {
       let sum: tf.Tensor = tf.scalar(0);
       for (const [start, size] of blocks) {
-        const next = tf.tidy(() => tf.add(sum, tf.sum(smoothL1(cosineGap(s as tf.Tensor2D, start, size).gap))));
+        const next = tf.tidy(() => tf.add(sum, tf.sum(smoothL1(cosineGap(s as tf.Tensor2D, t as tf.Tensor2D, start, size).gap))));
         sum.dispose();
         sum = next;
       }
@@ -116,12 +116,12 @@ export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, budget = 1 
     return {
       value: tf.mul(value, scale) as tf.Scalar,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const x = saved[0] as tf.Tensor2D;
+        const [x, teacherSaved] = saved as tf.Tensor2D[];
         return tf.tidy(() => {
           let grad: tf.Tensor2D = tf.zerosLike(x);
           for (const [start, size] of blocks) {
             const next = tf.tidy(() => {
-              const { u, norm, gap } = cosineGap(x, start, size);
+              const { u, norm, gap } = cosineGap(x, teacherSaved, start, size);
               // dL/dcos = huber'(gap); cos[i,j,k] is symmetric in j and k, hence the 2.
               const g = tf.mul(tf.clipByValue(gap, -1, 1), tf.mul(dy, 2 * scale));
               const du = tf.matMul(g, u) as tf.Tensor3D;
@@ -134,12 +134,12 @@ export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, budget = 1 
             grad.dispose();
             grad = next;
           }
-          return [grad];
+          return [grad, tf.zerosLike(teacherSaved)];
         });
       },
     };
   }) as unknown as CustomGradientFunc);
-  return loss(student) as tf.Scalar;
+  return loss(student, teacher) as tf.Scalar;
 }
 
 /**

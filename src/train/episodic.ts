@@ -72,6 +72,7 @@ export interface TrainState {
 }
 
 export interface TrainRun {
+  /** The model trained and checkpointed. */
   readonly model: tf.LayersModel;
   readonly objective: Objective;
   readonly dataset: FewShotDataset;
@@ -97,6 +98,11 @@ export const runPaths = (dir: string) => ({
   best: path.join(dir, 'best'),
   log: path.join(dir, 'log.jsonl'),
 });
+
+/** Only the trained model's variables: a teacher's, also on the tape, stay as they are. */
+function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
 
 function learningRate(schedule: TrainSchedule, episode: number): number {
   return schedule.lr * 0.5 ** Math.floor(episode / schedule.lrHalveEvery);
@@ -153,7 +159,7 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
       const out = objective(images, episode, shape);
       terms = Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, tf.keep(v)]));
       return out.loss;
-    }, true);
+    }, true, trainableVariables(model));
     for (const [k, v] of Object.entries({ loss: loss!, ...terms })) sums[k] = (sums[k] ?? 0) + v.dataSync()[0];
     tf.dispose([images, loss!, ...Object.values(terms)]);
     counted++;

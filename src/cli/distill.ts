@@ -1,0 +1,61 @@
+/** `fewshot distill`: RKD (and KD) self-distillation or distillation into a narrower student. */
+import { Command, Option } from 'commander';
+import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
+import { readRunConfig } from '../train/protonet.js';
+import { formatLogLine } from './format.js';
+import { backendOption, nonNegativeInt, positiveInt, startBackend } from './options.js';
+import { progressBar } from './progress.js';
+import { trainingOptions, trainingConfig } from './train.js';
+
+const nonNegativeNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0)) throw new Error(`${name} must be a non-negative number, got '${v}'`);
+  return n;
+};
+
+export function registerDistillCommand(program: Command): void {
+  const command = program
+    .command('distill')
+    .description('train students against a teacher: prototypical loss + lambda_D RKD-D + lambda_A RKD-A (+ lambda_KD KD)')
+    .requiredOption('--out <dir>', 'run folder: config.json and gen<g>/ (each a training run folder)')
+    .option('--resume', 'continue the run in --out (its config.json is used)')
+    .option('--teacher <dir>', "teacher model folder (a run's best/)")
+    .addOption(new Option('--rkd <relations>', 'which RKD terms, with the literature\'s weights: d (25), a (50), da (12.5 and 25), none').choices(['none', 'd', 'a', 'da']).default('da'))
+    .option('--lambda-d <x>', 'override the RKD-D weight', nonNegativeNumber('--lambda-d'))
+    .option('--lambda-a <x>', 'override the RKD-A weight', nonNegativeNumber('--lambda-a'))
+    .option('--lambda-kd <x>', 'weight of KD on the query-vs-prototype distributions', nonNegativeNumber('--lambda-kd'), 0)
+    .option('--temperature <x>', 'KD temperature', nonNegativeNumber('--temperature'), 4)
+    .option('--generations <n>', 'generations: each best student teaches the next', positiveInt('--generations'), 1);
+  trainingOptions(command)
+    .addOption(backendOption())
+    .action(async (opts) => {
+      await startBackend(opts.backend);
+      let config: DistillConfig;
+      if (opts.resume) config = readRunConfig<DistillConfig>(opts.out);
+      else {
+        if (!opts.teacher) throw new Error('--teacher is required (unless --resume)');
+        const weights = rkdWeights(opts.rkd);
+        config = {
+          ...trainingConfig(opts), teacher: opts.teacher, generations: opts.generations,
+          lambdaD: opts.lambdaD ?? weights.lambdaD, lambdaA: opts.lambdaA ?? weights.lambdaA,
+          lambdaKD: opts.lambdaKd, temperature: opts.temperature,
+        };
+      }
+      console.log(`distilling: loss = proto + ${config.lambdaD} RKD-D + ${config.lambdaA} RKD-A + ${config.lambdaKD} KD (T ${config.temperature}); ` +
+        `student width ${config.width}, ${config.generations} generation(s)`);
+      const bar = progressBar('distill', config.episodes * config.generations);
+      let generation = 0;
+      const results = await distill(config, opts.out, {
+        resume: opts.resume,
+        onEpisode: (e) => {
+          if (e === 1) generation++;
+          bar.update((generation - 1) * config.episodes + e);
+        },
+        onLog: (line) => console.log(opts.json ? JSON.stringify(line) : formatLogLine(line)),
+      });
+      bar.stop();
+      results.forEach((r, g) => console.log(`generation ${g + 1}: ${r.state.episode} episodes` +
+        (r.state.bestValAccuracy >= 0 ? `, best validation ${(100 * r.state.bestValAccuracy).toFixed(2)}% at episode ${r.state.bestEpisode}` : '') +
+        `; best model in ${opts.out}/gen${g + 1}/best`));
+    });
+}

@@ -1,0 +1,105 @@
+/**
+ * Distillation inside each episode: a student is trained with the prototypical loss plus RKD-D,
+ * RKD-A and KD terms against a frozen teacher's embeddings of the same images, over one or more
+ * generations (generation g+1's teacher is generation g's best student).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { openDataset } from '../data/open.js';
+import { openEpisodeSource } from '../episodes/suite.js';
+import { kdLoss } from '../losses/kd.js';
+import { prototypicalLoss } from '../losses/protonet.js';
+import { rkdAngle, rkdDistance } from '../losses/rkd.js';
+import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
+import { conv4 } from '../models/conv4.js';
+import { Objective, TrainResult, runPaths, trainEpisodic } from './episodic.js';
+import { ProtoNetConfig, RunOptions, writeRunConfig } from './protonet.js';
+
+export interface DistillWeights {
+  /** Weight of RKD-D (25 alone in the RKD literature). */
+  readonly lambdaD: number;
+  /** Weight of RKD-A (50 alone; 12.5 and 25 is a common choice when both are on). */
+  readonly lambdaA: number;
+  /** Weight of KD on the query-vs-prototype distributions. */
+  readonly lambdaKD: number;
+  readonly temperature: number;
+}
+
+export interface DistillConfig extends ProtoNetConfig, DistillWeights {
+  /** The teacher's model folder (a run's best/). */
+  readonly teacher: string;
+  /** Generations of self-distillation, each teaching the next. */
+  readonly generations: number;
+}
+
+/** The RKD literature's weights for a choice of relations: each alone, or both at half weight. */
+export function rkdWeights(relations: 'none' | 'd' | 'a' | 'da'): Pick<DistillWeights, 'lambdaD' | 'lambdaA'> {
+  return { none: { lambdaD: 0, lambdaA: 0 }, d: { lambdaD: 25, lambdaA: 0 }, a: { lambdaD: 0, lambdaA: 50 }, da: { lambdaD: 12.5, lambdaA: 25 } }[relations];
+}
+
+/** Prototypical loss + weighted RKD-D, RKD-A, KD against the teacher; every term logged. */
+export function distillationObjective(student: tf.LayersModel, teacher: tf.LayersModel, w: DistillWeights): Objective {
+  return (images, _episode, shape) => {
+    const supportCount = shape.way * shape.shot;
+    const split = (e: tf.Tensor2D) => [tf.slice(e, [0, 0], [supportCount, -1]), tf.slice(e, [supportCount, 0], [-1, -1])] as tf.Tensor2D[];
+    const s = student.apply(images, { training: true }) as tf.Tensor2D;
+    // The teacher embeds in inference mode; its variables are not among those trained.
+    const t = teacher.apply(images, { training: false }) as tf.Tensor2D;
+    const proto = prototypicalLoss(...(split(s) as [tf.Tensor2D, tf.Tensor2D]), shape.way);
+    const terms: Record<string, tf.Scalar> = { proto: proto.loss, accuracy: proto.accuracy };
+    let loss: tf.Scalar = proto.loss;
+    const add = (name: string, weight: number, term: () => tf.Scalar) => {
+      if (weight === 0) return;
+      terms[name] = term();
+      loss = tf.add(loss, tf.mul(weight, terms[name]));
+    };
+    add('rkdD', w.lambdaD, () => rkdDistance(s, t));
+    add('rkdA', w.lambdaA, () => rkdAngle(s, t));
+    add('kd', w.lambdaKD, () => {
+      const teacherLogits = prototypicalLoss(...(split(t) as [tf.Tensor2D, tf.Tensor2D]), shape.way).logits;
+      return kdLoss(proto.logits, teacherLogits, w.temperature);
+    });
+    return { loss, terms };
+  };
+}
+
+export const generationDir = (dir: string, generation: number) => path.join(dir, `gen${generation}`);
+
+/**
+ * Distils `config.teacher` into fresh students, generation after generation, under `dir/gen<g>/`.
+ * Re-running resumes: finished generations are kept, the unfinished one continues from its checkpoint.
+ */
+export async function distill(config: DistillConfig, dir: string, options: RunOptions = {}): Promise<TrainResult[]> {
+  const dataset = openDataset(config.dataset, config.split, config.dataDir);
+  const validation = config.valSuite
+    ? await openEpisodeSource(config.valSuite, (d, s) => openDataset(d, s, config.dataDir))
+    : undefined;
+  fs.mkdirSync(dir, { recursive: true });
+  if (!options.resume) writeRunConfig(dir, config);
+  const results: TrainResult[] = [];
+  for (let g = 1; g <= config.generations; g++) {
+    const genDir = generationDir(dir, g);
+    const teacherDir = g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best;
+    const teacher = await loadModel(teacherDir);
+    teacher.trainable = false;
+    const student = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed + g });
+    try {
+      results.push(await trainEpisodic({
+        model: student,
+        objective: distillationObjective(student, teacher, config),
+        dataset,
+        shape: config,
+        schedule: config,
+        validation: validation && { dataset: validation.dataset, episodes: validation.frozen.episodes },
+        dir: genDir,
+        ...options,
+        resume: hasCheckpoint(runPaths(genDir).checkpoint),
+      }));
+    } finally {
+      student.dispose();
+      teacher.dispose();
+    }
+  }
+  return results;
+}
