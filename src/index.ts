@@ -22,17 +22,22 @@ export { conv4, embeddingSize } from './models/conv4.js';
 export { saveCheckpoint, loadCheckpoint, loadModel } from './models/checkpoint.js';
 
 export { prototypes, negativeSquaredDistances, prototypicalLoss } from './losses/protonet.js';
-export { rkdDistance, rkdAngle, rkdAngleDirect, pairwiseDistances } from './losses/rkd.js';
+export { rkdDistance, rkdAngle, rkdAngleDirect, pairwiseDistances, stopGradient } from './losses/rkd.js';
+export { kdLoss } from './losses/kd.js';
 
 export { trainEpisodic, DEFAULT_SCHEDULE, runPaths } from './train/episodic.js';
 export type { TrainSchedule, Objective, LogLine, TrainResult } from './train/episodic.js';
 export { trainProtoNet, prototypicalObjective, DEFAULT_PROTONET } from './train/protonet.js';
 export type { ProtoNetConfig } from './train/protonet.js';
+export { distill, distillationObjective, rkdWeights, generationDir } from './train/distill.js';
+export type { DistillConfig, DistillWeights } from './train/distill.js';
 
 export { evaluateEpisodes, evaluateCheckpoint, embedImages } from './eval/evaluate.js';
 export type { EvaluationResult, SuiteScore } from './eval/evaluate.js';
 export { meanInterval } from './eval/stats.js';
 export type { Interval } from './eval/stats.js';
 export { writeEpisodeAccuracies, readEpisodeAccuracies } from './eval/results.js';
+export { comparePaired } from './eval/compare.js';
+export type { PairedComparison } from './eval/compare.js';
 
 export { benchShape, BENCH_SHAPES } from './bench/bench.js';

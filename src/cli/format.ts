@@ -9,7 +9,7 @@ export function formatLogLine(line: Record<string, unknown>): string {
   const num = (key: string, digits: number) => typeof line[key] === 'number' ? (line[key] as number).toFixed(digits) : '-';
   let text = `episode ${line.episode}  loss ${num('loss', 4)}  acc ${num('accuracy', 4)}  lr ${(line.lr as number).toExponential(2)}  ${num('episodesPerSecond', 2)} ep/s`;
   for (const [key, value] of Object.entries(line)) {
-    if (!['episode', 'loss', 'accuracy', 'lr', 'episodesPerSecond', 'valAccuracy', 'valCi95'].includes(key) && typeof value === 'number') {
+    if (!['episode', 'loss', 'accuracy', 'lr', 'episodesPerSecond', 'tensors', 'valAccuracy', 'valCi95'].includes(key) && typeof value === 'number') {
       text += `  ${key} ${value.toFixed(4)}`;
     }
   }

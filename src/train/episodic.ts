@@ -56,6 +56,7 @@ export interface LogLine {
   readonly episode: number;
   readonly lr: number;
   readonly episodesPerSecond: number;
+  readonly tensors: number;
   /** Mean of each logged term (loss, accuracy, ...) over the interval. */
   readonly [term: string]: number | string | undefined;
 }
@@ -171,6 +172,8 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
       const line: Record<string, number> = { episode: state.episode, lr };
       for (const [k, v] of Object.entries(sums)) line[k] = v / counted;
       line.episodesPerSecond = counted / Math.max(seconds, 1e-9);
+      // Live tensors: flat across a healthy run, growing when something leaks.
+      line.tensors = tf.memory().numTensors;
       if ((state.episode % schedule.validateEvery === 0 || state.episode === schedule.episodes) && run.validation) {
         const val = await evaluateEpisodes(model, run.validation.dataset, run.validation.episodes);
         line.valAccuracy = val.mean;
