@@ -83,7 +83,8 @@ export async function distill(config: DistillConfig, dir: string, options: RunOp
     const teacherDir = g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best;
     const teacher = await loadModel(teacherDir);
     teacher.trainable = false;
-    const student = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed + g });
+    // Generation 1 starts from the weights a ProtoNet run of the same seed starts from: a fair baseline.
+    const student = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed + g - 1 });
     try {
       results.push(await trainEpisodic({
         model: student,
