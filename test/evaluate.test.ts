@@ -3,7 +3,13 @@ import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
 import { openSynthetic } from '../src/data/synthetic.js';
 import { EpisodeSampler } from '../src/episodes/sampler.js';
-import { embedImages, evaluateEpisodes } from '../src/eval/evaluate.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { embedImages, evaluateCheckpoint, evaluateEpisodes } from '../src/eval/evaluate.js';
+import { readEpisodeAccuracies } from '../src/eval/results.js';
+import { loadSuiteEpisodes } from '../src/episodes/suite.js';
+import { saveCheckpoint } from '../src/models/checkpoint.js';
+import { tempDir } from './helpers.js';
 import { meanInterval } from '../src/eval/stats.js';
 import { prototypicalLoss } from '../src/losses/protonet.js';
 import { conv4 } from '../src/models/conv4.js';
@@ -30,6 +36,26 @@ describe('evaluation', function () {
     expect(new Set(byEpisode).size).to.be.above(1);
     expect(once.distinctImages).to.be.below(12 * 30);
     expect(once.mean).to.be.closeTo(byEpisode.reduce((a, b) => a + b) / 12, 1e-12);
+    model.dispose();
+  });
+
+  it('a checkpoint over suites of one split embeds their union once and scores each suite as alone', async () => {
+    const dataset = openSynthetic('val');
+    const model = conv4({ inputShape: dataset.imageShape, width: 8, seed: 5 });
+    const dir = tempDir();
+    await saveCheckpoint(path.join(dir, 'model'), model);
+    const suites = [{ way: 5, shot: 1 }, { way: 3, shot: 5 }].map(({ way, shot }, i) => {
+      const file = path.join(dir, `s${i}.json`);
+      fs.writeFileSync(file, JSON.stringify({ name: `s${i}`, dataset: 'synthetic', split: 'val', way, shot, query: 4, episodes: 6, seed: i }));
+      return file;
+    });
+    const scores = await evaluateCheckpoint(path.join(dir, 'model'), suites, { backend: 'wasm', out: dir });
+    expect(scores.map((s) => s.suite)).to.deep.equal(['s0', 's1']);
+    for (const [i, file] of suites.entries()) {
+      const alone = await evaluateEpisodes(model, dataset, (await loadSuiteEpisodes(file, dataset)).episodes);
+      expect(scores[i].accuracy).to.equal(alone.mean);
+      expect((await readEpisodeAccuracies(scores[i].episodesCsv!)).accuracies).to.deep.equal(alone.accuracies);
+    }
     model.dispose();
   });
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../atomic.js';
 import { openDataset } from '../data/open.js';
-import { openEpisodeSource } from '../episodes/suite.js';
+import { EpisodeSource, openEpisodeSource } from '../episodes/suite.js';
 import { loadModel } from '../models/checkpoint.js';
 import { writeEpisodeAccuracies } from './results.js';
 import { FewShotDataset, ImageRef, imageBatch } from '../data/dataset.js';
@@ -50,6 +50,52 @@ export function embedImages(
   return all;
 }
 
+/** Each distinct image of some episodes, embedded once: row `rowOf(ref)` of `embeddings`. */
+export interface EmbeddingTable {
+  readonly embeddings: tf.Tensor2D;
+  rowOf(ref: ImageRef): number;
+}
+
+const refKey = (r: ImageRef) => `${r.classIndex}:${r.imageIndex}`;
+
+/** Embeds every distinct image of the episodes (of one dataset) once; dispose `embeddings` after. */
+export function embedEpisodes(
+  model: tf.LayersModel,
+  dataset: FewShotDataset,
+  episodes: readonly Episode[],
+  options: EvaluateOptions = {},
+): EmbeddingTable {
+  const rows = new Map<string, number>();
+  const refs: ImageRef[] = [];
+  for (const ep of episodes) {
+    for (const r of [...ep.support, ...ep.query]) {
+      if (!rows.has(refKey(r))) {
+        rows.set(refKey(r), refs.length);
+        refs.push(r);
+      }
+    }
+  }
+  const embeddings = embedImages(model, dataset, refs, options.batchSize, (done) => options.onProgress?.(done, refs.length));
+  return { embeddings, rowOf: (ref) => rows.get(refKey(ref))! };
+}
+
+/** Scores every episode from embedded images: per-episode accuracy, mean and 95% interval. */
+export async function scoreEpisodes(table: EmbeddingTable, episodes: readonly Episode[]): Promise<Omit<EvaluationResult, 'seconds' | 'distinctImages'>> {
+  if (episodes.length === 0) throw new Error('no episodes to evaluate');
+  const accuracies: number[] = [];
+  for (const ep of episodes) {
+    const rows = (list: readonly ImageRef[]) => tf.tensor1d(list.map(table.rowOf), 'int32');
+    const accuracy = tf.tidy(() => {
+      const support = tf.gather(table.embeddings, rows(ep.support)) as tf.Tensor2D;
+      const query = tf.gather(table.embeddings, rows(ep.query)) as tf.Tensor2D;
+      return prototypicalLoss(support, query, ep.classes.length).accuracy;
+    });
+    accuracies.push((await accuracy.data())[0]);
+    accuracy.dispose();
+  }
+  return { ...meanInterval(accuracies), accuracies, episodeIndices: episodes.map((e) => e.index) };
+}
+
 export async function evaluateEpisodes(
   model: tf.LayersModel,
   dataset: FewShotDataset,
@@ -57,44 +103,13 @@ export async function evaluateEpisodes(
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
   const started = Date.now();
-  if (episodes.length === 0) throw new Error('no episodes to evaluate');
-  const rowOf = new Map<string, number>();
-  const refs: ImageRef[] = [];
-  const key = (r: ImageRef) => `${r.classIndex}:${r.imageIndex}`;
-  for (const ep of episodes) {
-    for (const r of [...ep.support, ...ep.query]) {
-      if (!rowOf.has(key(r))) {
-        rowOf.set(key(r), refs.length);
-        refs.push(r);
-      }
-    }
-  }
-  const total = refs.length + episodes.length;
-  const embeddings = embedImages(model, dataset, refs, options.batchSize, (done) => options.onProgress?.(done, total));
-  const accuracies: number[] = [];
+  const table = embedEpisodes(model, dataset, episodes, options);
   try {
-    for (const [i, ep] of episodes.entries()) {
-      const rows = (list: readonly ImageRef[]) => tf.tensor1d(list.map((r) => rowOf.get(key(r))!), 'int32');
-      const accuracy = tf.tidy(() => {
-        const support = tf.gather(embeddings, rows(ep.support)) as tf.Tensor2D;
-        const query = tf.gather(embeddings, rows(ep.query)) as tf.Tensor2D;
-        return prototypicalLoss(support, query, ep.classes.length).accuracy;
-      });
-      accuracies.push((await accuracy.data())[0]);
-      accuracy.dispose();
-      if (i % 50 === 49) options.onProgress?.(refs.length + i + 1, total);
-    }
+    const scored = await scoreEpisodes(table, episodes);
+    return { ...scored, seconds: (Date.now() - started) / 1000, distinctImages: table.embeddings.shape[0] };
   } finally {
-    embeddings.dispose();
+    table.embeddings.dispose();
   }
-  options.onProgress?.(total, total);
-  return {
-    ...meanInterval(accuracies),
-    accuracies,
-    episodeIndices: episodes.map((e) => e.index),
-    seconds: (Date.now() - started) / 1000,
-    distinctImages: refs.length,
-  };
 }
 
 export interface SuiteScore {
@@ -121,28 +136,46 @@ export async function evaluateCheckpoint(
   },
 ): Promise<SuiteScore[]> {
   const model = await loadModel(modelDir);
+  const manifestOf = options.dataset && options.split ? { dataset: options.dataset, split: options.split } : undefined;
+  const opened = await Promise.all(sources.map((file) => openEpisodeSource(file, (d, s) => openDataset(d, s, options.data), manifestOf)));
   const scores: SuiteScore[] = [];
   try {
-    for (const file of sources) {
-      const manifestOf = options.dataset && options.split ? { dataset: options.dataset, split: options.split } : undefined;
-      const source = await openEpisodeSource(file, (d, s) => openDataset(d, s, options.data), manifestOf);
-      const result = await evaluateEpisodes(model, source.dataset, source.frozen.episodes, {
-        onProgress: (done, total) => options.onProgress?.(source.name, done, total),
+    // Suites of the same split share most images (Omniglot's four test suites: nearly all 33,840):
+    // embed the union once per dataset split.
+    const byDataset = new Map<string, EpisodeSource[]>();
+    for (const source of opened) byDataset.set(source.dataset.name, [...(byDataset.get(source.dataset.name) ?? []), source]);
+    for (const group of byDataset.values()) {
+      const started = Date.now();
+      const label = group.map((g) => g.name).join('+');
+      const table = embedEpisodes(model, group[0].dataset, group.flatMap((g) => g.frozen.episodes), {
+        onProgress: (done, total) => options.onProgress?.(label, done, total),
       });
-      let episodesCsv: string | undefined;
-      if (options.out) {
-        episodesCsv = path.join(options.out, `${source.name}.episodes.csv`);
-        await writeEpisodeAccuracies(episodesCsv, result);
+      const embedSeconds = (Date.now() - started) / 1000;
+      try {
+        for (const source of group) {
+          const t0 = Date.now();
+          const result = await scoreEpisodes(table, source.frozen.episodes);
+          let episodesCsv: string | undefined;
+          if (options.out) {
+            episodesCsv = path.join(options.out, `${source.name}.episodes.csv`);
+            await writeEpisodeAccuracies(episodesCsv, result);
+          }
+          scores.push({
+            suite: source.name, ...source.frozen.shape, episodes: result.n,
+            accuracy: result.mean, ci95: result.ci95, std: result.std,
+            // The shared embedding time is split evenly over the group's suites.
+            seconds: (Date.now() - t0) / 1000 + embedSeconds / group.length,
+            backend: options.backend, episodesCsv,
+          });
+        }
+      } finally {
+        table.embeddings.dispose();
       }
-      scores.push({
-        suite: source.name, ...source.frozen.shape, episodes: result.n,
-        accuracy: result.mean, ci95: result.ci95, std: result.std, seconds: result.seconds,
-        backend: options.backend, episodesCsv,
-      });
     }
   } finally {
     model.dispose();
   }
+  scores.sort((a, b) => opened.findIndex((o) => o.name === a.suite) - opened.findIndex((o) => o.name === b.suite));
   if (options.out) {
     writeFileAtomic(path.join(options.out, 'summary.json'), [Buffer.from(JSON.stringify({ model: modelDir, scores }, null, 2) + '\n')]);
   }
