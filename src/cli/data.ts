@@ -1,10 +1,14 @@
-/** `fewshot data ...`: import datasets into packed caches, and describe a cache. */
+/** `fewshot data ...`: import datasets into packed caches, download them, and describe a cache. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { countImages, readPackedImages } from '../data/cache.js';
-import { importOmniglot, omniglotSplitCounts, OmniglotSplit } from '../data/omniglot.js';
-import { defaultCacheRoot } from './options.js';
+import { MINIIMAGENET_HOWTO, downloadOmniglot, parseMd5Overrides } from '../data/download.js';
+import { importFolder } from '../data/folder.js';
+import { importMiniImageNet } from '../data/miniimagenet.js';
+import { importOmniglot, omniglotSplitCounts, OmniglotImportSummary } from '../data/omniglot.js';
+import { SplitImportSummary, describeSplitCache } from '../data/split-cache.js';
+import { defaultCacheRoot, positiveInt } from './options.js';
 import { Progress, progressBar } from './progress.js';
 
 export function registerDataCommands(program: Command): void {
@@ -17,42 +21,89 @@ export function registerDataCommands(program: Command): void {
     .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'omniglot'))
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: { from: string; out: string; json?: boolean }) => {
-      let bar: Progress | undefined;
-      const summary = await importOmniglot({
-        from: opts.from,
-        out: opts.out,
-        onProgress: (done, total) => {
-          bar ??= progressBar('omniglot', total);
-          bar.update(done);
-        },
-      }).finally(() => bar?.stop());
-      if (opts.json) {
-        console.log(JSON.stringify(summary));
-        return;
+      const bar = lazyBar('omniglot');
+      const summary = await importOmniglot({ ...opts, onProgress: bar.update }).finally(bar.stop);
+      printOmniglot(summary, opts.json);
+    });
+
+  data
+    .command('miniimagenet')
+    .description('Import miniImageNet (Ravi & Larochelle split CSVs + images/) into an 84x84x3 cache, one file per split')
+    .requiredOption('--from <dir>', 'folder holding train.csv, val.csv, test.csv (or splits/ravi/*.csv) and images/')
+    .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'miniimagenet'))
+    .option('--csv-only', 'keep class and image ids only (no images needed): enough to freeze and verify suites')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (opts: { from: string; out: string; csvOnly?: boolean; json?: boolean }) => {
+      const bar = lazyBar('miniimagenet');
+      const summary = await importMiniImageNet({ ...opts, onProgress: bar.update }).finally(bar.stop);
+      printSplitImport(summary, opts.json);
+    });
+
+  data
+    .command('folder')
+    .description('Import a folder of class sub-folders of PNG/JPEG images (or of train/val/test folders of them) into a cache')
+    .requiredOption('--from <dir>', 'folder of class folders, or of train/, val/, test/ folders of class folders')
+    .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'folder'))
+    .option('--size <n>', 'side of the square cached images (the whole image is resized)', positiveInt('--size'), 84)
+    .addOption(new Option('--channels <c>', '1 (grey) or 3 (RGB)').choices(['1', '3']).default('3'))
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (opts: { from: string; out: string; size: number; channels: string; json?: boolean }) => {
+      const bar = lazyBar('folder');
+      const summary = await importFolder({ ...opts, channels: opts.channels === '1' ? 1 : 3, onProgress: bar.update }).finally(bar.stop);
+      printSplitImport(summary, opts.json);
+    });
+
+  data
+    .command('download')
+    .description('Download a dataset\'s official archives (MD5-checked, resumable), then import them')
+    .addArgument(new Argument('<dataset>', 'what to download').choices(['omniglot', 'miniimagenet']))
+    .option('--base-url <url>', 'where the Omniglot archives are (default: $FEWSHOT_OMNIGLOT_URL, else the official repository)')
+    .option('--md5 <name=hash...>', "a mirror's MD5 for an archive, e.g. images_background=68d2efa1b9178cc56df9314c21c6e718")
+    .option('--splits <dir>', 'folder holding the Vinyals split files (train.txt, val.txt, test.txt, trainval.txt), needed for the split datasets')
+    .option('--downloads <dir>', 'where the archives go (kept; a rerun resumes or skips)', path.join(defaultCacheRoot(), 'downloads', 'omniglot'))
+    .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'omniglot'))
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (dataset: string, opts: { baseUrl?: string; md5?: string[]; splits?: string; downloads: string; out: string; json?: boolean }) => {
+      if (dataset === 'miniimagenet') {
+        console.log(MINIIMAGENET_HOWTO);
+        throw new Error('miniImageNet cannot be downloaded automatically; get the files as above');
       }
-      console.log(`omniglot: ${summary.images} images, ${summary.characters} characters, ${summary.alphabets} alphabets`);
-      console.log(summary.splitsNote ? `splits: none (${summary.splitsNote})` : `splits: ${formatSplits(summary.splits)}`);
-      console.log(`cache: ${summary.out} (${summary.seconds.toFixed(1)} s)`);
+      let file = '';
+      let bar: Progress | undefined;
+      const imported = lazyBar('omniglot');
+      const { downloads, summary } = await downloadOmniglot({
+        ...opts,
+        md5: parseMd5Overrides(opts.md5 ?? []),
+        onDownload: (name, done, total) => {
+          if (name !== file) {
+            bar?.stop();
+            bar = total === undefined ? undefined : progressBar(name, total);
+            file = name;
+          }
+          bar?.update(done);
+        },
+        onProgress: imported.update,
+      }).finally(() => {
+        bar?.stop();
+        imported.stop();
+      });
+      if (!opts.json) {
+        for (const d of downloads) {
+          console.log(`${d.file}: ${d.bytes} bytes, md5 ${d.md5} ok${d.present ? ' (already there)' : d.resumed ? ' (resumed)' : ''}`);
+        }
+      }
+      printOmniglot(summary, opts.json, { downloads }, 'pass --splits DIR, the splits/vinyals folder of github.com/jakesnell/prototypical-networks');
     });
 
   data
     .command('info')
     .description('Describe an image cache')
-    .argument('<cache>', 'cache directory (or its images.bin)')
+    .argument('<cache>', 'cache directory (or one of its .bin files)')
     .option('--json', 'print one JSON object')
     .action((cache: string, opts: { json?: boolean }) => {
       const isDir = fs.statSync(cache, { throwIfNoEntry: false })?.isDirectory() ?? false;
-      const dir = isDir ? cache : path.dirname(cache);
       const file = isDir ? path.join(cache, 'images.bin') : cache;
-      const packed = readPackedImages(file);
-      const info = {
-        cache: path.resolve(file),
-        source: packed.source,
-        shape: packed.shape,
-        classes: packed.classes.length,
-        images: countImages(packed.classes),
-        ...(packed.source === 'omniglot' ? { splits: omniglotSplitCounts(dir) } : {}),
-      };
+      const info = isDir && !fs.existsSync(file) ? { cache: path.resolve(cache), ...describeSplitCache(cache) } : describePacked(file);
       if (opts.json) {
         console.log(JSON.stringify(info));
         return;
@@ -63,10 +114,59 @@ export function registerDataCommands(program: Command): void {
       console.log(`classes: ${info.classes}`);
       console.log(`images: ${info.images}`);
       if (info.splits) console.log(`splits: ${formatSplits(info.splits)}`);
+      if ('pixels' in info && !info.pixels) console.log('pixels: none (ids only, from split CSVs)');
     });
 }
 
-function formatSplits(splits: Partial<Record<OmniglotSplit, number>>): string {
+/** One packed file (an Omniglot cache's images.bin, or one split of a split cache). */
+function describePacked(file: string) {
+  const packed = readPackedImages(file);
+  return {
+    cache: path.resolve(file),
+    source: packed.source,
+    shape: packed.shape,
+    classes: packed.classes.length,
+    images: countImages(packed.classes),
+    ...(packed.source === 'omniglot' && path.basename(file) === 'images.bin' ? { splits: omniglotSplitCounts(path.dirname(file)) } : {}),
+  };
+}
+
+/** A progress bar that appears with the first report, when the total is known. */
+function lazyBar(label: string): { update: (done: number, total: number) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  return {
+    update: (done, total) => {
+      bar ??= progressBar(label, total);
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+function printOmniglot(summary: OmniglotImportSummary, json?: boolean, extra: object = {}, splitsHint?: string): void {
+  if (json) {
+    console.log(JSON.stringify({ ...extra, ...summary }));
+    return;
+  }
+  console.log(`omniglot: ${summary.images} images, ${summary.characters} characters, ${summary.alphabets} alphabets`);
+  console.log(summary.splitsNote
+    ? `splits: none (${summary.splitsNote})${splitsHint ? `; the train/val/test datasets need them: ${splitsHint}` : ''}`
+    : `splits: ${formatSplits(summary.splits)}`);
+  console.log(`cache: ${summary.out} (${summary.seconds.toFixed(1)} s)`);
+}
+
+function printSplitImport(summary: SplitImportSummary, json?: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(summary));
+    return;
+  }
+  const pixels = summary.pixels ? `${summary.shape.join('x')}` : 'ids only, no pixels';
+  console.log(`${summary.source}: ${summary.images} images, ${summary.classes} classes (${pixels})`);
+  console.log(`splits: ${formatSplits(summary.splits)}`);
+  console.log(`cache: ${summary.out} (${summary.seconds.toFixed(1)} s)`);
+}
+
+function formatSplits(splits: Readonly<Record<string, number>>): string {
   const parts = Object.entries(splits).map(([name, n]) => `${name} ${n}`);
   return parts.length > 0 ? `${parts.join(', ')} classes` : 'none';
 }

@@ -4,8 +4,10 @@ import * as path from 'node:path';
 import type { FewShotDataset } from './dataset.js';
 import { openSynthetic } from './synthetic.js';
 import { openOmniglot, OmniglotSplit } from './omniglot.js';
+import { openMiniImageNet } from './miniimagenet.js';
+import { openFolder } from './folder.js';
 
-export const DATASETS = ['synthetic', 'omniglot'] as const;
+export const DATASETS = ['synthetic', 'omniglot', 'miniimagenet', 'folder'] as const;
 
 /** Root of on-disk caches: $FEWSHOT_CACHE, else ~/.cache/fewshot-rkd. */
 export function defaultCacheRoot(): string {
@@ -23,6 +25,8 @@ export function openDataset(dataset: string, split: string, dataDir?: string): F
       return openSynthetic(split);
     case 'omniglot':
       return openOmniglot(dataDir ?? path.join(defaultCacheRoot(), 'omniglot'), split as OmniglotSplit);
+    case 'miniimagenet': return openMiniImageNet(dataDir ?? path.join(defaultCacheRoot(), 'miniimagenet'), split);
+    case 'folder': return openFolder(dataDir ?? path.join(defaultCacheRoot(), 'folder'), split);
     default:
       throw new Error(`unknown dataset '${dataset}' (one of ${DATASETS.join(', ')})`);
   }
