@@ -214,7 +214,7 @@ describe('omniglot', function () {
     const from = path.join(root, 'corrupt');
     const bad = 'images_background/Beta/character01/0302_01.png';
     await writeZips(from, images, SPLITS, (entry, png) => (entry === bad ? png.subarray(0, 60) : png));
-    await expectFailure(from, path.join(root, 'corrupt-out', 'cache'), new RegExp(`^${escape(path.join(from, 'images_background.zip'))}: ${escape(bad)}: corrupt PNG`));
+    await expectFailure(from, path.join(root, 'corrupt-out', 'cache'), new RegExp(`^${escape(path.join(from, 'images_background.zip'))}: ${escape(bad)}: unreadable image`));
   });
 
   it('a split line naming a missing character or a bad rotation fails with file:line', async () => {

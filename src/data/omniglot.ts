@@ -10,12 +10,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import sharp from 'sharp';
 import yauzl from 'yauzl';
 import { recoverFolder, writeFolderAtomic } from '../atomic.js';
 import { FewShotDataset } from './dataset.js';
 import { PackedClass, readPackedImages, writePackedImages } from './cache.js';
 import { ClassView, PackedDataset, QuarterTurns } from './packed-dataset.js';
+import { compareIds, decodeImage, firstLine, forEachLimited } from './images.js';
 
 export const OMNIGLOT_SIZE = 28;
 export const OMNIGLOT_SPLITS = ['train', 'val', 'test', 'trainval'] as const;
@@ -80,7 +80,7 @@ export async function importOmniglot(options: OmniglotImportOptions): Promise<Om
       items.push(...listing.items);
     }
     if (items.length === 0) throw new Error(`${options.from}: no Omniglot PNG images found`);
-    items.sort((a, b) => compare(a.classId, b.classId) || compare(a.name, b.name));
+    items.sort((a, b) => compareIds(a.classId, b.classId) || compareIds(a.name, b.name));
     const classes = groupClasses(items);
 
     // Splits are checked before the slow decode, so a bad line fails fast.
@@ -277,19 +277,8 @@ function groupClasses(items: readonly Item[]): PackedClass[] {
 
 /** PNG bytes to 28x28 ink (255 - grey), lanczos3 like PIL's Image.LANCZOS. */
 async function decodeInk(png: Buffer, where: string): Promise<Uint8Array> {
-  let data: Buffer;
-  try {
-    data = await sharp(png, { failOn: 'error' })
-      .greyscale()
-      .resize(OMNIGLOT_SIZE, OMNIGLOT_SIZE, { kernel: 'lanczos3', fit: 'fill' })
-      .raw()
-      .toBuffer();
-  } catch (err) {
-    throw new Error(`${where}: corrupt PNG (${firstLine(err)})`);
-  }
-  const ink = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) ink[i] = 255 - data[i];
-  return ink;
+  const grey = await decodeImage(png, where, [OMNIGLOT_SIZE, OMNIGLOT_SIZE, 1]);
+  return grey.map((v) => 255 - v);
 }
 
 // --- Splits --------------------------------------------------------------------------------------
@@ -352,36 +341,10 @@ function checkReplaceable(out: string): void {
 
 // --- Helpers -------------------------------------------------------------------------------------
 
-/** Runs `fn` on every item, at most `limit` at a time; after a failure, lets the running ones settle and rethrows it. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const i = next++;
-      try {
-        await fn(items[i], i);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function statOrUndefined(p: string): fs.Stats | undefined {
   try {
     return fs.statSync(p);
   } catch {
     return undefined;
   }
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0].trim();
 }

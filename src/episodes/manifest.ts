@@ -3,8 +3,8 @@
  * rather than indices, so that any run, or any other framework, evaluates exactly the same tasks.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import { parse, writeToString } from 'fast-csv';
+import { writeToString } from 'fast-csv';
+import { readCsvRows } from '../csv.js';
 import type { FewShotDataset, ImageRef } from '../data/dataset.js';
 import { writeFileAtomic } from '../atomic.js';
 import type { Episode, EpisodeShape } from './sampler.js';
@@ -53,38 +53,12 @@ interface EpisodeDraft {
  */
 export async function readManifest(file: string, dataset: FewShotDataset): Promise<FrozenEpisodes> {
   const drafts: EpisodeDraft[] = [];
-  let line = 1; // the header
+  let line = 1; // of the row being read, for the episode-level errors below
   const fail = (at: number, why: string) => new Error(`${file}:${at}: ${why}`);
 
-  await new Promise<void>((resolve, reject) => {
-    const input = fs.createReadStream(file);
-    input.on('error', (err) => reject(new Error(`${file}: cannot read manifest (${(err as NodeJS.ErrnoException).code})`)));
-    const stream = parse<Row, Row>({
-      headers: (headers) => {
-        const got = headers.join(',');
-        if (got !== MANIFEST_HEADERS.join(',')) {
-          throw fail(1, `header '${got}', expected '${MANIFEST_HEADERS.join(',')}'`);
-        }
-        return headers;
-      },
-      strictColumnHandling: true,
-    });
-    stream
-      .on('error', (err) => reject(err.message.startsWith(file) ? err : fail(line + 1, err.message)))
-      .on('data-invalid', () => {
-        line++;
-        stream.destroy(fail(line, `expected ${MANIFEST_HEADERS.length} columns`));
-      })
-      .on('data', (row: Row) => {
-        line++;
-        try {
-          addRow(row);
-        } catch (err) {
-          stream.destroy(fail(line, (err as Error).message));
-        }
-      })
-      .on('end', () => resolve());
-    input.pipe(stream);
+  await readCsvRows(file, MANIFEST_HEADERS, (row, at) => {
+    line = at;
+    addRow(row);
   });
 
   function addRow(row: Row): void {

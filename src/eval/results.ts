@@ -1,6 +1,6 @@
 /** Per-episode accuracies as CSV (fast-csv): `episode,accuracy`, so runs compare episode by episode. */
-import * as fs from 'node:fs';
-import { parse, writeToString } from 'fast-csv';
+import { writeToString } from 'fast-csv';
+import { readCsvRows } from '../csv.js';
 import { writeFileAtomic } from '../atomic.js';
 
 export interface EpisodeAccuracies {
@@ -17,28 +17,11 @@ export async function writeEpisodeAccuracies(file: string, result: EpisodeAccura
 export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccuracies> {
   const episodeIndices: number[] = [];
   const accuracies: number[] = [];
-  let line = 1;
-  await new Promise<void>((resolve, reject) => {
-    const input = fs.createReadStream(file).on('error', (err) => reject(new Error(`${file}: ${(err as NodeJS.ErrnoException).code ?? err}`)));
-    const stream = parse<Record<string, string>, Record<string, string>>({ headers: true, strictColumnHandling: true });
-    stream
-      .on('headers', (h: string[]) => {
-        if (h.join(',') !== 'episode,accuracy') stream.destroy(new Error(`${file}:1: header '${h.join(',')}', expected 'episode,accuracy'`));
-      })
-      .on('data-invalid', () => stream.destroy(new Error(`${file}:${++line}: expected 2 columns`)))
-      .on('data', (row: Record<string, string>) => {
-        line++;
-        const [e, a] = [Number(row.episode), Number(row.accuracy)];
-        if (!Number.isInteger(e) || !(a >= 0 && a <= 1)) {
-          stream.destroy(new Error(`${file}:${line}: expected an episode number and an accuracy in [0, 1]`));
-          return;
-        }
-        episodeIndices.push(e);
-        accuracies.push(a);
-      })
-      .on('error', reject)
-      .on('end', () => resolve());
-    input.pipe(stream);
+  await readCsvRows(file, ['episode', 'accuracy'], (row) => {
+    const [e, a] = [Number(row.episode), Number(row.accuracy)];
+    if (!Number.isInteger(e) || !(a >= 0 && a <= 1)) throw new Error('expected an episode number and an accuracy in [0, 1]');
+    episodeIndices.push(e);
+    accuracies.push(a);
   });
   return { episodeIndices, accuracies };
 }
