@@ -58,19 +58,21 @@ function draw(strokes: readonly Stroke[], size: number, radius: number, out: Uin
       prev = p;
     }
   }
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const [px, py] = [x + 0.5, y + 0.5];
-      let best = Infinity;
-      for (const [x0, y0, x1, y1] of segments) {
-        const [vx, vy] = [x1 - x0, y1 - y0];
-        const len2 = vx * vx + vy * vy;
+  // Each segment inks only the pixels within radius + 0.5 of it: visit its bounding box, not the image.
+  const reach = radius + 0.5;
+  for (const [x0, y0, x1, y1] of segments) {
+    const [vx, vy] = [x1 - x0, y1 - y0];
+    const len2 = vx * vx + vy * vy;
+    const xFrom = Math.max(0, Math.floor(Math.min(x0, x1) - reach)), xTo = Math.min(size - 1, Math.ceil(Math.max(x0, x1) + reach));
+    const yFrom = Math.max(0, Math.floor(Math.min(y0, y1) - reach)), yTo = Math.min(size - 1, Math.ceil(Math.max(y0, y1) + reach));
+    for (let y = yFrom; y <= yTo; y++) {
+      for (let x = xFrom; x <= xTo; x++) {
+        const [px, py] = [x + 0.5, y + 0.5];
         const t = len2 > 0 ? Math.min(1, Math.max(0, ((px - x0) * vx + (py - y0) * vy) / len2)) : 0;
-        const d2 = (px - x0 - t * vx) ** 2 + (py - y0 - t * vy) ** 2;
-        if (d2 < best) best = d2;
+        const d = Math.sqrt((px - x0 - t * vx) ** 2 + (py - y0 - t * vy) ** 2);
+        const ink = Math.round(Math.min(1, Math.max(0, reach - d)) * 255);
+        if (ink > out[offset + y * size + x]) out[offset + y * size + x] = ink;
       }
-      const ink = Math.min(1, Math.max(0, radius + 0.5 - Math.sqrt(best)));
-      out[offset + y * size + x] = Math.round(ink * 255);
     }
   }
 }
