@@ -10,6 +10,11 @@ export { PackedDataset } from './data/packed-dataset.js';
 export { importOmniglot, openOmniglot } from './data/omniglot.js';
 export { openSynthetic, syntheticImages, SYNTHETIC_SPLITS } from './data/synthetic.js';
 export { openDataset, defaultCacheRoot, DATASETS } from './data/open.js';
+export { importMiniImageNet, openMiniImageNet, readRaviCsv, MINIIMAGENET_SPLITS } from './data/miniimagenet.js';
+export { importFolder, openFolder } from './data/folder.js';
+export { openSplitCache, describeSplitCache } from './data/split-cache.js';
+export type { SplitImportSummary } from './data/split-cache.js';
+export { downloadFile, downloadOmniglot, OMNIGLOT_ARCHIVES, MINIIMAGENET_HOWTO } from './data/download.js';
 
 export { EpisodeSampler } from './episodes/sampler.js';
 export type { Episode, EpisodeShape } from './episodes/sampler.js';
@@ -41,3 +46,17 @@ export { comparePaired } from './eval/compare.js';
 export type { PairedComparison } from './eval/compare.js';
 
 export { benchShape, BENCH_SHAPES } from './bench/bench.js';
+
+export { readSweepSpec, expandSweep, pointKey, canonicalJson, settingColumns, SETTING_KINDS } from './sweep/spec.js';
+export type { SweepSpec, SweepPoint, Settings } from './sweep/spec.js';
+export { runSweep } from './sweep/run.js';
+export type { SweepOptions, SweepSummary } from './sweep/run.js';
+export { parseShard, shardPoints } from './sweep/shard.js';
+export type { Shard } from './sweep/shard.js';
+export { readSweepCsv, writeSweepCsv, RESULT_COLUMNS } from './sweep/csv.js';
+export type { SweepRow, SweepTable } from './sweep/csv.js';
+export { mergeSweeps, mergeSweepFiles } from './sweep/merge.js';
+export { writeSweepReport } from './report/report.js';
+export type { ReportOptions, SweepReport } from './report/report.js';
+export { acrossSeeds, groupSeeds, t975 } from './report/seeds.js';
+export { accuracySpec, curvesSpec, renderPlot } from './report/plots.js';

@@ -8,6 +8,8 @@ import { registerDemoCommand } from './demo.js';
 import { registerDistillCommand } from './distill.js';
 import { registerEpisodeCommands } from './episodes.js';
 import { registerEvalCommand } from './eval.js';
+import { registerReportCommand } from './report.js';
+import { registerSweepCommand } from './sweep.js';
 import { registerTrainCommand } from './train.js';
 
 const program = new Command('fewshot')
@@ -22,6 +24,8 @@ registerDistillCommand(program);
 registerEvalCommand(program);
 registerCompareCommand(program);
 registerBenchCommand(program);
+registerSweepCommand(program);
+registerReportCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One line naming what went wrong; the stack only when asked for.

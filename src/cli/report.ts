@@ -1,0 +1,23 @@
+/** `fewshot report SWEEP.csv`: Markdown tables and vega-lite plots (SVG and PNG) of a sweep. */
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { writeSweepReport } from '../report/report.js';
+import { formatTable } from './format.js';
+
+export function registerReportCommand(program: Command): void {
+  program
+    .command('report')
+    .description('a sweep CSV -> report.md (accuracy per point, and across seeds), accuracy and training-curve plots (SVG, PNG)')
+    .argument('<csv>', 'sweep CSV (from `fewshot sweep` or `fewshot sweep merge`)')
+    .option('--out <dir>', 'folder to write (default: the CSV\'s folder)')
+    .option('--x <setting>', 'the swept setting on the x axis (default: the first swept setting but the seed)')
+    .option('--logs <dirs...>', 'run folders whose log.jsonl to plot (default: the runs behind the CSV\'s checkpoints)')
+    .action(async (csv: string, opts: { out?: string; x?: string; logs?: string[] }) => {
+      const report = await writeSweepReport(csv, { out: opts.out ?? path.dirname(csv), x: opts.x, logs: opts.logs });
+      for (const t of [report.tables.points, report.tables.seeds]) {
+        if (t) console.log(`${t.title}:\n\n${formatTable(t.headers, t.rows)}\n`);
+      }
+      for (const n of report.notes) console.error(n);
+      console.log(`wrote ${report.files.join(', ')}`);
+    });
+}

@@ -1,0 +1,69 @@
+/**
+ * `fewshot sweep SPEC`: every point of a sweep spec (or of one shard of it) trained or distilled and
+ * evaluated, one CSV row per (point, suite); re-running skips the rows already there.
+ * `fewshot sweep merge A.csv B.csv --out ALL.csv`: shard CSVs into one.
+ */
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { formatPercent } from '../eval/stats.js';
+import { mergeSweepFiles } from '../sweep/merge.js';
+import { runSweep } from '../sweep/run.js';
+import { parseShard } from '../sweep/shard.js';
+import { describeSettings, expandSweep, readSweepSpec, settingColumns, varyingSettings } from '../sweep/spec.js';
+import { formatLogLine } from './format.js';
+import { backendOption, startBackend } from './options.js';
+import { Progress, progressBar } from './progress.js';
+
+export function registerSweepCommand(program: Command): void {
+  const sweep = program
+    .command('sweep')
+    .description('train (or distil) and evaluate every point of a sweep spec, appending one CSV row per (point, suite); a re-run skips what is done')
+    .argument('<spec>', 'sweep spec JSON (paths in it are relative to the current folder)')
+    .option('--out <csv>', 'CSV to append to (default: <runs>/sweep.csv, or <runs>/shard-<i>-of-<n>.csv with --shard)')
+    .option('--shard <i/n>', 'run only the points whose index mod n is i (0-based: 0/4 .. 3/4)')
+    .addOption(new Option('--verbose', 'print every training log line'))
+    .addOption(backendOption())
+    .action(async (file: string, opts) => {
+      const spec = readSweepSpec(file);
+      const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+      const out = opts.out ?? path.join(spec.runs, shard ? `shard-${shard.index}-of-${shard.count}.csv` : 'sweep.csv');
+      const backend = await startBackend(opts.backend);
+      const points = expandSweep(spec);
+      const varying = varyingSettings(points.map((p) => p.settings), settingColumns(spec, points));
+      console.log(`${spec.name}: ${points.length} points x ${spec.suites.length} suites` + (shard ? `; shard ${shard.index}/${shard.count}` : '') + ` -> ${out}`);
+      let bar: Progress | undefined;
+      const summary = await runSweep(spec, {
+        out, backend, shard,
+        onPoint: (p, missing) => {
+          const what = `point ${p.index} [${describeSettings(p.settings, varying) || 'the only point'}] ${p.key}`;
+          console.log(missing.length === 0 ? `${what}: in the CSV already, skipped` : `${what}: training, then ${missing.join(', ')}`);
+          const s = p.settings as Record<string, number>;
+          bar = progressBar(`point ${p.index}`, s.episodes * (s.generations ?? 1));
+        },
+        onEpisode: (_p, e) => bar?.update(e),
+        onLog: (_p, line) => opts.verbose && console.log(formatLogLine(line)),
+        onPointDone: (_p, rows) => {
+          bar?.stop();
+          for (const r of rows) {
+            console.log(`  ${r.suite}  ${formatPercent({ mean: Number(r.accuracy), ci95: Number(r.ci95), std: Number(r.std), n: Number(r.testEpisodes) })}` +
+              `  (${r.trainEpisodes} training episodes${Number(r.resumedFrom) > 0 ? `, resumed from ${r.resumedFrom}` : ''}, ${r.trainSeconds} s; eval ${r.evalSeconds} s)`);
+          }
+        },
+      });
+      console.log(`${summary.points} points: ${summary.skipped} skipped, ${summary.points - summary.skipped} run; ${summary.rows.length} rows appended to ${out}`);
+    });
+
+  sweep
+    .command('merge')
+    .description('merge shard CSVs of one spec, refusing a (point, suite) twice or a point whose settings or results differ')
+    .argument('<csv...>', 'shard CSVs')
+    .option('--out <csv>', 'the merged CSV (required)')
+    .action(async (files: string[], opts: { out?: string }, command: Command) => {
+      // `--out` after the file names is parsed by `sweep` itself, the parent.
+      const out = opts.out ?? (command.parent?.opts().out as string | undefined);
+      if (!out) throw new Error('sweep merge: --out <csv> is required');
+      const merged = await mergeSweepFiles(files, out);
+      for (const f of merged.dropped) console.error(`${f}: a half-written last line (a kill while appending) was left out`);
+      console.log(`merged ${merged.rows.length} rows (${new Set(merged.rows.map((r) => r.key)).size} points) from ${files.length} files into ${out}`);
+    });
+}

@@ -1,0 +1,119 @@
+/**
+ * Sweep CSVs (fast-csv): one row per (point, suite): `key`, the point's settings, then the results.
+ * Rows are appended a whole point at a time in one write, so a kill leaves at most a half-written
+ * last line, which reading detects (no final newline) and drops.
+ */
+import * as fs from 'node:fs';
+import { parseString, writeToString } from 'fast-csv';
+import { writeFileAtomic } from '../atomic.js';
+
+/** The columns after the settings. */
+export const RESULT_COLUMNS = [
+  'suite', 'testWay', 'testShot', 'testQuery', 'testEpisodes', 'accuracy', 'ci95', 'std',
+  'trainEpisodes', 'resumedFrom', 'trainSeconds', 'evalSeconds', 'backend', 'checkpoint',
+] as const;
+
+/**
+ * Result columns that belong to the point's training, the same on each of its rows (its times may
+ * differ: a suite added to the spec later is evaluated, and the training resumed, in a later run).
+ */
+export const POINT_RESULT_COLUMNS = ['trainEpisodes', 'checkpoint'] as const;
+
+export type SweepRow = Readonly<Record<string, string>>;
+
+export interface SweepTable {
+  readonly file: string;
+  readonly headers: readonly string[];
+  /** Row i is on line i + 2 of the file. */
+  readonly rows: readonly SweepRow[];
+  /** A half-written last line (a kill during an append), left out of `rows`. */
+  readonly dropped?: string;
+}
+
+export const sweepHeaders = (settings: readonly string[]) => ['key', ...settings, ...RESULT_COLUMNS];
+
+/** The setting columns of a sweep CSV's header: between `key` and `suite`. */
+export const settingNames = (headers: readonly string[]) => headers.slice(1, headers.length - RESULT_COLUMNS.length);
+
+export const rowId = (row: SweepRow) => `${row.key}|${row.suite}`;
+
+function checkHeaders(file: string, headers: readonly string[]): void {
+  const tail = headers.slice(headers.length - RESULT_COLUMNS.length);
+  if (headers[0] !== 'key' || tail.join(',') !== RESULT_COLUMNS.join(',')) {
+    throw new Error(`${file}:1: not a sweep CSV (expected key, the settings, then ${RESULT_COLUMNS.join(', ')})`);
+  }
+}
+
+function checkRow(file: string, line: number, row: SweepRow): void {
+  const accuracy = Number(row.accuracy);
+  if (!/^[0-9a-f]{16}$/.test(row.key)) throw new Error(`${file}:${line}: key '${row.key}' is not 16 hex digits`);
+  if (!row.suite) throw new Error(`${file}:${line}: empty suite`);
+  if (row.accuracy === '' || !(accuracy >= 0 && accuracy <= 1)) throw new Error(`${file}:${line}: accuracy '${row.accuracy}' is not in [0, 1]`);
+}
+
+/**
+ * Reads a sweep CSV. A last line without its newline is a row cut by a kill: it is dropped (and,
+ * with `repair`, cut from the file, so that the next append starts on a fresh line).
+ */
+export async function readSweepCsv(file: string, options: { repair?: boolean } = {}): Promise<SweepTable> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot read sweep CSV (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  const dropped = text.slice(complete.length) || undefined;
+  if (dropped && options.repair) writeFileAtomic(file, [Buffer.from(complete)]);
+  const records: string[][] = [];
+  await new Promise<void>((resolve, reject) => {
+    parseString<string[], string[]>(complete)
+      .on('data', (r: string[]) => records.push(r))
+      .on('error', (err: Error) => reject(new Error(`${file}:${records.length + 1}: ${err.message}`)))
+      .on('end', () => resolve());
+  });
+  if (records.length === 0) throw new Error(`${file}: empty (not even a header line)`);
+  const [headers, ...body] = records;
+  checkHeaders(file, headers);
+  const rows = body.map((values, i) => {
+    if (values.length !== headers.length) throw new Error(`${file}:${i + 2}: ${values.length} columns, the header has ${headers.length}`);
+    const row = Object.fromEntries(headers.map((h, j) => [h, values[j]]));
+    checkRow(file, i + 2, row);
+    return row;
+  });
+  return { file, headers, rows, dropped };
+}
+
+export async function csvText(headers: readonly string[], rows: readonly Readonly<Record<string, unknown>>[], withHeader: boolean): Promise<string> {
+  const cells = rows.map((r) => headers.map((h) => (r[h] === undefined ? '' : String(r[h]))));
+  // As a row of its own: fast-csv writes no header line for no rows.
+  return writeToString(withHeader ? [[...headers], ...cells] : cells, { headers: false, includeEndRowDelimiter: true });
+}
+
+/** Writes a whole sweep CSV at once (all or nothing). */
+export async function writeSweepCsv(file: string, headers: readonly string[], rows: readonly SweepRow[]): Promise<void> {
+  writeFileAtomic(file, [Buffer.from(await csvText(headers, rows, true))]);
+}
+
+/** Appends rows in one write: complete rows, or (after a kill) at most one half line, which reading drops. */
+export async function appendSweepRows(file: string, headers: readonly string[], rows: readonly Readonly<Record<string, unknown>>[]): Promise<void> {
+  fs.appendFileSync(file, await csvText(headers, rows, false));
+}
+
+/**
+ * The rows already in `file`, which is created with `headers` when absent; a file whose columns
+ * differ (another spec) is refused rather than mixed.
+ */
+export async function openSweepCsv(file: string, headers: readonly string[]): Promise<SweepTable> {
+  if (!fs.existsSync(file)) {
+    await writeSweepCsv(file, headers, []);
+    return { file, headers, rows: [] };
+  }
+  const table = await readSweepCsv(file, { repair: true });
+  if (table.headers.join(',') !== headers.join(',')) {
+    let i = 0;
+    while (table.headers[i] === headers[i]) i++;
+    throw new Error(`${file}: its columns differ from this sweep's (column ${i + 1}: '${table.headers[i] ?? ''}', expected '${headers[i] ?? ''}'): another spec's CSV? write to another --out`);
+  }
+  return table;
+}

@@ -1,0 +1,87 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import sharp from 'sharp';
+import { writeSweepReport } from '../src/report/report.js';
+import { acrossSeeds, t975 } from '../src/report/seeds.js';
+import { sweepHeaders, writeSweepCsv } from '../src/sweep/csv.js';
+import { tempDir } from './helpers.js';
+
+/** A sweep CSV with known numbers: widths 4 and 8, seeds 0-2, one suite; and a log.jsonl per run. */
+async function fixture(dir: string): Promise<string> {
+  const accuracies: Record<string, number[]> = { 4: [0.8, 0.84, 0.82], 8: [0.9, 0.91, 0.95] };
+  const rows = Object.entries(accuracies).flatMap(([width, accs]) => accs.map((accuracy, seed) => {
+    const run = path.join(dir, 'runs', `w${width}s${seed}`);
+    fs.mkdirSync(run, { recursive: true });
+    fs.writeFileSync(path.join(run, 'log.jsonl'), [1, 2, 3, 4].map((e) => JSON.stringify({
+      episode: 10 * e, lr: 1e-3, loss: 1.5 / e + seed * 0.1, accuracy: accuracy - 0.3 / e, episodesPerSecond: 5, tensors: 40,
+      ...(e % 2 === 0 ? { valAccuracy: accuracy - 0.1 / e, valCi95: 0.02 } : {}),
+    }) + '\n').join(''));
+    return {
+      key: `${width}${seed}`.padEnd(16, '0'), method: 'protonet', width, seed, dataset: 'synthetic',
+      suite: 'synthetic-test-5w1s', testWay: 5, testShot: 1, testQuery: 15, testEpisodes: 600,
+      accuracy, ci95: 0.0123, std: 0.15, trainEpisodes: 40, resumedFrom: 0, trainSeconds: 12.5, evalSeconds: 1.5,
+      backend: 'wasm', checkpoint: path.join(run, 'best'),
+    };
+  }));
+  const file = path.join(dir, 'sweep.csv');
+  const headers = sweepHeaders(['method', 'width', 'seed', 'dataset']);
+  await writeSweepCsv(file, headers, rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)]))));
+  return file;
+}
+
+describe('sweep reports', function () {
+  this.timeout(60000);
+
+  it('t-based intervals across seeds', () => {
+    expect(t975(1)).to.equal(12.706);
+    expect(t975(2)).to.equal(4.303);
+    expect(t975(60)).to.be.closeTo(2.0, 0.003);
+    const s = acrossSeeds([0.8, 0.84, 0.82]);
+    expect(s.mean).to.be.closeTo(0.82, 1e-12);
+    expect(s.std).to.be.closeTo(0.02, 1e-12);
+    expect(s.t95).to.be.closeTo((4.303 * 0.02) / Math.sqrt(3), 1e-12);
+    expect(acrossSeeds([0.5]).t95).to.be.NaN;
+  });
+
+  it('writes a Markdown table with the right numbers and readable SVG and PNG plots', async () => {
+    const dir = tempDir();
+    const csv = await fixture(dir);
+    const out = path.join(dir, 'report');
+    const report = await writeSweepReport(csv, { out });
+    const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(md).to.equal(report.markdown);
+    expect(md).to.include('Fixed settings (on the rows they apply to): `method=protonet`, `dataset=synthetic`.');
+    expect(md).to.include('| width | seed | suite | accuracy % | 95% CI | episodes | train episodes | train s |');
+    expect(md).to.include('| 8 | 2 | synthetic-test-5w1s | 95.00 | 1.23 | 600 | 40 | 12.5 |');
+    // Width 4: seeds at 80, 84, 82 -> mean 82, std 2 points, t-interval 4.303 * 2 / sqrt(3) = 4.97.
+    expect(md).to.include('| 4 | synthetic-test-5w1s | 3 | 82.00 | 2.00 | 4.97 | 1.23 |');
+    // Width 8: 90, 91, 95 -> mean 92, std 2.65, 4.303 * 2.6458 / sqrt(3) = 6.57.
+    expect(md).to.include('| 8 | synthetic-test-5w1s | 3 | 92.00 | 2.65 | 6.57 | 1.23 |');
+    expect(md).to.include('![accuracy against width](accuracy.png)');
+    expect(md).to.include('![training curves](curves.png)');
+
+    for (const name of ['accuracy', 'curves']) {
+      const svg = fs.readFileSync(path.join(out, `${name}.svg`), 'utf8');
+      expect(svg).to.match(/^<svg/);
+      expect(svg.length, `${name}.svg`).to.be.above(5000);
+      const png = await sharp(path.join(out, `${name}.png`)).metadata();
+      expect(png.format).to.equal('png');
+      expect(png.width!, `${name}.png`).to.be.above(500);
+      expect(fs.statSync(path.join(out, `${name}.png`)).size).to.be.above(10000);
+    }
+    const accuracy = fs.readFileSync(path.join(out, 'accuracy.svg'), 'utf8');
+    for (const text of ['accuracy % (95% interval)', 'width', 'mean over 3 seeds']) expect(accuracy).to.include(text);
+    const curves = fs.readFileSync(path.join(out, 'curves.svg'), 'utf8');
+    // A colour per width, a dash per seed.
+    for (const text of ['training loss', 'validation accuracy %', 'width=4', 'width=8', 'seed']) expect(curves).to.include(text);
+    expect(curves).to.match(/stroke-dasharray/);
+  });
+
+  it('refuses an x that is not a column, and names runs given with --logs that have no log', async () => {
+    const dir = tempDir();
+    const csv = await fixture(dir);
+    await writeSweepReport(csv, { out: dir, x: 'depth' }).then(() => expect.fail('accepted'), (e: Error) => expect(e.message).to.match(/--x 'depth' is not a column of .*sweep\.csv \(one of method, width/));
+    await writeSweepReport(csv, { out: dir, logs: [dir] }).then(() => expect.fail('accepted'), (e: Error) => expect(e.message).to.match(/: no log\.jsonl, here or in gen\*\/ \(not a run folder\)/));
+  });
+});
