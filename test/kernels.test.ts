@@ -143,6 +143,19 @@ describe('wasm fill-in kernels', function () {
     cpu.forEach((expected, i) => expect(relErr(wasm[i], expected), `output ${i}`).to.be.lessThan(TOLERANCE));
   });
 
+  it('Sum over the leading axis of a wide tensor matches cpu and leaves the heap intact', async () => {
+    // 19,200 columns: an RKD-A gradient block; the XNNPACK pool path once corrupted the heap here.
+    const ops = (): tf.Tensor[] => {
+      const x = tf.tensor3d(seeded(8 * 300 * 64, 9), [8, 300, 64]);
+      const sums = [tf.sum(x, 0), tf.mean(x, 0)];
+      for (let i = 0; i < 10; i++) tf.dispose(tf.add(x, i)); // allocations that a corrupt heap fails on
+      return sums;
+    };
+    const cpu = await on('cpu', ops);
+    const wasm = await on('wasm', ops);
+    cpu.forEach((expected, i) => expect(relErr(wasm[i], expected), `output ${i}`).to.be.lessThan(TOLERANCE));
+  });
+
   it('MaxPoolGrad matches cpu, ties and overlapping windows included', async () => {
     const grads = (): tf.Tensor[] => {
       // relu makes ties (zeros) common, as in a Conv-4.

@@ -162,6 +162,8 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
  * XNNPACK average pool over x viewed as [1,n,1,c] is ~5-20x faster (a matmul with a row of ones
  * is not: XNNPACK would repack x as its weights).
  */
+const MAX_POOL_CHANNELS = 8192;
+
 function reduceLeading({ inputs, backend, attrs }: KernelArgs, mean: boolean): TensorInfo | undefined {
   const b = backend as WasmBackend;
   const x = inputs.x!;
@@ -171,7 +173,9 @@ function reduceLeading({ inputs, backend, attrs }: KernelArgs, mean: boolean): T
   const kept = x.shape.slice(axes.length);
   const c = tf.util.sizeFromShape(kept);
   // A full reduction needs no transpose (wasm's own is fine); XNNPACK pools need 2+ elements.
-  if (c === 1 || n < 2) return undefined;
+  // Beyond some 10k channels the wasm AvgPool writes out of bounds (seen at 19,200, corrupting the
+  // heap): measured safe up to MAX_POOL_CHANNELS, which covers batch norm's statistics.
+  if (c === 1 || n < 2 || c > MAX_POOL_CHANNELS) return undefined;
   const x4 = run(tf.Reshape, b, { x }, { shape: [1, n, 1, c] });
   const avg = run(tf.AvgPool, b, { x: x4 }, { filterSize: [n, 1], strides: 1, pad: 'valid' });
   if (!mean) b.typedArrayFromHeap(avg).forEach((v, i, a) => (a[i] = v * n));
