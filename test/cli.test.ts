@@ -20,7 +20,6 @@ function expectOneLineError(r: ReturnType<typeof fewshot>, pattern: RegExp): voi
 }
 
 describe('command line', function () {
-  this.timeout(60000);
 
   it('freezes a suite, then verifies it', () => {
     const dir = tempDir();

@@ -46,7 +46,6 @@ describe('paired comparison', () => {
 });
 
 describe('distillation', function () {
-  this.timeout(120000);
   before(async () => {
     await initBackend('wasm');
   });

@@ -87,7 +87,6 @@ async function tinyZip(part: string, characters: Record<string, number>): Promis
 }
 
 describe('downloads', function () {
-  this.timeout(30000);
   let md5: Record<string, string>;
   const dirs: string[] = [];
   /** A temporary folder, removed after the tests (some hold copies of the 15 MB of zips). */

@@ -15,7 +15,6 @@ import { prototypicalLoss } from '../src/losses/protonet.js';
 import { conv4 } from '../src/models/conv4.js';
 
 describe('evaluation', function () {
-  this.timeout(60000);
   before(async () => {
     await initBackend('wasm');
   });

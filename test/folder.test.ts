@@ -28,7 +28,6 @@ async function writeClasses(dir: string, classes: Record<string, string[]> = CLA
 }
 
 describe('image folders', function () {
-  this.timeout(20000);
   let root: string;
 
   before(() => {

@@ -60,7 +60,6 @@ function convGrads(xShape: number[], wShape: number[], stride: number, pad: 'sam
 }
 
 describe('wasm fill-in kernels', function () {
-  this.timeout(60_000);
   let previous: string | null = null;
 
   before(async () => {

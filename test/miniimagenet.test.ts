@@ -22,7 +22,6 @@ function pixels(dataset: FewShotDataset, classIndex: number, imageIndex: number)
 }
 
 describe('miniimagenet', function () {
-  this.timeout(20000);
   let from: string;
   let cache: string;
   let importSeconds: number;
@@ -159,7 +158,6 @@ describe('miniimagenet', function () {
   });
 
   it('scripts/miniimagenet-protonet.sh runs end to end on a fixture (tiny settings)', async function () {
-    this.timeout(60000);
     const dir = path.join(path.dirname(from), 'script');
     const classes = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`n0${prefix}${String(i).padStart(6, '0')}`, 8]));
     await writeMiniImageNet(path.join(dir, 'mini'), { train: classes('1', 5), val: classes('2', 5), test: classes('3', 5) });

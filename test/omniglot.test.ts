@@ -121,7 +121,6 @@ function escape(text: string): string {
 }
 
 describe('omniglot', function () {
-  this.timeout(20000);
   let root: string;
   let images: Map<string, Buffer>;
   let zips: string;

@@ -31,7 +31,6 @@ async function fixture(dir: string): Promise<string> {
 }
 
 describe('sweep reports', function () {
-  this.timeout(60000);
 
   it('t-based intervals across seeds', () => {
     expect(t975(1)).to.equal(12.706);

@@ -79,7 +79,6 @@ describe('sweep specs', () => {
 });
 
 describe('sweeps', function () {
-  this.timeout(120000);
   let dir: string;
   let spec: string;
   let expected: string[];

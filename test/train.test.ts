@@ -30,7 +30,6 @@ async function weightsOf(dir: string): Promise<Float32Array[]> {
 }
 
 describe('episodic training', function () {
-  this.timeout(120000);
   before(async () => {
     // The pure-JS cpu backend takes seconds per step; wasm with its fill-in kernels, milliseconds.
     await initBackend('wasm');
