@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { rkdAngle, rkdAngleDirect, rkdDistance } from '../src/losses/rkd.js';
+import { initBackend } from '../src/backend.js';
 import { flat, golden, relativeError } from './helpers.js';
 
 interface RkdCase {
@@ -52,6 +53,17 @@ describe('RKD losses', () => {
     }
   });
 
+  it('bounded RKD-A stays accurate in float32 for points far from the origin', () => {
+    // x_j - x_i is exact in float32 here, so the direct formula is the reference; an uncentred
+    // Gram matrix (entries ~1e6 D) would lose the differences to cancellation.
+    const s = tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D;
+    const t = tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D;
+    const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleDirect(x as tf.Tensor2D, t))([s]);
+    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, 30 * 30 * 7))([s]);
+    expect(relativeError(bounded.value.dataSync(), direct.value.dataSync())).to.be.below(1e-4);
+    expect(relativeError(bounded.grads[0].dataSync(), direct.grads[0].dataSync())).to.be.below(1e-4);
+  });
+
   it('RKD-A takes a repeated point as a zero difference vector: same value, finite gradient', () => {
     const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
     const repeated = tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D;
@@ -71,6 +83,33 @@ describe('RKD losses', () => {
     const other = tf.randomNormal([20, 2], 0, 1, 'float32', 4) as tf.Tensor2D;
     expect(rkdDistance(other, t).dataSync()[0]).to.be.above(1e-2);
     expect(rkdAngle(other, t).dataSync()[0]).to.be.above(1e-2);
+  });
+
+  it('on wasm, a 600-point episode gives the float64 value: no float32 drift in large sums', async () => {
+    const [n, d] = [600, 4];
+    const x = Array.from({ length: 2 }, (_, m) => tf.randomNormal([n, d], 0, 1, 'float32', 11 + m).arraySync() as number[][]);
+    // Float64 RKD-A by the definition, one vertex at a time.
+    const units = (p: number[][], i: number) => p.map((q) => {
+      const v = q.map((c, k) => c - p[i][k]);
+      const norm = Math.hypot(...v);
+      return norm > 0 ? v.map((c) => c / norm) : v.map(() => 0);
+    });
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const [us, ut] = [units(x[0], i), units(x[1], i)];
+      for (let j = 0; j < n; j++) {
+        for (let k = 0; k < n; k++) {
+          let gap = 0;
+          for (let c = 0; c < d; c++) gap += us[j][c] * us[k][c] - ut[j][c] * ut[k][c];
+          const a = Math.abs(gap);
+          total += a < 1 ? 0.5 * gap * gap : a - 0.5;
+        }
+      }
+    }
+    await initBackend('wasm');
+    const value = rkdAngle(tf.tensor2d(x[0]), tf.tensor2d(x[1])).dataSync()[0];
+    await tf.setBackend('cpu');
+    expect(relativeError([value], [total / n ** 3])).to.be.below(1e-4);
   });
 
   it('passes no gradient into the teacher', () => {

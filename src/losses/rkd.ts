@@ -42,7 +42,7 @@ function normalisedDistances(x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const n = x.shape[0];
     const d = pairwiseDistances(x);
-    return tf.div(d, tf.div(tf.sum(d), n * (n - 1))) as tf.Tensor2D;
+    return tf.div(d, tf.div(tf.sum(tf.sum(d, 1)), n * (n - 1))) as tf.Tensor2D; // by rows first: see rkdAngle
   });
 }
 
@@ -55,7 +55,7 @@ function normalisedDistances(x: tf.Tensor2D): tf.Tensor2D {
 export function rkdDistance(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const t = stopGradient(normalisedDistances(teacher));
-    return tf.mean(smoothL1(tf.sub(normalisedDistances(student), t))) as tf.Scalar;
+    return tf.mean(tf.mean(smoothL1(tf.sub(normalisedDistances(student), t)), 1)) as tf.Scalar;
   });
 }
 
@@ -78,36 +78,66 @@ function angleCosines(u: tf.Tensor3D): tf.Tensor3D {
   return tf.matMul(u, u, false, true);
 }
 
-/** Vertices per block so that a block's [B, N, N] and [B, N, D] tensors stay near `budget` floats. */
-function blockSize(n: number, d: number, budget: number): number {
-  return Math.max(1, Math.min(n, Math.floor(budget / (n * (n + d)))));
+/** Vertices per block so that a block's [B, N, N] tensors stay near `budget` floats. */
+function blockSize(n: number, budget: number): number {
+  return Math.max(1, Math.min(n, Math.floor(budget / (n * n))));
+}
+
+/** The centred rows c = x - mean(x) (RKD-A is translation invariant), G = c c^T and diag(G). */
+function centredGram(x: tf.Tensor2D): { c: tf.Tensor2D; gram: tf.Tensor2D; diag: tf.Tensor1D } {
+  const c = tf.sub(x, tf.mean(x, 0, true)) as tf.Tensor2D;
+  const gram = tf.matMul(c, c, false, true) as tf.Tensor2D;
+  return { c, gram, diag: tf.sum(tf.mul(gram, tf.eye(x.shape[0])), 1) as tf.Tensor1D };
+}
+
+/**
+ * Angle cosines at the vertices i in [start, start + size), from the Gram matrix alone:
+ * dot[i, j, k] = (x_j - x_i) . (x_k - x_i) = G_jk - a_ij - a_ik with a_ij = G_ij - G_ii / 2, and
+ * r[i, j] = 1 / |x_j - x_i| (0 where j = i or x_j = x_i), cos = dot r_ij r_ik. All [size, N, N]
+ * work is elementwise. Returns cos, rr[i, j, k] = r_ij r_ik and r [size, N].
+ */
+function gramCosines(x: ReturnType<typeof centredGram>, start: number, size: number) {
+  return tf.tidy(() => {
+    const n = x.gram.shape[0];
+    const a = tf.sub(tf.slice(x.gram, [start, 0], [size, -1]), tf.mul(0.5, tf.expandDims(tf.slice(x.diag, [start], [size]), 1)));
+    // |x_j - x_i|^2 = G_jj - 2 a_ij: exactly 0 at j = i (and at exact repeats, whose G rows are equal).
+    const n2 = tf.sub(tf.expandDims(x.diag, 0), tf.mul(2, a));
+    const other = tf.notEqual(tf.oneHot(tf.range(start, start + size, 1, 'int32'), n), 1);
+    const r = tf.where(tf.logicalAnd(tf.greater(n2, 0), other), tf.rsqrt(n2), tf.zerosLike(n2)) as tf.Tensor2D;
+    const rr = tf.mul(tf.expandDims(r, 2), tf.expandDims(r, 1)) as tf.Tensor3D;
+    const dot = tf.sub(tf.sub(tf.expandDims(x.gram, 0), tf.expandDims(a, 2)), tf.expandDims(a, 1));
+    return { cos: tf.mul(dot, rr) as tf.Tensor3D, rr, r };
+  });
 }
 
 /**
  * RKD-A: Huber loss between student and teacher cosines of the angle at vertex i of
  * (x_j - x_i, x_k - x_i), averaged over all N*N*N triplets.
  *
- * Bounded memory: the triplets are taken a block of vertices at a time, forward and backward (the
- * gradient is written out and recomputed per block), so no N x N x N or N x N x D tensor exists.
+ * Bounded memory: the triplets are taken a block of vertices at a time from the Gram matrices,
+ * forward and backward (the gradient is written out and recomputed per block), so only [B, N, N]
+ * and N x N / N x D tensors exist, and no N^3 D product is formed.
  * @param budget floats per block tensor (about 4 bytes each)
  */
 export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, budget = 1 << 22): tf.Scalar {
   const n = student.shape[0];
-  const b = blockSize(n, Math.max(student.shape[1], teacher.shape[1]), budget);
+  const b = blockSize(n, budget);
   const scale = 1 / (n * n * n);
   const blocks = Array.from({ length: Math.ceil(n / b) }, (_, i) => [i * b, Math.min(b, n - i * b)] as const);
-  const cosineGap = (s: tf.Tensor2D, t: tf.Tensor2D, start: number, size: number) => {
-    const us = unitDifferences(s, start, size);
-    return { ...us, gap: tf.sub(angleCosines(us.u), angleCosines(unitDifferences(t, start, size).u)) };
+  const cosineGap = (s: ReturnType<typeof centredGram>, t: ReturnType<typeof centredGram>, start: number, size: number) => {
+    const cs = gramCosines(s, start, size);
+    return { ...cs, gap: tf.tidy(() => tf.sub(cs.cos, gramCosines(t, start, size).cos)) as tf.Tensor3D };
   };
 
   // The teacher is an input (with a zero gradient) so that the tape keeps it for the backward pass.
   const loss = tf.customGrad(((s: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([s, t]);
     const value = tf.tidy(() => {
+      const [gs, gt] = [centredGram(s as tf.Tensor2D), centredGram(t as tf.Tensor2D)];
       let sum: tf.Tensor = tf.scalar(0);
       for (const [start, size] of blocks) {
-        const next = tf.tidy(() => tf.add(sum, tf.sum(smoothL1(cosineGap(s as tf.Tensor2D, t as tf.Tensor2D, start, size).gap))));
+        // Summed row by row, then over rows: wasm's one-pass float32 sum of a whole block drifts (0.4%).
+        const next = tf.tidy(() => tf.add(sum, tf.sum(tf.sum(smoothL1(cosineGap(gs, gt, start, size).gap), 2))));
         sum.dispose();
         sum = next;
       }
@@ -118,23 +148,33 @@ export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, budget = 1 
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [x, teacherSaved] = saved as tf.Tensor2D[];
         return tf.tidy(() => {
-          let grad: tf.Tensor2D = tf.zerosLike(x);
+          const [gs, gt] = [centredGram(x), centredGram(teacherSaved)];
+          // dL/dG (not symmetrised) as an N x N part plus a diagonal, without the factor dy / N^3.
+          let dGram: tf.Tensor = tf.zeros([n, n]);
+          let dDiag: tf.Tensor = tf.zeros([n]);
           for (const [start, size] of blocks) {
             const next = tf.tidy(() => {
-              const { u, norm, gap } = cosineGap(x, teacherSaved, start, size);
-              // dL/dcos = huber'(gap); cos[i,j,k] is symmetric in j and k, hence the 2.
-              const g = tf.mul(tf.clipByValue(gap, -1, 1), tf.mul(dy, 2 * scale));
-              const du = tf.matMul(g, u) as tf.Tensor3D;
-              // Through u = v / |v|: dv = (du - u (u . du)) / |v|, zero where v = 0.
-              const dv = tf.divNoNan(tf.sub(du, tf.mul(u, tf.sum(tf.mul(u, du), 2, true))), norm);
-              // v[i, j] = x_j - x_i: +dv to every x_j, -sum_j dv to each vertex x_i of the block.
-              const toVertices = tf.pad(tf.neg(tf.sum(dv, 1)), [[start, n - start - size], [0, 0]]);
-              return tf.add(grad, tf.add(tf.sum(dv, 0), toVertices)) as tf.Tensor2D;
+              const { cos, rr, r, gap } = cosineGap(gs, gt, start, size);
+              const g = tf.clipByValue(gap, -1, 1); // huber'(gap) = dL/dcos
+              const h = tf.mul(g, rr); // dL/ddot
+              // dL/dr_ij = 2 sum_k g dot r_ik (cos is symmetric in j, k); through r = n2^-1/2:
+              // q_ij = dL/dn2_ij = -r_ij^3 sum_k g dot r_ik = -r_ij^2 sum_k g cos.
+              const q = tf.neg(tf.mul(tf.square(r), tf.sum(tf.mul(g, cos), 2)));
+              // dot = G_jk - G_ij - G_ik + G_ii and n2 = G_jj - 2 G_ij + G_ii, by symmetry in j, k:
+              // dG_jk += sum_i h, dG_ij -= 2 (sum_k h + q), dG_ii += sum_j (sum_k h + q), dG_jj += sum_i q.
+              const rows = tf.add(tf.sum(h, 2), q);
+              const pad = [[start, n - start - size], [0, 0]] as [number, number][];
+              const dG = tf.add(dGram, tf.add(tf.sum(h, 0), tf.pad(tf.mul(-2, rows), pad)));
+              const dD = tf.add(dDiag, tf.add(tf.pad(tf.sum(rows, 1), [pad[0]]), tf.sum(q, 0)));
+              return [dG, dD];
             });
-            grad.dispose();
-            grad = next;
+            tf.dispose([dGram, dDiag]);
+            [dGram, dDiag] = next;
           }
-          return [grad, tf.zerosLike(teacherSaved)];
+          // G = c c^T: dc = (dG + dG^T) c; then through the centring, dx = dc - mean(dc).
+          const symmetric = tf.add(tf.add(dGram, tf.transpose(dGram)), tf.mul(tf.diag(dDiag), 2));
+          const dc = tf.mul(tf.matMul(symmetric, gs.c), tf.mul(dy, scale));
+          return [tf.sub(dc, tf.mean(dc, 0, true)), tf.zerosLike(teacherSaved)];
         });
       },
     };
