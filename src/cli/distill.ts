@@ -3,15 +3,9 @@ import { Command, Option } from 'commander';
 import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
 import { readRunConfig } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
-import { backendOption, nonNegativeInt, positiveInt, startBackend } from './options.js';
+import { backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
 import { trainingOptions, trainingConfig } from './train.js';
-
-const nonNegativeNumber = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n >= 0)) throw new Error(`${name} must be a non-negative number, got '${v}'`);
-  return n;
-};
 
 export function registerDistillCommand(program: Command): void {
   const command = program

@@ -32,4 +32,21 @@ export function nonNegativeInt(name: string): (value: string) => number {
   };
 }
 
+
+export function positiveNumber(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got '${value}'`);
+    return n;
+  };
+}
+
+export function nonNegativeNumber(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!(n >= 0)) throw new InvalidArgumentError(`${name} must be a non-negative number, got '${value}'`);
+    return n;
+  };
+}
+
 export type { Command };

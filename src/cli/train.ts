@@ -1,21 +1,16 @@
 /** `fewshot train`: a Prototypical Network, episodically, into a run folder. */
+import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
 import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, trainProtoNet } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
-import { backendOption, nonNegativeInt, positiveInt, startBackend } from './options.js';
+import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
-
-const positiveNumber = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0)) throw new Error(`${name} must be a positive number, got '${v}'`);
-  return n;
-};
 
 /** The options every training command shares (dataset, episode shape, model width, schedule). */
 export function trainingOptions(command: Command): Command {
   const d = DEFAULT_PROTONET;
   return command
-    .option('--dataset <name>', 'synthetic | omniglot', 'synthetic')
+    .option('--dataset <name>', DATASETS.join(' | '), 'synthetic')
     .option('--split <name>', 'training split', 'train')
     .option('--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)")
     .option('--val-suite <file>', 'suite JSON to validate on')
