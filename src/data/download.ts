@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../atomic.js';
@@ -119,15 +118,26 @@ async function fetchInto(url: string, part: string, onProgress?: DownloadOptions
   // A 200 after a Range request is the whole file again: rewrite the part from its start.
   let done = offset;
   onProgress?.(done, total);
-  const count = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
+  // Each chunk is written as it arrives (a stream's asynchronous open and writes could lose the
+  // last bytes before a dropped connection), so the part keeps every byte received.
+  const fd = fs.openSync(part, offset > 0 ? 'a' : 'w');
+  try {
+    const write = (chunk: Buffer): void => {
+      fs.writeSync(fd, chunk);
       done += chunk.length;
       onProgress?.(done, total);
-      callback(null, chunk);
-    },
-  });
-  await pipeline(res, count, fs.createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' }));
-  if (total !== undefined && done !== total) throw new Error(`connection closed after ${done} of ${total} bytes`);
+    };
+    await new Promise<void>((resolve, reject) => {
+      res.on('data', write);
+      res.on('error', reject);
+      res.on('close', resolve);
+    }).finally(() => res.off('data', write));
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!res.complete || (total !== undefined && done !== total)) {
+    throw new Error(`connection closed after ${done} of ${total ?? 'unknown'} bytes`);
+  }
   return offset > 0;
 }
 
