@@ -14,7 +14,7 @@ async function fixture(dir: string): Promise<string> {
     const run = path.join(dir, 'runs', `w${width}s${seed}`);
     fs.mkdirSync(run, { recursive: true });
     fs.writeFileSync(path.join(run, 'log.jsonl'), [1, 2, 3, 4].map((e) => JSON.stringify({
-      episode: 10 * e, lr: 1e-3, loss: 1.5 / e + seed * 0.1, accuracy: accuracy - 0.3 / e, episodesPerSecond: 5, tensors: 40,
+      episode: 10 * e, lr: 1e-3, loss: 1.5 / e + seed * 0.1, accuracy: accuracy - 0.3 / e, episodesPerSecond: 5, tensors: 40, rssMB: 300,
       ...(e % 2 === 0 ? { valAccuracy: accuracy - 0.1 / e, valCi95: 0.02 } : {}),
     }) + '\n').join(''));
     return {

@@ -9,10 +9,11 @@ export function formatLogLine(line: Record<string, unknown>): string {
   const num = (key: string, digits: number) => typeof line[key] === 'number' ? (line[key] as number).toFixed(digits) : '-';
   let text = `episode ${line.episode}  loss ${num('loss', 4)}  acc ${num('accuracy', 4)}  lr ${(line.lr as number).toExponential(2)}  ${num('episodesPerSecond', 2)} ep/s`;
   for (const [key, value] of Object.entries(line)) {
-    if (!['episode', 'loss', 'accuracy', 'lr', 'episodesPerSecond', 'tensors', 'valAccuracy', 'valCi95'].includes(key) && typeof value === 'number') {
+    if (!['episode', 'loss', 'accuracy', 'lr', 'episodesPerSecond', 'tensors', 'rssMB', 'valAccuracy', 'valCi95'].includes(key) && typeof value === 'number') {
       text += `  ${key} ${value.toFixed(4)}`;
     }
   }
+  if (typeof line.rssMB === 'number') text += `  rss ${line.rssMB} MB`;
   if (typeof line.valAccuracy === 'number') text += `  val ${(100 * line.valAccuracy).toFixed(2)} +- ${(100 * (line.valCi95 as number)).toFixed(2)}`;
   return text;
 }

@@ -57,6 +57,8 @@ export interface LogLine {
   readonly lr: number;
   readonly episodesPerSecond: number;
   readonly tensors: number;
+  /** Resident memory of the process, MiB. */
+  readonly rssMB: number;
   /** Mean of each logged term (loss, accuracy, ...) over the interval. */
   readonly [term: string]: number | string | undefined;
 }
@@ -174,6 +176,8 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
       line.episodesPerSecond = counted / Math.max(seconds, 1e-9);
       // Live tensors: flat across a healthy run, growing when something leaks.
       line.tensors = tf.memory().numTensors;
+      // Process memory: wasm's heap never shrinks, so a leak or fragmentation shows here first.
+      line.rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
       if ((state.episode % schedule.validateEvery === 0 || state.episode === schedule.episodes) && run.validation) {
         const val = await evaluateEpisodes(model, run.validation.dataset, run.validation.episodes);
         line.valAccuracy = val.mean;
