@@ -18,6 +18,7 @@ export const BENCH_SHAPES: readonly BenchShape[] = [
   { name: 'omniglot-60w5s5q', way: 60, shot: 5, query: 5, inputShape: [28, 28, 1] },
   { name: 'omniglot-5w1s15q', way: 5, shot: 1, query: 15, inputShape: [28, 28, 1] },
   { name: 'miniimagenet-5w5s15q', way: 5, shot: 5, query: 15, inputShape: [84, 84, 3] },
+  { name: 'miniimagenet-20w5s15q', way: 20, shot: 5, query: 15, inputShape: [84, 84, 3] },
 ];
 
 export interface BenchResult extends EpisodeShape {
@@ -28,6 +29,8 @@ export interface BenchResult extends EpisodeShape {
   readonly embed1000Ms: number;
   readonly backend: string;
   readonly threads: number;
+  /** Peak resident memory of the process (each shape runs in its own), MiB. */
+  readonly peakRssMB: number;
 }
 
 function median(values: number[]): number {
@@ -76,7 +79,8 @@ export async function benchShape(
       await e.data();
       e.dispose();
     }, repeats);
-    return { ...shape, images, trainStepMs, embed1000Ms, backend: backend.name, threads: backend.threads };
+    const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+    return { ...shape, images, trainStepMs, embed1000Ms, backend: backend.name, threads: backend.threads, peakRssMB };
   } finally {
     x.dispose();
     model.dispose();

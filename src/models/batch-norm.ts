@@ -62,13 +62,26 @@ export class LeanBatchNormalization extends BatchNormalizationBase {
     if (!kwargs.training || (state.axis !== -1 && state.axis !== input.rank - 1)) return super.call(inputs, kwargs);
     return tf.tidy(() => {
       const { y, mean, variance } = batchNormTraining(input, state.gamma.read(), state.beta.read(), state.epsilon);
-      // The parent's moving averages: v <- v - (v - batch) * (1 - momentum).
+      this.updateMovingAverages(mean, variance);
+      return y;
+    });
+  }
+
+  /** The parent's moving averages: v <- v - (v - batch) * (1 - momentum); disposes the batch's. */
+  updateMovingAverages(mean: tf.Tensor, variance: tf.Tensor): void {
+    const state = this as unknown as BatchNormState;
+    tf.tidy(() => {
       for (const [moving, batch] of [[state.movingMean, mean], [state.movingVariance, variance]] as const) {
         const old = moving.read();
         moving.write(tf.sub(old, tf.mul(tf.sub(old, batch), 1 - state.momentum)));
       }
-      tf.dispose([mean, variance]);
-      return y;
     });
+    tf.dispose([mean, variance]);
+  }
+
+  /** Training-mode parameters, for ops that fuse this layer with its neighbours. */
+  trainingParams(): { gamma: tf.Tensor1D; beta: tf.Tensor1D; epsilon: number } {
+    const state = this as unknown as BatchNormState;
+    return { gamma: state.gamma.read() as tf.Tensor1D, beta: state.beta.read() as tf.Tensor1D, epsilon: state.epsilon };
   }
 }

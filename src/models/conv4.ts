@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageShape } from '../data/dataset.js';
 import { LeanBatchNormalization } from './batch-norm.js';
+import { chunkSize, convBlockTraining } from './conv-block.js';
 
 export interface Conv4Options {
   readonly inputShape: ImageShape;
@@ -42,4 +43,62 @@ export function conv4(options: Conv4Options): tf.LayersModel {
 export function embeddingSize(model: tf.LayersModel): number {
   const shape = model.outputs[0].shape;
   return shape[shape.length - 1] as number;
+}
+
+/** What the fused path reads of a tf.layers Conv2D. */
+interface ConvState {
+  kernel: { read(): tf.Tensor };
+  bias?: { read(): tf.Tensor };
+  kernelSize: number[];
+  strides: number[];
+  padding: string;
+  dilationRate: number[];
+  activation: { getClassName(): string };
+}
+
+/** The [conv, lean batch norm, ReLU, 2x2 max-pool] groups of a Conv-4, or undefined for another model. */
+function conv4Blocks(model: tf.LayersModel): [ConvState, LeanBatchNormalization][] | undefined {
+  const layers = model.layers;
+  const blocks: [ConvState, LeanBatchNormalization][] = [];
+  for (let i = 0; i + 4 <= layers.length; i += 4) {
+    const [conv, bn, relu, pool] = layers.slice(i, i + 4);
+    const c = conv as unknown as ConvState;
+    const p = pool.getConfig();
+    const ok = conv.getClassName() === 'Conv2D' && c.kernelSize.join() === '3,3' && c.strides.join() === '1,1' && c.padding === 'same'
+      && c.dilationRate.join() === '1,1' && c.activation.getClassName() === 'linear' && c.bias !== undefined && bn instanceof LeanBatchNormalization
+      && relu.getClassName() === 'ReLU' && relu.getConfig().maxValue == null
+      && pool.getClassName() === 'MaxPooling2D' && String(p.poolSize) === '2,2' && String(p.strides) === '2,2' && p.padding === 'valid';
+    if (!ok) return undefined;
+    blocks.push([c, bn]);
+  }
+  const rest = layers.slice(4 * blocks.length);
+  return blocks.length > 0 && rest.length === 1 && rest[0].getClassName() === 'Flatten' ? blocks : undefined;
+}
+
+/** Whether embedTraining runs `model` as fused blocks (a Conv-4 of conv4()'s layers). */
+export function hasFusedTraining(model: tf.LayersModel): boolean {
+  return conv4Blocks(model) !== undefined;
+}
+
+/**
+ * Training-mode embeddings, as `model.apply(images, { training: true })`, updating the batch-norm
+ * moving averages too; a Conv-4 built by conv4() runs as fused blocks (conv-block.ts) that train a
+ * 400-image 84x84x3 episode within wasm's 4 GB. `chunk` overrides the images per chunk (tests).
+ */
+export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, chunk?: number): tf.Tensor2D {
+  const blocks = conv4Blocks(model);
+  if (!blocks) return model.apply(images, { training: true }) as tf.Tensor2D;
+  return tf.tidy(() => {
+    let x = images;
+    blocks.forEach(([conv, bn], b) => {
+      const kernel = conv.kernel.read() as tf.Tensor4D;
+      const { gamma, beta, epsilon } = bn.trainingParams();
+      const [, h, w] = x.shape;
+      const size = chunk ?? chunkSize(h * w, kernel.shape[3]);
+      const out = convBlockTraining(x, { kernel, bias: conv.bias!.read() as tf.Tensor1D, gamma, beta }, { epsilon, chunk: size, inputGrad: b > 0 });
+      bn.updateMovingAverages(out.mean, out.variance);
+      x = out.y;
+    });
+    return tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
+  });
 }

@@ -6,7 +6,7 @@ import { openDataset } from '../data/open.js';
 import type { EpisodeShape } from '../episodes/sampler.js';
 import { openEpisodeSource } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
-import { conv4 } from '../models/conv4.js';
+import { conv4, embedTraining } from '../models/conv4.js';
 import { writeFileAtomic } from '../atomic.js';
 import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, trainEpisodic } from './episodic.js';
 
@@ -31,7 +31,7 @@ export const DEFAULT_PROTONET: Omit<ProtoNetConfig, 'dataset' | 'split'> = {
 /** The prototypical loss over a model's training-mode embeddings; logs accuracy too. */
 export function prototypicalObjective(model: tf.LayersModel): Objective {
   return (images, _episode, shape) => {
-    const embeddings = model.apply(images, { training: true }) as tf.Tensor2D;
+    const embeddings = embedTraining(model, images);
     const supportCount = shape.way * shape.shot;
     const support = tf.slice(embeddings, [0, 0], [supportCount, -1]);
     const query = tf.slice(embeddings, [supportCount, 0], [-1, -1]);

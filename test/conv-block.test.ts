@@ -1,0 +1,75 @@
+/**
+ * The fused training blocks (src/models/conv-block.ts) against the tf.layers path of the same
+ * Conv-4: embeddings, the gradient of every variable and the moving statistics, for chunks that
+ * split the episode unevenly, on cpu and wasm.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { initBackend } from '../src/backend.js';
+import { conv4, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
+import { relativeError } from './helpers.js';
+
+/** Embeddings, gradients of sum(embedding * dy) for every trainable variable, moving statistics. */
+function trainingStep(forward: (model: tf.LayersModel, x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, dy: tf.Tensor2D) {
+  const model = conv4({ inputShape: [x.shape[1], x.shape[2], x.shape[3]] as [number, number, number], width: 6, blocks: 3, seed: 3 });
+  // Non-trivial gamma and beta, so that their gradients and the scale of the input gradients count.
+  model.layers.filter((l) => l.getClassName() === 'BatchNormalization').forEach((l, i) => {
+    const [gamma, beta, mean, variance] = l.getWeights();
+    l.setWeights([tf.linspace(0.5 + i, 1.5, gamma.size), tf.linspace(-0.2, 0.3 * i, beta.size), mean, variance]);
+  });
+  expect(hasFusedTraining(model)).to.equal(true);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(forward(model, x), dy)) as tf.Scalar, variables);
+  const embedding = forward(model, x);
+  const moving = model.layers.filter((l) => l.getClassName() === 'BatchNormalization').flatMap((l) => l.getWeights().slice(2));
+  return { value, embedding, grads: variables.map((v) => grads[v.name]), moving, model };
+}
+
+describe('fused Conv-4 training blocks', () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`equal the tf.layers path: embeddings, every gradient, moving statistics, any chunking (${backend})`, async () => {
+      await initBackend(backend);
+      const x = tf.add(tf.mul(tf.randomUniform([7, 13, 12, 3], 0, 1, 'float32', 1), 2), 0.5) as tf.Tensor4D;
+      const dy = tf.randomNormal([7, 6], 0, 1, 'float32', 2) as tf.Tensor2D;
+      const reference = trainingStep((m, input) => m.apply(input, { training: true }) as tf.Tensor2D, x, dy);
+      for (const chunk of [1, 3, 7, undefined]) {
+        const fused = trainingStep((m, input) => embedTraining(m, input, chunk), x, dy);
+        const label = `chunk ${chunk ?? 'default'}`;
+        expect(relativeError(fused.embedding.dataSync(), reference.embedding.dataSync()), label).to.be.below(1e-5);
+        expect(fused.grads).to.have.length(12);
+        fused.grads.forEach((g, i) => {
+          const name = fused.model.trainableWeights[i].name;
+          // A conv bias before batch norm has a zero gradient, up to rounding: measure the error
+          // against its kernel's gradient instead.
+          const floor = name.endsWith('/bias') ? tf.max(tf.abs(reference.grads[i - 1])).dataSync()[0] : 0;
+          expect(relativeError(g.dataSync(), reference.grads[i].dataSync(), floor), `${label}: ${name}`).to.be.below(1e-4);
+        });
+        fused.moving.forEach((m, i) => expect(relativeError(m.dataSync(), reference.moving[i].dataSync()), `${label}: moving ${i}`).to.be.below(1e-5));
+      }
+    });
+  }
+
+  it('leaves no tensor behind but the embedding', async () => {
+    await initBackend('cpu');
+    const model = conv4({ inputShape: [12, 12, 1], width: 4, blocks: 2 });
+    const x = tf.randomUniform([5, 12, 12, 1]) as tf.Tensor4D;
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(embedTraining(model, x, 2)) as tf.Scalar, variables);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step();
+    const before = tf.memory().numTensors;
+    step();
+    step();
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
+  it('falls back to the layers path for another model', async () => {
+    await initBackend('cpu');
+    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2, 1] }), tf.layers.dense({ units: 3 })] });
+    const x = tf.ones([1, 2, 2, 1]) as tf.Tensor4D;
+    expect(hasFusedTraining(model)).to.equal(false);
+    expect(embedTraining(model, x).arraySync()).to.deep.equal((model.apply(x) as tf.Tensor).arraySync());
+  });
+});
