@@ -26,11 +26,14 @@ export interface BlockOptions {
   inputGrad: boolean;
 }
 
-/** Float elements per chunk of the largest activation: ~64 MB, a few such tensors live at once. */
+/** An episode whose conv output has at most this many floats (256 MB) runs as one chunk... */
+const WHOLE_EPISODE_ELEMENTS = 2 ** 26;
+/** ...a larger one in chunks of this many (64 MB): a few chunk-sized temporaries live at once. */
 const CHUNK_ELEMENTS = 2 ** 24;
 
-/** Images per chunk for a block whose conv output has `pixels` * `filters` elements per image. */
-export function chunkSize(pixels: number, filters: number): number {
+/** Images per chunk for `images` whose conv output has `pixels` * `filters` floats each. */
+export function chunkSize(images: number, pixels: number, filters: number): number {
+  if (images * pixels * filters <= WHOLE_EPISODE_ELEMENTS) return images;
   return Math.max(1, Math.floor(CHUNK_ELEMENTS / (pixels * filters)));
 }
 
@@ -62,7 +65,7 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
   const op = tf.customGrad(((xIn: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const n = xIn.shape[0] * xIn.shape[1] * xIn.shape[2];
     // Conv outputs chunk by chunk; then the episode's statistics, two-pass for float32's sake.
-    const z = chunks(xIn, options.chunk, (part) => tf.tidy(() => tf.add(tf.conv2d(part, kernel, 1, 'same'), bias)));
+    const z = chunks(xIn, options.chunk, (part) => tf.fused.conv2d({ x: part, filter: kernel, bias, strides: 1, pad: 'same' }));
     const mean = tf.tidy(() => tf.div(tf.addN(z.map(channelSum)), n)) as tf.Tensor1D;
     const variance = tf.tidy(() => tf.div(tf.addN(z.map((zk) => channelSum(tf.square(tf.sub(zk, mean))))), n)) as tf.Tensor1D;
     const invStd = tf.rsqrt(tf.add(variance, options.epsilon));

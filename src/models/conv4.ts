@@ -93,8 +93,8 @@ export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, chunk?
     blocks.forEach(([conv, bn], b) => {
       const kernel = conv.kernel.read() as tf.Tensor4D;
       const { gamma, beta, epsilon } = bn.trainingParams();
-      const [, h, w] = x.shape;
-      const size = chunk ?? chunkSize(h * w, kernel.shape[3]);
+      const [n, h, w] = x.shape;
+      const size = chunk ?? chunkSize(n, h * w, kernel.shape[3]);
       const out = convBlockTraining(x, { kernel, bias: conv.bias!.read() as tf.Tensor1D, gamma, beta }, { epsilon, chunk: size, inputGrad: b > 0 });
       bn.updateMovingAverages(out.mean, out.variance);
       x = out.y;
