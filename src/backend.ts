@@ -5,6 +5,7 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { registerNativeKernels } from './kernels/native.js';
 import { registerWasmFillIns } from './kernels/wasm.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -44,9 +45,13 @@ async function tryNative(): Promise<BackendInfo | string> {
 async function useWasm(): Promise<BackendInfo> {
   await import('@tensorflow/tfjs-backend-wasm');
   registerWasmFillIns();
+  const nativeThreads = registerNativeKernels();
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
-  // tfjs-backend-wasm disables its threads under Node: it computes on one.
-  return { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1 };
+  // tfjs-backend-wasm disables its threads under Node: it computes on one; the native
+  // convolutions (built at install, when a compiler is there) use every core.
+  return nativeThreads > 0
+    ? { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm + native convolutions', threads: nativeThreads }
+    : { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1 };
 }
 
 async function useCpu(): Promise<BackendInfo> {

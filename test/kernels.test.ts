@@ -1,11 +1,13 @@
 /**
- * The wasm fill-in kernels (src/kernels/wasm.ts) against the cpu backend: gradients of conv2d
+ * The wasm fill-in kernels (src/kernels/wasm.ts), then the native kernels stacked on them
+ * (src/kernels/native.ts), against the cpu backend: conv2d forward (with a bias too) and gradients
  * (Conv2DBackpropFilter / Conv2DBackpropInput), the Tile / Sum / Mean / MaxPoolGrad fast paths,
  * and one training step of a small Conv-4.
  */
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
+import { nativeAddon, useNativeKernels } from '../src/kernels/native.js';
 import { registerWasmFillIns } from '../src/kernels/wasm.js';
 
 const TOLERANCE = 1e-4;
@@ -45,28 +47,40 @@ async function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Promise<Float3
   return values;
 }
 
-/** Gradients of sum(conv2d(x, w) * dy) w.r.t. x and w: Conv2DBackpropInput and Conv2DBackpropFilter. */
+/**
+ * conv2d(x, w), the same plus a bias (FusedConv2D), and the gradients of sum(conv2d(x, w) * dy)
+ * w.r.t. x and w (Conv2DBackpropInput and Conv2DBackpropFilter).
+ */
 function convGrads(xShape: number[], wShape: number[], stride: number, pad: 'same' | 'valid'): () => tf.Tensor[] {
   return () => {
     const x = tf.tensor4d(seeded(size(xShape), 1), xShape as [number, number, number, number]);
     const w = tf.tensor4d(seeded(size(wShape), 2), wShape as [number, number, number, number]);
-    const yShape = tf.conv2d(x, w, stride, pad).shape;
-    const dy = tf.tensor(seeded(size(yShape), 3), yShape);
+    const bias = tf.tensor1d(seeded(wShape[3], 4));
+    const y = tf.conv2d(x, w, stride, pad);
+    const yBias = tf.fused.conv2d({ x, filter: w, bias, strides: stride, pad });
+    const dy = tf.tensor(seeded(y.size, 3), y.shape);
     const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), dy)),
     )([x, w]);
-    return [dx, dw];
+    return [dx, dw, y, yBias];
   };
 }
 
-describe('wasm fill-in kernels', function () {
+for (const native of [false, true]) describe(native ? 'native kernels on wasm' : 'wasm fill-in kernels', function () {
   let previous: string | null = null;
 
-  before(async () => {
+  before(async function () {
+    if (native && !nativeAddon()) {
+      // Built by `npm ci` (scripts/build-native.mjs) wherever a C++ compiler is; FEWSHOT_NATIVE=0 opts out.
+      if (process.env.FEWSHOT_NATIVE === '0') this.skip();
+      throw new Error('the native kernels are not built: run `npm run build:native` (or set FEWSHOT_NATIVE=0)');
+    }
     previous = tf.engine().backendName;
     await initBackend('wasm');
+    useNativeKernels(native);
   });
   after(async () => {
+    useNativeKernels(true);
     await tf.setBackend(previous ?? 'cpu');
   });
 
@@ -92,13 +106,16 @@ describe('wasm fill-in kernels', function () {
     [[1, 10, 10, 1], [1, 1, 1, 2], 2, 'valid'],
     [[3, 64, 64, 2], [3, 3, 2, 3], 1, 'same'],
     [[5, 130, 130, 1], [3, 3, 1, 2], 2, 'valid'],
+    // The native kernels' register tiles: 64, 32 and 16 output channels, and rows that end mid-tile.
+    [[2, 8, 7, 64], [3, 3, 64, 64], 1, 'same'],
+    [[3, 6, 5, 16], [3, 3, 16, 32], 1, 'same'],
+    [[2, 7, 11, 3], [3, 3, 3, 16], 1, 'same'],
   ];
   for (const [xShape, wShape, stride, pad] of cases) {
     it(`conv2d gradients match cpu: x [${xShape}], w [${wShape}], stride ${stride}, ${pad}`, async () => {
-      const [dxCpu, dwCpu] = await on('cpu', convGrads(xShape, wShape, stride, pad));
-      const [dxWasm, dwWasm] = await on('wasm', convGrads(xShape, wShape, stride, pad));
-      expect(relErr(dwWasm, dwCpu), 'dW').to.be.lessThan(TOLERANCE);
-      expect(relErr(dxWasm, dxCpu), 'dx').to.be.lessThan(TOLERANCE);
+      const cpu = await on('cpu', convGrads(xShape, wShape, stride, pad));
+      const wasm = await on('wasm', convGrads(xShape, wShape, stride, pad));
+      ['dx', 'dW', 'y', 'y + bias'].forEach((name, i) => expect(relErr(wasm[i], cpu[i]), name).to.be.lessThan(TOLERANCE));
     });
   }
 
@@ -106,7 +123,7 @@ describe('wasm fill-in kernels', function () {
     await tf.setBackend('wasm');
     const before = tf.engine().backend.numDataIds();
     const outs = tf.tidy(convGrads([3, 64, 64, 2], [3, 3, 2, 3], 1, 'same'));
-    expect(tf.engine().backend.numDataIds()).to.equal(before + 2);
+    expect(tf.engine().backend.numDataIds()).to.equal(before + 4);
     tf.dispose(outs);
     expect(tf.engine().backend.numDataIds()).to.equal(before);
   });

@@ -15,7 +15,7 @@ type Attrs = tf.NamedAttrMap;
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
 /** The part of the wasm backend object these kernels use. */
-interface WasmBackend {
+export interface WasmBackend {
   disposeData(dataId: object, force?: boolean): boolean;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -40,7 +40,7 @@ function conv(
   return run(tf.Conv2D, backend, { x, filter }, { strides: 1, pad, dilations, dataFormat: 'NHWC' } as unknown as Attrs);
 }
 
-function convInfo(inShape: number[], filterShape: number[], attrs: Attrs, kernel: string): tf.backend_util.Conv2DInfo {
+export function convInfo(inShape: number[], filterShape: number[], attrs: Attrs, kernel: string): tf.backend_util.Conv2DInfo {
   if (attrs.dataFormat !== 'NHWC') throw new Error(`wasm ${kernel}: only NHWC is supported, got ${String(attrs.dataFormat)}`);
   return tf.backend_util.computeConv2DInfo(
     inShape as [number, number, number, number],
@@ -260,21 +260,26 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo | undef
   return dx;
 }
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-type FastPath = (args: KernelArgs) => TensorInfo | undefined;
+export type KernelArgs = Parameters<tf.KernelFunc>[0];
+export type FastPath = (args: KernelArgs) => TensorInfo | undefined;
 
-const ours = new Set<tf.KernelFunc>();
+/** The fast paths registered so far, by kernel name. */
+const ours = new Map<string, Set<FastPath>>();
 
-/** Registers `fast` for kernelName on wasm; where it returns undefined, the original kernel runs. */
-function replace(kernelName: string, fast: FastPath): void {
+/**
+ * Registers `fast` for kernelName on wasm; where it returns undefined, the kernel registered before
+ * it runs (so fast paths stack). Registering the same fast path again changes nothing.
+ */
+export function replace(kernelName: string, fast: FastPath): void {
   const previous = tf.getKernel(kernelName, 'wasm') as tf.KernelConfig | undefined;
-  if (previous && ours.has(previous.kernelFunc)) return; // already done: idempotent
+  const registered = ours.get(kernelName) ?? new Set<FastPath>();
+  if (registered.has(fast)) return;
   const kernelFunc: tf.KernelFunc = (args) => {
     const out = fast(args) ?? previous?.kernelFunc(args);
     if (!out) throw new Error(`wasm ${kernelName}: unsupported arguments`);
     return out;
   };
-  ours.add(kernelFunc);
+  ours.set(kernelName, registered.add(fast));
   if (previous) tf.unregisterKernel(kernelName, 'wasm');
   // Keep the original setupFunc: it binds the wasm export that the fallback calls.
   tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: previous?.setupFunc });

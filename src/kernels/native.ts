@@ -1,0 +1,167 @@
+/**
+ * Native convolution kernels (src/native/conv.cc, an N-API addon built by node-gyp at install with
+ * the host's SIMD and OpenMP threads) stacked on the wasm backend: Conv2D, FusedConv2D (bias, no
+ * activation), Conv2DBackpropFilter and Conv2DBackpropInput for NHWC, stride 1, no dilation, and
+ * MaxPoolGrad. They
+ * read and write the wasm heap in place. Other arguments, or a missing addon, fall through to the
+ * wasm kernels. FEWSHOT_NATIVE=0 turns them off (the reference path).
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import { FastPath, KernelArgs, WasmBackend, convInfo, replace } from './wasm.js';
+
+interface NativeAddon {
+  conv2d(x: Float32Array, xShape: number[], w: Float32Array, wShape: number[], bias: Float32Array | null,
+    out: Float32Array, outSize: number[], pad: number[]): void;
+  filterGrad(x: Float32Array, xShape: number[], dy: Float32Array, dyShape: number[], dw: Float32Array,
+    kernelSize: number[], pad: number[]): void;
+  maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, dims: number[]): void;
+  threads(): number;
+}
+
+const ADDON = new URL('../../../src/native/build/Release/fewshot_native.node', import.meta.url);
+
+let addon: NativeAddon | undefined | null = null;
+
+/** The addon, or undefined when it was not built (or is turned off). */
+export function nativeAddon(): NativeAddon | undefined {
+  if (addon === null) {
+    addon = undefined;
+    if (process.env.FEWSHOT_NATIVE !== '0' && fs.existsSync(ADDON)) {
+      try {
+        addon = createRequire(import.meta.url)(ADDON.pathname) as NativeAddon;
+      } catch {
+        addon = undefined; // built for another Node or machine: the wasm kernels serve
+      }
+    }
+  }
+  return addon;
+}
+
+type Info = tf.TensorInfo;
+
+/** Stride 1, no dilation, NHWC, float32: what the native kernels do. */
+function supported(attrs: tf.NamedAttrMap, ...tensors: Info[]): boolean {
+  const one = (v: unknown) => v === undefined || v === 1 || (Array.isArray(v) && v.every((d) => d === 1));
+  return one(attrs.strides) && one(attrs.dilations) && (attrs.dataFormat ?? 'NHWC') === 'NHWC'
+    && tensors.every((t) => t.dtype === 'float32');
+}
+
+const heap = (b: WasmBackend, t: Info) => b.typedArrayFromHeap(t) as Float32Array;
+
+function forward(native: NativeAddon, b: WasmBackend, x: Info, filter: Info, bias: Info | undefined, attrs: tf.NamedAttrMap, kernel: string): Info {
+  const info = convInfo(x.shape, filter.shape, attrs, kernel);
+  const { top, bottom, left, right } = info.padInfo;
+  const out = b.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+  // Views after makeOutput, which may grow (and so detach) the heap.
+  native.conv2d(heap(b, x), x.shape, heap(b, filter), [filter.shape[0], filter.shape[1], filter.shape[3]],
+    bias ? heap(b, bias) : null, heap(b, out), [info.outHeight, info.outWidth], [top, bottom, left, right]);
+  return out;
+}
+
+function conv2D(native: NativeAddon): FastPath {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
+    const { x, filter } = inputs as { x: Info; filter: Info };
+    if (!supported(attrs!, x, filter)) return undefined;
+    return forward(native, backend as unknown as WasmBackend, x, filter, undefined, attrs!, tf.Conv2D);
+  };
+}
+
+function fusedConv2D(native: NativeAddon): FastPath {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
+    const { x, filter, bias, preluActivationWeights } = inputs as { x: Info; filter: Info; bias?: Info; preluActivationWeights?: Info };
+    const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === filter.shape[3]);
+    if (!supported(attrs!, x, filter) || (attrs!.activation ?? 'linear') !== 'linear' || preluActivationWeights || !plainBias) return undefined;
+    return forward(native, backend as unknown as WasmBackend, x, filter, bias, attrs!, tf.FusedConv2D);
+  };
+}
+
+function conv2DBackpropFilter(native: NativeAddon): FastPath {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
+    const { x, dy } = inputs as { x: Info; dy: Info };
+    if (!supported(attrs!, x, dy)) return undefined;
+    const b = backend as unknown as WasmBackend;
+    const filterShape = attrs!.filterShape as number[];
+    const { top, bottom, left, right } = convInfo(x.shape, filterShape, attrs!, tf.Conv2DBackpropFilter).padInfo;
+    const dw = b.makeOutput(filterShape, 'float32');
+    native.filterGrad(heap(b, x), x.shape, heap(b, dy), dy.shape.slice(1), heap(b, dw), filterShape.slice(0, 2), [top, bottom, left, right]);
+    return dw;
+  };
+}
+
+/**
+ * dx[n,h,w,ci] = sum dy[n, h+top-kh, w+left-kw, co] * W[kh,kw,ci,co]: a forward convolution of dy
+ * with the filter flipped in space and transposed in channels, padded by kernel - 1 - pad.
+ */
+function conv2DBackpropInput(native: NativeAddon): FastPath {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
+    const { dy, filter } = inputs as { dy: Info; filter: Info };
+    if (!supported(attrs!, dy, filter)) return undefined;
+    const b = backend as unknown as WasmBackend;
+    const inputShape = attrs!.inputShape as number[];
+    const [kh, kw, ci, co] = filter.shape;
+    const { top, left } = convInfo(inputShape, filter.shape, attrs!, tf.Conv2DBackpropInput).padInfo;
+    const w = heap(b, filter);
+    const flipped = new Float32Array(w.length);
+    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) {
+      flipped[(((kh - 1 - i) * kw + (kw - 1 - j)) * co + o) * ci + c] = w[((i * kw + j) * ci + c) * co + o];
+    }
+    const [, h, wd] = inputShape;
+    const [padTop, padLeft] = [kh - 1 - top, kw - 1 - left];
+    const pad = [padTop, h - dy.shape[1] - padTop + kh - 1, padLeft, wd - dy.shape[2] - padLeft + kw - 1];
+    if (pad.some((p) => p < 0)) return undefined;
+    const dx = b.makeOutput(inputShape, 'float32');
+    native.conv2d(heap(b, dy), dy.shape, flipped, [kh, kw, ci], null, heap(b, dx), [h, wd], pad);
+    return dx;
+  };
+}
+
+/** MaxPoolGrad: each window's dy goes to its first maximum (as on the cpu backend). */
+function maxPoolGrad(native: NativeAddon): FastPath {
+  return ({ inputs, backend, attrs }: KernelArgs) => {
+    const { input, dy } = inputs as { input: Info; dy: Info };
+    if (input.dtype !== 'float32') return undefined;
+    const b = backend as unknown as WasmBackend;
+    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number],
+      attrs!.filterSize as number | [number, number], attrs!.strides as number | [number, number], 1,
+      attrs!.pad as 'valid' | 'same' | number, attrs!.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined);
+    const dx = b.makeOutput(input.shape, 'float32');
+    native.maxPoolGrad(heap(b, input), heap(b, dy), heap(b, dx), [info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+      info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth,
+      info.padInfo.top, info.padInfo.left]);
+    return dx;
+  };
+}
+
+/**
+ * Stacks the native kernels on the wasm backend (after registerWasmFillIns). Returns the addon's
+ * thread count, or 0 when there is no addon.
+ */
+export function registerNativeKernels(): number {
+  const native = nativeAddon();
+  if (!native) return 0;
+  for (const [name, make] of [[tf.Conv2D, conv2D], [tf.FusedConv2D, fusedConv2D],
+    [tf.Conv2DBackpropFilter, conv2DBackpropFilter], [tf.Conv2DBackpropInput, conv2DBackpropInput],
+    [tf.MaxPoolGrad, maxPoolGrad]] as const) {
+    replace(name, cached(name, () => make(native)));
+  }
+  return native.threads();
+}
+
+let enabled = true;
+
+/** Turns the registered native kernels off (the wasm kernels then serve) or on again; for tests. */
+export function useNativeKernels(on: boolean): void {
+  enabled = on;
+}
+
+/** One fast path per kernel, so that registering again is a no-op; each defers when turned off. */
+const made = new Map<string, FastPath>();
+function cached(name: string, make: () => FastPath): FastPath {
+  if (!made.has(name)) {
+    const fast = make();
+    made.set(name, (args) => (enabled ? fast(args) : undefined));
+  }
+  return made.get(name)!;
+}

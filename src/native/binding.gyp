@@ -1,0 +1,8 @@
+{
+  "targets": [{
+    "target_name": "fewshot_native",
+    "sources": ["conv.cc"],
+    "cflags_cc": ["-O3", "-march=native", "-fopenmp", "-ffp-contract=fast"],
+    "ldflags": ["-fopenmp"]
+  }]
+}

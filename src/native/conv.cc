@@ -1,0 +1,272 @@
+// Native convolution kernels for the wasm backend: 2-D convolution (NHWC, stride 1, no dilation)
+// forward, filter gradient and input gradient, on float32 arrays in the wasm heap, with OpenMP
+// threads and the host's SIMD (built with -march=native at install). See src/kernels/native.ts.
+#include <node_api.h>
+#include <omp.h>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+struct Dims { int n, h, w, c; };
+
+// Copies x [n,h,w,c] into a zero-padded [n, h+ph, w+pw, c] buffer, so that the inner loops need
+// no bounds checks.
+std::vector<float> pad_input(const float* x, Dims d, int top, int bottom, int left, int right) {
+  const int hp = d.h + top + bottom, wp = d.w + left + right;
+  std::vector<float> out((size_t)d.n * hp * wp * d.c, 0.0f);
+  #pragma omp parallel for collapse(2)
+  for (int n = 0; n < d.n; n++)
+    for (int h = 0; h < d.h; h++)
+      std::memcpy(&out[(((size_t)n * hp + h + top) * wp + left) * d.c], &x[(((size_t)n * d.h + h) * d.w) * d.c],
+                  sizeof(float) * d.w * d.c);
+  return out;
+}
+
+// out[n,oh,ow,co] = bias[co] + sum_{kh,kw,ci} xp[n, oh+kh, ow+kw, ci] * w[kh,kw,ci,co] on a padded
+// input. Register tiles: PB output pixels x COB channels of accumulators (PB * COB / 8 AVX2
+// registers), each weight row segment loaded once for PB pixels.
+template <int COB, int PB>
+void conv_forward_t(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
+                    const float* bias, float* out, int oh_n, int ow_n, int cout) {
+  #pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < n_img; n++) {
+    for (int oh = 0; oh < oh_n; oh++) {
+      float* orow = out + (((size_t)n * oh_n + oh) * ow_n) * cout;
+      for (int ow0 = 0; ow0 < ow_n; ow0 += PB) {
+        const int last = std::min(PB, ow_n - ow0) - 1;
+        for (int co0 = 0; co0 < cout; co0 += COB) {
+          float acc[PB][COB];
+          for (int p = 0; p < PB; p++)
+            for (int co = 0; co < COB; co++) acc[p][co] = bias ? bias[co0 + co] : 0.0f;
+          for (int kh = 0; kh < kh_n; kh++) {
+            const float* xrow = xp + (((size_t)n * hp + oh + kh) * wp + ow0) * cin;
+            for (int kw = 0; kw < kw_n; kw++) {
+              const float* wt = w + ((size_t)(kh * kw_n + kw) * cin) * cout + co0;
+              const float* xs = xrow + (size_t)kw * cin;
+              for (int ci = 0; ci < cin; ci++) {
+                const float* wr = wt + (size_t)ci * cout;
+                for (int p = 0; p < PB; p++) {
+                  // Pixels past the row's end repeat the last one (computed, not stored): no branch.
+                  const float a = xs[(size_t)std::min(p, last) * cin + ci];
+                  #pragma omp simd
+                  for (int co = 0; co < COB; co++) acc[p][co] += a * wr[co];
+                }
+              }
+            }
+          }
+          for (int p = 0; p <= last; p++) std::memcpy(orow + (size_t)(ow0 + p) * cout + co0, acc[p], sizeof(float) * COB);
+        }
+      }
+    }
+  }
+}
+
+void conv_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
+                  const float* bias, float* out, int oh_n, int ow_n, int cout) {
+  if (cout % 32 == 0) return conv_forward_t<32, 3>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  if (cout % 16 == 0) return conv_forward_t<16, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  if (cout % 8 == 0) return conv_forward_t<8, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  return conv_forward_t<1, 8>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+}
+
+// dw[kh,kw,ci,co] = sum_{n,oh,ow} xp[n, oh+kh, ow+kw, ci] * dy[n,oh,ow,co]: a GEMM (9*Cin x pixels)
+// x (pixels x Cout). Each thread takes chunks of PC pixels into its own copy of dw; register tiles
+// of KB input channels x COB output channels accumulate over the chunk; the copies are added last.
+template <int COB, int KB>
+void conv_filter_grad_t(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, int oh_n, int ow_n,
+                        int kh_n, int kw_n, float* dw, int cout) {
+  constexpr int PC = 128;
+  const size_t wsize = (size_t)kh_n * kw_n * cin * cout;
+  const int threads = omp_get_max_threads();
+  std::vector<float> partial((size_t)threads * wsize, 0.0f);
+  const long pixels = (long)n_img * oh_n * ow_n;
+  #pragma omp parallel
+  {
+    float* mine = &partial[(size_t)omp_get_thread_num() * wsize];
+    const float* xs[PC];
+    #pragma omp for schedule(static)
+    for (long p0 = 0; p0 < pixels; p0 += PC) {
+      const int pc = (int)std::min<long>(PC, pixels - p0);
+      for (int p = 0; p < pc; p++) {
+        const long q = p0 + p;
+        const int n = (int)(q / ((long)oh_n * ow_n)), rem = (int)(q % ((long)oh_n * ow_n));
+        xs[p] = xp + (((size_t)n * hp + rem / ow_n) * wp + rem % ow_n) * cin;
+      }
+      const float* d0 = dy + (size_t)p0 * cout;
+      for (int kh = 0; kh < kh_n; kh++)
+        for (int kw = 0; kw < kw_n; kw++) {
+          const size_t off = ((size_t)kh * wp + kw) * cin;
+          float* wt = mine + ((size_t)(kh * kw_n + kw) * cin) * cout;
+          for (int ci0 = 0; ci0 < cin; ci0 += KB) {
+            const int lastk = std::min(KB, cin - ci0) - 1;
+            for (int co0 = 0; co0 < cout; co0 += COB) {
+              float acc[KB][COB] = {};
+              for (int p = 0; p < pc; p++) {
+                const float* d = d0 + (size_t)p * cout + co0;
+                const float* x = xs[p] + off + ci0;
+                for (int k = 0; k < KB; k++) {
+                  const float a = x[std::min(k, lastk)];
+                  #pragma omp simd
+                  for (int co = 0; co < COB; co++) acc[k][co] += a * d[co];
+                }
+              }
+              for (int k = 0; k <= lastk; k++) {
+                float* wr = wt + (size_t)(ci0 + k) * cout + co0;
+                for (int co = 0; co < COB; co++) wr[co] += acc[k][co];
+              }
+            }
+          }
+        }
+    }
+  }
+  #pragma omp parallel for
+  for (size_t i = 0; i < wsize; i++) {
+    float s = 0.0f;
+    for (int t = 0; t < threads; t++) s += partial[(size_t)t * wsize + i];
+    dw[i] = s;
+  }
+}
+
+void conv_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, int oh_n, int ow_n,
+                      int kh_n, int kw_n, float* dw, int cout) {
+  if (cout % 32 == 0) return conv_filter_grad_t<32, 3>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
+  if (cout % 16 == 0) return conv_filter_grad_t<16, 6>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
+  if (cout % 8 == 0) return conv_filter_grad_t<8, 12>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
+  return conv_filter_grad_t<1, 8>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
+}
+
+// dx of a max-pool: each window's dy goes to its first maximum (as tfjs's cpu backend does);
+// images in parallel (overlapping windows of one image add into the same dx).
+void max_pool_grad(const float* x, const float* dy, float* dx, int n_img, int h, int w, int c, int oh_n, int ow_n,
+                   int fh, int fw, int sh, int sw, int top, int left) {
+  #pragma omp parallel for schedule(static)
+  for (int n = 0; n < n_img; n++) {
+    std::vector<float> best(c);
+    std::vector<long> at(c);
+    float* dxn = dx + (size_t)n * h * w * c;
+    std::fill(dxn, dxn + (size_t)h * w * c, 0.0f);
+    for (int oh = 0; oh < oh_n; oh++)
+      for (int ow = 0; ow < ow_n; ow++) {
+        std::fill(best.begin(), best.end(), -INFINITY);
+        std::fill(at.begin(), at.end(), -1L);
+        const int r0 = oh * sh - top, c0 = ow * sw - left;
+        for (int r = std::max(r0, 0); r < std::min(h, r0 + fh); r++)
+          for (int col = std::max(c0, 0); col < std::min(w, c0 + fw); col++) {
+            const long base = ((long)r * w + col) * c;
+            const float* xs = x + (size_t)n * h * w * c + base;
+            for (int ch = 0; ch < c; ch++)
+              if (xs[ch] > best[ch]) { best[ch] = xs[ch]; at[ch] = base + ch; }
+          }
+        const float* d = dy + (((size_t)n * oh_n + oh) * ow_n + ow) * c;
+        for (int ch = 0; ch < c; ch++) if (at[ch] >= 0) dxn[at[ch]] += d[ch];
+      }
+  }
+}
+
+// ---- N-API glue ----
+
+float* f32(napi_env env, napi_value v, size_t* length = nullptr) {
+  napi_typedarray_type type;
+  size_t len;
+  void* data;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &len, &data, &buffer, &offset) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, nullptr, "expected a Float32Array");
+    return nullptr;
+  }
+  if (length) *length = len;
+  return static_cast<float*>(data);
+}
+
+int i32(napi_env env, napi_value v) {
+  int32_t out = 0;
+  napi_get_value_int32(env, v, &out);
+  return out;
+}
+
+bool is_null(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+// conv2d(x, [n,h,w,cin], w, [kh,kw,cout], bias|null, out, [oh,ow], [top,bottom,left,right])
+napi_value Conv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  const float* x = f32(env, a[0]);
+  const float* w = f32(env, a[2]);
+  float* out = f32(env, a[5]);
+  if (!x || !w || !out) return nullptr;
+  const float* bias = is_null(env, a[4]) ? nullptr : f32(env, a[4]);
+  int v[14];
+  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[1], i, &e); v[i] = i32(env, e); }
+  for (int i = 0; i < 3; i++) { napi_value e; napi_get_element(env, a[3], i, &e); v[4 + i] = i32(env, e); }
+  for (int i = 0; i < 2; i++) { napi_value e; napi_get_element(env, a[6], i, &e); v[7 + i] = i32(env, e); }
+  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[7], i, &e); v[9 + i] = i32(env, e); }
+  const Dims d{v[0], v[1], v[2], v[3]};
+  std::vector<float> xp = pad_input(x, d, v[9], v[10], v[11], v[12]);
+  conv_forward(xp.data(), d.n, d.h + v[9] + v[10], d.w + v[11] + v[12], d.c, w, v[4], v[5], bias, out, v[7], v[8], v[6]);
+  return nullptr;
+}
+
+// filterGrad(x, [n,h,w,cin], dy, [oh,ow,cout], dw, [kh,kw], [top,bottom,left,right])
+napi_value FilterGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  const float* x = f32(env, a[0]);
+  const float* dy = f32(env, a[2]);
+  float* dw = f32(env, a[4]);
+  if (!x || !dy || !dw) return nullptr;
+  int v[13];
+  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[1], i, &e); v[i] = i32(env, e); }
+  for (int i = 0; i < 3; i++) { napi_value e; napi_get_element(env, a[3], i, &e); v[4 + i] = i32(env, e); }
+  for (int i = 0; i < 2; i++) { napi_value e; napi_get_element(env, a[5], i, &e); v[7 + i] = i32(env, e); }
+  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[6], i, &e); v[9 + i] = i32(env, e); }
+  const Dims d{v[0], v[1], v[2], v[3]};
+  std::vector<float> xp = pad_input(x, d, v[9], v[10], v[11], v[12]);
+  conv_filter_grad(xp.data(), d.n, d.h + v[9] + v[10], d.w + v[11] + v[12], d.c, dy, v[4], v[5], v[7], v[8], dw, v[6]);
+  return nullptr;
+}
+
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  // maxPoolGrad(x, dy, dx, [n,h,w,c, oh,ow, fh,fw, sh,sw, top,left])
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  const float* x = f32(env, a[0]);
+  const float* dy = f32(env, a[1]);
+  float* dx = f32(env, a[2]);
+  if (!x || !dy || !dx) return nullptr;
+  int v[12];
+  for (int i = 0; i < 12; i++) { napi_value e; napi_get_element(env, a[3], i, &e); v[i] = i32(env, e); }
+  max_pool_grad(x, dy, dx, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  return nullptr;
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, omp_get_max_threads(), &out);
+  return out;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"filterGrad", nullptr, FilterGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, 4, props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
