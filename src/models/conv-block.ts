@@ -91,18 +91,27 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
         const bnGrad = (k: number): tf.Tensor4D => tf.tidy(() => {
           const start = k * options.chunk;
           const count = xhats[k].shape[0];
-          const whole = count === ys.shape[0];
-          const dyk = whole ? dy : tf.slice(dy, [start, 0, 0, 0], [count, -1, -1, -1]);
-          const yk = whole ? ys : tf.slice(ys, [start, 0, 0, 0], [count, -1, -1, -1]);
+          const all = count === ys.shape[0];
+          const dyk = all ? dy : tf.slice(dy, [start, 0, 0, 0], [count, -1, -1, -1]);
+          const yk = all ? ys : tf.slice(ys, [start, 0, 0, 0], [count, -1, -1, -1]);
           const a = tf.relu(tf.add(tf.mul(xhats[k], g), b));
           const da = tf.engine().runKernel('MaxPoolGrad', { dy: dyk, input: a, output: yk }, { ...POOL }) as tf.Tensor4D;
           return tf.mul(da, tf.step(a));
         });
-        // Pass 1: the batch-norm reductions over the whole episode (each chunk's gradient is kept
-        // for pass 2: recomputing it instead costs a second MaxPoolGrad, ~15% of a step).
-        const bnGrads = xhats.map((_, k) => bnGrad(k));
-        const dBeta = tf.addN(bnGrads.map((d) => tf.tidy(() => channelSum(d)))) as tf.Tensor1D;
-        const dGamma = tf.addN(bnGrads.map((d, k) => tf.tidy(() => channelSum(tf.mul(d, xhats[k]))))) as tf.Tensor1D;
+        // Pass 1: the batch-norm reductions over the whole episode. An episode in one chunk keeps
+        // its gradient for pass 2; a chunked (large) one recomputes it there, trading a second
+        // MaxPoolGrad (~15% of the block) for a whole-episode activation of memory.
+        const whole = xhats.length === 1;
+        const bnGrads: (tf.Tensor4D | undefined)[] = [];
+        const sums = xhats.map((xk, k) => {
+          const d = bnGrad(k);
+          const out = tf.tidy(() => [channelSum(d), channelSum(tf.mul(d, xk))]);
+          if (whole) bnGrads[k] = d;
+          else d.dispose();
+          return out;
+        });
+        const dBeta = tf.addN(sums.map(([db]) => db)) as tf.Tensor1D;
+        const dGamma = tf.addN(sums.map(([, dg]) => dg)) as tf.Tensor1D;
         // Pass 2: the conv output's gradient, then the conv's, chunk by chunk.
         const mBeta = tf.div(dBeta, n);
         const mGamma = tf.div(dGamma, n);
@@ -110,8 +119,9 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
         let dKernel: tf.Tensor4D | undefined;
         let dBias: tf.Tensor1D | undefined;
         const dx = xhats.map((xk, k) => {
-          const dz = tf.tidy(() => tf.mul(tf.sub(bnGrads[k], tf.add(tf.mul(xk, mGamma), mBeta)), scale)) as tf.Tensor4D;
-          bnGrads[k].dispose();
+          const d = bnGrads[k] ?? bnGrad(k);
+          const dz = tf.tidy(() => tf.mul(tf.sub(d, tf.add(tf.mul(xk, mGamma), mBeta)), scale)) as tf.Tensor4D;
+          d.dispose();
           const start = k * options.chunk;
           const xsk = xhats.length === 1 ? xs : tf.slice(xs, [start, 0, 0, 0], [xk.shape[0], -1, -1, -1]);
           const dk = tf.engine().runKernel('Conv2DBackpropFilter', { x: xsk, dy: dz }, { ...CONV, filterShape: w.shape }) as tf.Tensor4D;
