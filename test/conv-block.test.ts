@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
+import { blockKernels, useNativeKernels } from '../src/kernels/native.js';
 import { conv4, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
 import { relativeError } from './helpers.js';
 
@@ -26,12 +27,20 @@ function trainingStep(forward: (model: tf.LayersModel, x: tf.Tensor4D) => tf.Ten
 }
 
 describe('fused Conv-4 training blocks', () => {
-  for (const backend of ['cpu', 'wasm'] as const) {
-    it(`equal the tf.layers path: embeddings, every gradient, moving statistics, any chunking (${backend})`, async () => {
+  for (const [backend, native] of [['cpu', false], ['wasm', false], ['wasm', true]] as const) {
+    const setting = native ? 'wasm with the native kernels' : backend;
+    it(`equal the tf.layers path: embeddings, every gradient, moving statistics, any chunking (${setting})`, async function () {
       await initBackend(backend);
+      if (native && !blockKernels()) {
+        if (process.env.FEWSHOT_NATIVE === '0') this.skip();
+        throw new Error('the native kernels are not built: run `npm run build:native` (or set FEWSHOT_NATIVE=0)');
+      }
       const x = tf.add(tf.mul(tf.randomUniform([7, 13, 12, 3], 0, 1, 'float32', 1), 2), 0.5) as tf.Tensor4D;
       const dy = tf.randomNormal([7, 6], 0, 1, 'float32', 2) as tf.Tensor2D;
+      // The reference: tf.layers on the backend's own kernels.
+      useNativeKernels(false);
       const reference = trainingStep((m, input) => m.apply(input, { training: true }) as tf.Tensor2D, x, dy);
+      useNativeKernels(native);
       for (const chunk of [1, 3, 7, undefined]) {
         const fused = trainingStep((m, input) => embedTraining(m, input, chunk), x, dy);
         const label = `chunk ${chunk ?? 'default'}`;
@@ -46,6 +55,7 @@ describe('fused Conv-4 training blocks', () => {
         });
         fused.moving.forEach((m, i) => expect(relativeError(m.dataSync(), reference.moving[i].dataSync()), `${label}: moving ${i}`).to.be.below(1e-5));
       }
+      useNativeKernels(true);
     });
   }
 

@@ -17,6 +17,13 @@ interface NativeAddon {
   filterGrad(x: Float32Array, xShape: number[], dy: Float32Array, dyShape: number[], dw: Float32Array,
     kernelSize: number[], pad: number[]): void;
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, dims: number[]): void;
+  channelMoments(z: Float32Array, dims: number[], center: Float32Array, s1: Float32Array, s2: Float32Array): void;
+  bnReluPool(z: Float32Array, dims: number[], mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
+    beta: Float32Array, xhat: Float32Array, y: Float32Array): void;
+  bnGradSums(xhat: Float32Array, dims: number[], gamma: Float32Array, beta: Float32Array, dy: Float32Array,
+    dBeta: Float32Array, dGamma: Float32Array): void;
+  bnGradInput(xhat: Float32Array, dims: number[], gamma: Float32Array, beta: Float32Array, dy: Float32Array,
+    mBeta: Float32Array, mGamma: Float32Array, scale: Float32Array, dz: Float32Array): void;
   threads(): number;
 }
 
@@ -135,6 +142,60 @@ function maxPoolGrad(native: NativeAddon): FastPath {
 }
 
 /**
+ * The rest of a Conv-4 block after its convolution, as kernels of their own on wasm (used by
+ * src/models/conv-block.ts through blockKernels()): per-channel moments, batch norm -> ReLU ->
+ * 2x2 max-pool, and its backward in two passes (the reductions, then the conv output's gradient),
+ * each recomputing the pooling's routing instead of storing it.
+ */
+export const BLOCK_KERNELS = {
+  moments: 'FewshotChannelMoments',
+  bnReluPool: 'FewshotBnReluPool',
+  gradSums: 'FewshotBnGradSums',
+  gradInput: 'FewshotBnGradInput',
+} as const;
+
+function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
+  const dims4 = (t: Info) => t.shape.slice(0, 4);
+  const args = (a: KernelArgs) => ({ b: a.backend as unknown as WasmBackend, i: a.inputs as Record<string, Info> });
+  return [
+    [BLOCK_KERNELS.moments, (a) => {
+      const { b, i } = args(a);
+      const c = i.z.shape[i.z.shape.length - 1];
+      const [s1, s2] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+      native.channelMoments(heap(b, i.z), [i.z.shape.reduce((x, y) => x * y, 1) / c, c], heap(b, i.center), heap(b, s1), heap(b, s2));
+      return [s1, s2];
+    }],
+    [BLOCK_KERNELS.bnReluPool, (a) => {
+      const { b, i } = args(a);
+      const [n, h, w, c] = dims4(i.z);
+      const xhat = b.makeOutput([n, h, w, c], 'float32');
+      const y = b.makeOutput([n, Math.floor(h / 2), Math.floor(w / 2), c], 'float32');
+      native.bnReluPool(heap(b, i.z), [n, h, w, c], heap(b, i.mean), heap(b, i.invStd), heap(b, i.gamma), heap(b, i.beta), heap(b, xhat), heap(b, y));
+      return [xhat, y];
+    }],
+    [BLOCK_KERNELS.gradSums, (a) => {
+      const { b, i } = args(a);
+      const c = i.xhat.shape[3];
+      const [dBeta, dGamma] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+      native.bnGradSums(heap(b, i.xhat), dims4(i.xhat), heap(b, i.gamma), heap(b, i.beta), heap(b, i.dy), heap(b, dBeta), heap(b, dGamma));
+      return [dBeta, dGamma];
+    }],
+    [BLOCK_KERNELS.gradInput, (a) => {
+      const { b, i } = args(a);
+      const dz = b.makeOutput(i.xhat.shape, 'float32');
+      native.bnGradInput(heap(b, i.xhat), dims4(i.xhat), heap(b, i.gamma), heap(b, i.beta), heap(b, i.dy),
+        heap(b, i.mBeta), heap(b, i.mGamma), heap(b, i.scale), heap(b, dz));
+      return dz;
+    }],
+  ];
+}
+
+/** Whether the block kernels can run now: on wasm, registered, and not turned off. */
+export function blockKernels(): boolean {
+  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(BLOCK_KERNELS.moments, 'wasm') !== undefined;
+}
+
+/**
  * Stacks the native kernels on the wasm backend (after registerWasmFillIns). Returns the addon's
  * thread count, or 0 when there is no addon.
  */
@@ -145,6 +206,9 @@ export function registerNativeKernels(): number {
     [tf.Conv2DBackpropFilter, conv2DBackpropFilter], [tf.Conv2DBackpropInput, conv2DBackpropInput],
     [tf.MaxPoolGrad, maxPoolGrad]] as const) {
     replace(name, cached(name, () => make(native)));
+  }
+  for (const [kernelName, kernelFunc] of blockKernelFuncs(native)) {
+    if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   return native.threads();
 }

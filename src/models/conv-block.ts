@@ -9,6 +9,7 @@
  * the statistics of the whole episode, so the result is the layers model's, to float rounding.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BLOCK_KERNELS, blockKernels } from '../kernels/native.js';
 
 /** Variables of one block, as tensors (reading a tf.Variable keeps the gradient path to it). */
 export interface BlockParams {
@@ -57,24 +58,87 @@ function channelSum(x: tf.Tensor): tf.Tensor1D {
 }
 
 /**
+ * What follows a block's convolution, on one chunk: batch norm -> ReLU -> 2x2 max-pool and its
+ * backward. `dy` is the gradient at the chunk's pooled output, `y` that output.
+ */
+interface PostConv {
+  /** Per-channel sum of (z - center) and, if asked, of its square. */
+  moments(z: tf.Tensor4D, center: tf.Tensor1D, squares: boolean): tf.Tensor1D[];
+  /** xhat = (z - mean) * invStd, and y = maxPool(relu(gamma * xhat + beta)). */
+  forward(z: tf.Tensor4D, mean: tf.Tensor1D, invStd: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D): { xhat: tf.Tensor4D; y: tf.Tensor4D };
+  /** With d the gradient at the batch-norm output: [sum d, sum d * xhat] per channel. */
+  gradSums(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: tf.Tensor4D): tf.Tensor1D[];
+  /** The conv output's gradient: scale * (d - xhat * mGamma - mBeta). */
+  gradInput(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: tf.Tensor4D,
+    m: { beta: tf.Tensor1D; gamma: tf.Tensor1D; scale: tf.Tensor1D }): tf.Tensor4D;
+}
+
+/** The gradient at the batch-norm output: through the pooling (first maximum) and the ReLU. */
+function bnOutputGrad(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const a = tf.relu(tf.add(tf.mul(xhat, gamma), beta));
+    const da = tf.engine().runKernel('MaxPoolGrad', { dy, input: a, output: y }, { ...POOL }) as tf.Tensor4D;
+    return tf.mul(da, tf.step(a));
+  });
+}
+
+/** Any backend: tfjs ops. */
+const compositePostConv: PostConv = {
+  moments: (z, center, squares) => tf.tidy(() => {
+    const d = tf.sub(z, center);
+    return squares ? [channelSum(d), channelSum(tf.square(d))] : [channelSum(d)];
+  }),
+  forward: (z, mean, invStd, gamma, beta) => tf.tidy(() => {
+    const xhat = tf.mul(tf.sub(z, mean), invStd) as tf.Tensor4D;
+    return { xhat, y: tf.maxPool(tf.relu(tf.add(tf.mul(xhat, gamma), beta)) as tf.Tensor4D, 2, 2, 'valid') };
+  }),
+  gradSums: (xhat, gamma, beta, dy, y) => tf.tidy(() => {
+    const d = bnOutputGrad(xhat, gamma, beta, dy, y);
+    return [channelSum(d), channelSum(tf.mul(d, xhat))];
+  }),
+  gradInput: (xhat, gamma, beta, dy, y, m) => tf.tidy(() =>
+    tf.mul(tf.sub(bnOutputGrad(xhat, gamma, beta, dy, y), tf.add(tf.mul(xhat, m.gamma), m.beta)), m.scale) as tf.Tensor4D),
+};
+
+/** wasm with the native kernels (src/kernels/native.ts): one pass each, sums in double. */
+const nativePostConv: PostConv = {
+  moments: (z, center) => tf.engine().runKernel(BLOCK_KERNELS.moments, { z, center }) as tf.Tensor1D[],
+  forward: (z, mean, invStd, gamma, beta) => {
+    const [xhat, y] = tf.engine().runKernel(BLOCK_KERNELS.bnReluPool, { z, mean, invStd, gamma, beta }) as tf.Tensor4D[];
+    return { xhat, y };
+  },
+  gradSums: (xhat, gamma, beta, dy) => tf.engine().runKernel(BLOCK_KERNELS.gradSums, { xhat, gamma, beta, dy }) as tf.Tensor1D[],
+  gradInput: (xhat, gamma, beta, dy, _y, m) =>
+    tf.engine().runKernel(BLOCK_KERNELS.gradInput, { xhat, gamma, beta, dy, mBeta: m.beta, mGamma: m.gamma, scale: m.scale }) as tf.Tensor4D,
+};
+
+/** Rows [start, start + count) of x (x itself when that is all of it). */
+function rows(x: tf.Tensor4D, start: number, count: number): tf.Tensor4D {
+  return count === x.shape[0] ? x : tf.slice(x, [start, 0, 0, 0], [count, -1, -1, -1]);
+}
+
+/**
  * One block in training mode. Returns the pooled output and the batch mean and (biased)
  * variance of the conv output, for the moving averages (kept: the caller disposes them).
  */
 export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: BlockOptions) {
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
+  const post = blockKernels() ? nativePostConv : compositePostConv;
   const op = tf.customGrad(((xIn: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const n = xIn.shape[0] * xIn.shape[1] * xIn.shape[2];
     // Conv outputs chunk by chunk; then the episode's statistics, two-pass for float32's sake.
     const z = chunks(xIn, options.chunk, (part) => tf.fused.conv2d({ x: part, filter: kernel, bias, strides: 1, pad: 'same' }));
-    const mean = tf.tidy(() => tf.div(tf.addN(z.map(channelSum)), n)) as tf.Tensor1D;
-    const variance = tf.tidy(() => tf.div(tf.addN(z.map((zk) => channelSum(tf.square(tf.sub(zk, mean))))), n)) as tf.Tensor1D;
-    const invStd = tf.rsqrt(tf.add(variance, options.epsilon));
+    const zero = tf.zeros([kernel.shape[3]]) as tf.Tensor1D;
+    const mean = tf.tidy(() => tf.div(tf.addN(z.map((zk) => post.moments(zk, zero, false)[0])), n)) as tf.Tensor1D;
+    const variance = tf.tidy(() => tf.div(tf.addN(z.map((zk) => post.moments(zk, mean, true)[1])), n)) as tf.Tensor1D;
+    const invStd = tf.rsqrt(tf.add(variance, options.epsilon)) as tf.Tensor1D;
+    const pooled: tf.Tensor4D[] = [];
     const xhat = z.map((zk) => {
-      const xk = tf.tidy(() => tf.mul(tf.sub(zk, mean), invStd) as tf.Tensor4D);
+      const out = post.forward(zk, mean, invStd, gamma, beta);
       zk.dispose(); // at once: z and xhat of a whole episode need not be held together
-      return xk;
+      pooled.push(out.y);
+      return out.xhat;
     });
-    const pooled = xhat.map((xk) => tf.tidy(() => tf.maxPool(tf.relu(tf.add(tf.mul(xk, gamma), beta)) as tf.Tensor4D, 2, 2, 'valid')));
     const y = pooled.length === 1 ? pooled[0] : tf.concat(pooled, 0);
     if (pooled.length > 1) tf.dispose(pooled);
     save([xIn, kernel, gamma, beta, invStd, y, ...xhat]);
@@ -87,43 +151,19 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => tf.tidy(() => {
         const [xs, w, g, b, inv, ys] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D];
         const xhats = saved.slice(6) as tf.Tensor4D[];
-        // The gradient at the batch-norm output of chunk k: through the pooling and the ReLU.
-        const bnGrad = (k: number): tf.Tensor4D => tf.tidy(() => {
-          const start = k * options.chunk;
-          const count = xhats[k].shape[0];
-          const all = count === ys.shape[0];
-          const dyk = all ? dy : tf.slice(dy, [start, 0, 0, 0], [count, -1, -1, -1]);
-          const yk = all ? ys : tf.slice(ys, [start, 0, 0, 0], [count, -1, -1, -1]);
-          const a = tf.relu(tf.add(tf.mul(xhats[k], g), b));
-          const da = tf.engine().runKernel('MaxPoolGrad', { dy: dyk, input: a, output: yk }, { ...POOL }) as tf.Tensor4D;
-          return tf.mul(da, tf.step(a));
-        });
-        // Pass 1: the batch-norm reductions over the whole episode. An episode in one chunk keeps
-        // its gradient for pass 2; a chunked (large) one recomputes it there, trading a second
-        // MaxPoolGrad (~15% of the block) for a whole-episode activation of memory.
-        const whole = xhats.length === 1;
-        const bnGrads: (tf.Tensor4D | undefined)[] = [];
-        const sums = xhats.map((xk, k) => {
-          const d = bnGrad(k);
-          const out = tf.tidy(() => [channelSum(d), channelSum(tf.mul(d, xk))]);
-          if (whole) bnGrads[k] = d;
-          else d.dispose();
-          return out;
-        });
+        const chunk = (t: tf.Tensor4D, k: number) => rows(t, k * options.chunk, xhats[k].shape[0]);
+        // Pass 1: the batch-norm reductions over the whole episode; pass 2 recomputes the
+        // pooling's routing rather than hold a whole-episode gradient in between.
+        const sums = xhats.map((xk, k) => tf.tidy(() => post.gradSums(xk, g, b, chunk(dy, k), chunk(ys, k))));
         const dBeta = tf.addN(sums.map(([db]) => db)) as tf.Tensor1D;
         const dGamma = tf.addN(sums.map(([, dg]) => dg)) as tf.Tensor1D;
+        const m = { beta: tf.div(dBeta, n) as tf.Tensor1D, gamma: tf.div(dGamma, n) as tf.Tensor1D, scale: tf.mul(g, inv) as tf.Tensor1D };
         // Pass 2: the conv output's gradient, then the conv's, chunk by chunk.
-        const mBeta = tf.div(dBeta, n);
-        const mGamma = tf.div(dGamma, n);
-        const scale = tf.mul(g, inv);
         let dKernel: tf.Tensor4D | undefined;
         let dBias: tf.Tensor1D | undefined;
         const dx = xhats.map((xk, k) => {
-          const d = bnGrads[k] ?? bnGrad(k);
-          const dz = tf.tidy(() => tf.mul(tf.sub(d, tf.add(tf.mul(xk, mGamma), mBeta)), scale)) as tf.Tensor4D;
-          d.dispose();
-          const start = k * options.chunk;
-          const xsk = xhats.length === 1 ? xs : tf.slice(xs, [start, 0, 0, 0], [xk.shape[0], -1, -1, -1]);
+          const dz = tf.tidy(() => post.gradInput(xk, g, b, chunk(dy, k), chunk(ys, k), m));
+          const xsk = chunk(xs, k);
           const dk = tf.engine().runKernel('Conv2DBackpropFilter', { x: xsk, dy: dz }, { ...CONV, filterShape: w.shape }) as tf.Tensor4D;
           const db = channelSum(dz);
           // (The replaced partial sums are small; the tidy takes them.)

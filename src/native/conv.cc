@@ -1,6 +1,7 @@
-// Native convolution kernels for the wasm backend: 2-D convolution (NHWC, stride 1, no dilation)
-// forward, filter gradient and input gradient, on float32 arrays in the wasm heap, with OpenMP
-// threads and the host's SIMD (built with -march=native at install). See src/kernels/native.ts.
+// Native kernels for the wasm backend, on float32 arrays in the wasm heap, with OpenMP threads and
+// the host's SIMD (built with -march=native at install): 2-D convolution (NHWC, stride 1, no
+// dilation) forward, filter gradient and input gradient; max-pool gradient; and the batch norm ->
+// ReLU -> 2x2 max-pool of a Conv-4 block, forward and backward. See src/kernels/native.ts.
 #include <node_api.h>
 #include <omp.h>
 #include <algorithm>
@@ -166,6 +167,132 @@ void max_pool_grad(const float* x, const float* dy, float* dx, int n_img, int h,
   }
 }
 
+// ---- Batch norm -> ReLU -> 2x2 max-pool (stride 2, valid), the rest of a Conv-4 block ----
+// Per-channel loops innermost (NHWC), images x rows across threads; sums in double.
+
+// s1[c] = sum (z - center[c]), s2[c] = sum (z - center[c])^2 over every pixel.
+void channel_moments(const float* z, long pixels, int c, const float* center, float* s1, float* s2) {
+  const int threads = omp_get_max_threads();
+  std::vector<double> part((size_t)threads * 2 * c, 0.0);
+  #pragma omp parallel
+  {
+    double* a = &part[(size_t)omp_get_thread_num() * 2 * c];
+    double* b = a + c;
+    #pragma omp for schedule(static)
+    for (long p = 0; p < pixels; p++) {
+      const float* zp = z + (size_t)p * c;
+      for (int ch = 0; ch < c; ch++) {
+        const double d = (double)zp[ch] - center[ch];
+        a[ch] += d;
+        b[ch] += d * d;
+      }
+    }
+  }
+  for (int ch = 0; ch < c; ch++) {
+    double x = 0, y = 0;
+    for (int t = 0; t < threads; t++) { x += part[(size_t)t * 2 * c + ch]; y += part[(size_t)t * 2 * c + c + ch]; }
+    s1[ch] = (float)x;
+    s2[ch] = (float)y;
+  }
+}
+
+// xhat = (z - mean) * inv_std; y = maxpool2x2(relu(gamma * xhat + beta)).
+void bn_relu_pool(const float* z, int n_img, int h, int w, int c, const float* mean, const float* inv_std,
+                  const float* gamma, const float* beta, float* xhat, float* y) {
+  const int oh_n = h / 2, ow_n = w / 2;
+  #pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < n_img; n++)
+    for (int r = 0; r < h; r++) {
+      const size_t row = ((size_t)n * h + r) * w * c;
+      for (int col = 0; col < w; col++)
+        #pragma omp simd
+        for (int ch = 0; ch < c; ch++) {
+          const size_t i = row + (size_t)col * c + ch;
+          xhat[i] = (z[i] - mean[ch]) * inv_std[ch];
+        }
+    }
+  #pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < n_img; n++)
+    for (int oh = 0; oh < oh_n; oh++)
+      for (int ow = 0; ow < ow_n; ow++) {
+        float* out = y + (((size_t)n * oh_n + oh) * ow_n + ow) * c;
+        const float* x0 = xhat + (((size_t)n * h + 2 * oh) * w + 2 * ow) * c;
+        const float* x1 = x0 + (size_t)w * c;
+        #pragma omp simd
+        for (int ch = 0; ch < c; ch++) {
+          const float g = gamma[ch], b = beta[ch];
+          const float m = std::max(std::max(x0[ch] * g + b, x0[c + ch] * g + b), std::max(x1[ch] * g + b, x1[c + ch] * g + b));
+          out[ch] = std::max(m, 0.0f);
+        }
+      }
+}
+
+// The gradient at the batch-norm output, d = relu'(a) * maxpool'(dy) with a = gamma * xhat + beta
+// recomputed: each window's dy goes to its first maximum (as tfjs's MaxPoolGrad), kept where a > 0.
+// Calls f(index, d) for every element of every window (d = 0 off the maximum).
+template <typename F>
+inline void bn_grad_window(const float* xhat, int h, int w, int c, const float* gamma, const float* beta,
+                           const float* dy, int n, int oh, int ow, F&& f) {
+  const int ow_n = w / 2, oh_n = h / 2;
+  const size_t i0 = (((size_t)n * h + 2 * oh) * w + 2 * ow) * c;
+  const size_t idx[4] = {i0, i0 + c, i0 + (size_t)w * c, i0 + (size_t)w * c + c};
+  const float* g = dy + (((size_t)n * oh_n + oh) * ow_n + ow) * c;
+  for (int ch = 0; ch < c; ch++) {
+    float a[4];
+    for (int k = 0; k < 4; k++) a[k] = xhat[idx[k] + ch] * gamma[ch] + beta[ch];
+    int best = 0;
+    for (int k = 1; k < 4; k++) if (a[k] > a[best]) best = k;
+    for (int k = 0; k < 4; k++) f(idx[k] + ch, ch, (k == best && a[k] > 0.0f) ? g[ch] : 0.0f);
+  }
+}
+
+// dbeta[c] = sum d, dgamma[c] = sum d * xhat (in double, per thread, then added).
+void bn_grad_sums(const float* xhat, int n_img, int h, int w, int c, const float* gamma, const float* beta,
+                  const float* dy, float* dbeta, float* dgamma) {
+  const int threads = omp_get_max_threads();
+  std::vector<double> part((size_t)threads * 2 * c, 0.0);
+  #pragma omp parallel
+  {
+    double* sb = &part[(size_t)omp_get_thread_num() * 2 * c];
+    double* sg = sb + c;
+    #pragma omp for collapse(2) schedule(static)
+    for (int n = 0; n < n_img; n++)
+      for (int oh = 0; oh < h / 2; oh++)
+        for (int ow = 0; ow < w / 2; ow++)
+          bn_grad_window(xhat, h, w, c, gamma, beta, dy, n, oh, ow, [&](size_t i, int ch, float d) {
+            sb[ch] += d;
+            sg[ch] += (double)d * xhat[i];
+          });
+  }
+  for (int ch = 0; ch < c; ch++) {
+    double x = 0, y = 0;
+    for (int t = 0; t < threads; t++) { x += part[(size_t)t * 2 * c + ch]; y += part[(size_t)t * 2 * c + c + ch]; }
+    dbeta[ch] = (float)x;
+    dgamma[ch] = (float)y;
+  }
+}
+
+// dz = scale * (d - xhat * m_gamma - m_beta), scale = gamma * inv_std, m_* = the sums / pixels.
+// Pixels outside every window (an odd last row or column) have d = 0.
+void bn_grad_input(const float* xhat, int n_img, int h, int w, int c, const float* gamma, const float* beta,
+                   const float* dy, const float* m_beta, const float* m_gamma, const float* scale, float* dz) {
+  #pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < n_img; n++)
+    for (int r = 0; r < h; r++) {
+      const size_t row = ((size_t)n * h + r) * w * c;
+      for (size_t i = row; i < row + (size_t)w * c; i += c)
+        #pragma omp simd
+        for (int ch = 0; ch < c; ch++) dz[i + ch] = -scale[ch] * (xhat[i + ch] * m_gamma[ch] + m_beta[ch]);
+    }
+  #pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < n_img; n++)
+    for (int oh = 0; oh < h / 2; oh++)
+      for (int ow = 0; ow < w / 2; ow++)
+        bn_grad_window(xhat, h, w, c, gamma, beta, dy, n, oh, ow, [&](size_t i, int ch, float d) {
+          dz[i] += scale[ch] * d;
+        });
+}
+
 // ---- N-API glue ----
 
 float* f32(napi_env env, napi_value v, size_t* length = nullptr) {
@@ -250,6 +377,64 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Reads an array of ints.
+void ints(napi_env env, napi_value arr, int* out, int count) {
+  for (int i = 0; i < count; i++) { napi_value e; napi_get_element(env, arr, i, &e); out[i] = i32(env, e); }
+}
+
+// channelMoments(z, [pixels, c], center, s1, s2)
+napi_value ChannelMoments(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int d[2];
+  ints(env, a[1], d, 2);
+  const float *z = f32(env, a[0]), *center = f32(env, a[2]);
+  float *s1 = f32(env, a[3]), *s2 = f32(env, a[4]);
+  if (z && center && s1 && s2) channel_moments(z, d[0], d[1], center, s1, s2);
+  return nullptr;
+}
+
+// bnReluPool(z, [n,h,w,c], mean, invStd, gamma, beta, xhat, y)
+napi_value BnReluPool(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int d[4];
+  ints(env, a[1], d, 4);
+  const float *z = f32(env, a[0]), *mean = f32(env, a[2]), *inv = f32(env, a[3]), *g = f32(env, a[4]), *b = f32(env, a[5]);
+  float *xhat = f32(env, a[6]), *y = f32(env, a[7]);
+  if (z && mean && inv && g && b && xhat && y) bn_relu_pool(z, d[0], d[1], d[2], d[3], mean, inv, g, b, xhat, y);
+  return nullptr;
+}
+
+// bnGradSums(xhat, [n,h,w,c], gamma, beta, dy, dbeta, dgamma)
+napi_value BnGradSums(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int d[4];
+  ints(env, a[1], d, 4);
+  const float *xhat = f32(env, a[0]), *g = f32(env, a[2]), *b = f32(env, a[3]), *dy = f32(env, a[4]);
+  float *db = f32(env, a[5]), *dg = f32(env, a[6]);
+  if (xhat && g && b && dy && db && dg) bn_grad_sums(xhat, d[0], d[1], d[2], d[3], g, b, dy, db, dg);
+  return nullptr;
+}
+
+// bnGradInput(xhat, [n,h,w,c], gamma, beta, dy, mBeta, mGamma, scale, dz)
+napi_value BnGradInput(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value a[9];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int d[4];
+  ints(env, a[1], d, 4);
+  const float *xhat = f32(env, a[0]), *g = f32(env, a[2]), *b = f32(env, a[3]), *dy = f32(env, a[4]);
+  const float *mb = f32(env, a[5]), *mg = f32(env, a[6]), *sc = f32(env, a[7]);
+  float* dz = f32(env, a[8]);
+  if (xhat && g && b && dy && mb && mg && sc && dz) bn_grad_input(xhat, d[0], d[1], d[2], d[3], g, b, dy, mb, mg, sc, dz);
+  return nullptr;
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value out;
   napi_create_int32(env, omp_get_max_threads(), &out);
@@ -261,9 +446,13 @@ napi_value Init(napi_env env, napi_value exports) {
     {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"filterGrad", nullptr, FilterGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"channelMoments", nullptr, ChannelMoments, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnReluPool", nullptr, BnReluPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnGradSums", nullptr, BnGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnGradInput", nullptr, BnGradInput, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
 }
 
