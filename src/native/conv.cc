@@ -228,41 +228,54 @@ void bn_relu_pool(const float* z, int n_img, int h, int w, int c, const float* m
 }
 
 // The gradient at the batch-norm output, d = relu'(a) * maxpool'(dy) with a = gamma * xhat + beta
-// recomputed: each window's dy goes to its first maximum (as tfjs's MaxPoolGrad), kept where a > 0.
-// Calls f(index, d) for every element of every window (d = 0 off the maximum).
-template <typename F>
-inline void bn_grad_window(const float* xhat, int h, int w, int c, const float* gamma, const float* beta,
-                           const float* dy, int n, int oh, int ow, F&& f) {
-  const int ow_n = w / 2, oh_n = h / 2;
-  const size_t i0 = (((size_t)n * h + 2 * oh) * w + 2 * ow) * c;
-  const size_t idx[4] = {i0, i0 + c, i0 + (size_t)w * c, i0 + (size_t)w * c + c};
-  const float* g = dy + (((size_t)n * oh_n + oh) * ow_n + ow) * c;
+// recomputed: each 2x2 window's dy goes to its first maximum (as tfjs's MaxPoolGrad), kept where
+// a > 0. Writes the window's four d values for every channel (branch-free, so it vectorises).
+inline void bn_grad_window(const float* x0, const float* x1, int c, const float* gamma, const float* beta,
+                           const float* g, float* d0, float* d1, float* d2, float* d3) {
+  #pragma omp simd
   for (int ch = 0; ch < c; ch++) {
-    float a[4];
-    for (int k = 0; k < 4; k++) a[k] = xhat[idx[k] + ch] * gamma[ch] + beta[ch];
-    int best = 0;
-    for (int k = 1; k < 4; k++) if (a[k] > a[best]) best = k;
-    for (int k = 0; k < 4; k++) f(idx[k] + ch, ch, (k == best && a[k] > 0.0f) ? g[ch] : 0.0f);
+    const float a0 = x0[ch] * gamma[ch] + beta[ch], a1 = x0[c + ch] * gamma[ch] + beta[ch];
+    const float a2 = x1[ch] * gamma[ch] + beta[ch], a3 = x1[c + ch] * gamma[ch] + beta[ch];
+    const bool b1 = a1 > a0;
+    const float m01 = b1 ? a1 : a0;
+    const bool b3 = a3 > a2;
+    const float m23 = b3 ? a3 : a2;
+    const bool hi = m23 > m01;  // the first maximum: the top pair wins ties
+    const float m = hi ? m23 : m01;
+    const float v = m > 0.0f ? g[ch] : 0.0f;
+    d0[ch] = (!hi && !b1) ? v : 0.0f;
+    d1[ch] = (!hi && b1) ? v : 0.0f;
+    d2[ch] = (hi && !b3) ? v : 0.0f;
+    d3[ch] = (hi && b3) ? v : 0.0f;
   }
 }
 
-// dbeta[c] = sum d, dgamma[c] = sum d * xhat (in double, per thread, then added).
+// dbeta[c] = sum d, dgamma[c] = sum d * xhat (double partial sums per thread, then added).
 void bn_grad_sums(const float* xhat, int n_img, int h, int w, int c, const float* gamma, const float* beta,
                   const float* dy, float* dbeta, float* dgamma) {
-  const int threads = omp_get_max_threads();
+  const int threads = omp_get_max_threads(), oh_n = h / 2, ow_n = w / 2;
   std::vector<double> part((size_t)threads * 2 * c, 0.0);
   #pragma omp parallel
   {
     double* sb = &part[(size_t)omp_get_thread_num() * 2 * c];
     double* sg = sb + c;
+    std::vector<float> d(4 * (size_t)c);
     #pragma omp for collapse(2) schedule(static)
     for (int n = 0; n < n_img; n++)
-      for (int oh = 0; oh < h / 2; oh++)
-        for (int ow = 0; ow < w / 2; ow++)
-          bn_grad_window(xhat, h, w, c, gamma, beta, dy, n, oh, ow, [&](size_t i, int ch, float d) {
-            sb[ch] += d;
-            sg[ch] += (double)d * xhat[i];
-          });
+      for (int oh = 0; oh < oh_n; oh++)
+        for (int ow = 0; ow < ow_n; ow++) {
+          const float* x0 = xhat + (((size_t)n * h + 2 * oh) * w + 2 * ow) * c;
+          const float* x1 = x0 + (size_t)w * c;
+          const float* g = dy + (((size_t)n * oh_n + oh) * ow_n + ow) * c;
+          bn_grad_window(x0, x1, c, gamma, beta, g, &d[0], &d[c], &d[2 * c], &d[3 * c]);
+          const float* xs[4] = {x0, x0 + c, x1, x1 + c};
+          for (int k = 0; k < 4; k++)
+            #pragma omp simd
+            for (int ch = 0; ch < c; ch++) {
+              sb[ch] += d[k * c + ch];
+              sg[ch] += (double)d[k * c + ch] * xs[k][ch];
+            }
+        }
   }
   for (int ch = 0; ch < c; ch++) {
     double x = 0, y = 0;
@@ -276,6 +289,7 @@ void bn_grad_sums(const float* xhat, int n_img, int h, int w, int c, const float
 // Pixels outside every window (an odd last row or column) have d = 0.
 void bn_grad_input(const float* xhat, int n_img, int h, int w, int c, const float* gamma, const float* beta,
                    const float* dy, const float* m_beta, const float* m_gamma, const float* scale, float* dz) {
+  const int oh_n = h / 2, ow_n = w / 2;
   #pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < n_img; n++)
     for (int r = 0; r < h; r++) {
@@ -284,13 +298,22 @@ void bn_grad_input(const float* xhat, int n_img, int h, int w, int c, const floa
         #pragma omp simd
         for (int ch = 0; ch < c; ch++) dz[i + ch] = -scale[ch] * (xhat[i + ch] * m_gamma[ch] + m_beta[ch]);
     }
-  #pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < n_img; n++)
-    for (int oh = 0; oh < h / 2; oh++)
-      for (int ow = 0; ow < w / 2; ow++)
-        bn_grad_window(xhat, h, w, c, gamma, beta, dy, n, oh, ow, [&](size_t i, int ch, float d) {
-          dz[i] += scale[ch] * d;
-        });
+  #pragma omp parallel
+  {
+    std::vector<float> d(4 * (size_t)c);
+    #pragma omp for collapse(2) schedule(static)
+    for (int n = 0; n < n_img; n++)
+      for (int oh = 0; oh < oh_n; oh++)
+        for (int ow = 0; ow < ow_n; ow++) {
+          const size_t i0 = (((size_t)n * h + 2 * oh) * w + 2 * ow) * c;
+          const float* g = dy + (((size_t)n * oh_n + oh) * ow_n + ow) * c;
+          bn_grad_window(xhat + i0, xhat + i0 + (size_t)w * c, c, gamma, beta, g, &d[0], &d[c], &d[2 * c], &d[3 * c]);
+          float* zs[4] = {dz + i0, dz + i0 + c, dz + i0 + (size_t)w * c, dz + i0 + (size_t)w * c + c};
+          for (int k = 0; k < 4; k++)
+            #pragma omp simd
+            for (int ch = 0; ch < c; ch++) zs[k][ch] += scale[ch] * d[k * c + ch];
+        }
+  }
 }
 
 // ---- N-API glue ----
