@@ -18,7 +18,9 @@ export const BENCH_SHAPES: readonly BenchShape[] = [
   { name: 'omniglot-60w5s5q', way: 60, shot: 5, query: 5, inputShape: [28, 28, 1] },
   { name: 'omniglot-5w1s15q', way: 5, shot: 1, query: 15, inputShape: [28, 28, 1] },
   { name: 'miniimagenet-5w5s15q', way: 5, shot: 5, query: 15, inputShape: [84, 84, 3] },
+  // Snell et al.'s miniImageNet training episodes (400 and 480 images).
   { name: 'miniimagenet-20w5s15q', way: 20, shot: 5, query: 15, inputShape: [84, 84, 3] },
+  { name: 'miniimagenet-30w1s15q', way: 30, shot: 1, query: 15, inputShape: [84, 84, 3] },
 ];
 
 export interface BenchResult extends EpisodeShape {
