@@ -12,10 +12,9 @@ import * as tf from '@tensorflow/tfjs';
 import { FastPath, KernelArgs, WasmBackend, convInfo, replace } from './wasm.js';
 
 interface NativeAddon {
-  conv2d(x: Float32Array, xShape: number[], w: Float32Array, wShape: number[], bias: Float32Array | null,
-    out: Float32Array, outSize: number[], pad: number[]): void;
-  filterGrad(x: Float32Array, xShape: number[], dy: Float32Array, dyShape: number[], dw: Float32Array,
-    kernelSize: number[], pad: number[]): void;
+  /** dims: [n, h, w, cin, kh, kw, cout, outHeight, outWidth, padTop, padBottom, padLeft, padRight] */
+  conv2d(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array, dims: number[]): void;
+  filterGrad(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: number[]): void;
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, dims: number[]): void;
   channelMoments(z: Float32Array, dims: number[], center: Float32Array, s1: Float32Array, s2: Float32Array): void;
   bnReluPool(z: Float32Array, dims: number[], mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
@@ -62,8 +61,8 @@ function forward(native: NativeAddon, b: WasmBackend, x: Info, filter: Info, bia
   const { top, bottom, left, right } = info.padInfo;
   const out = b.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   // Views after makeOutput, which may grow (and so detach) the heap.
-  native.conv2d(heap(b, x), x.shape, heap(b, filter), [filter.shape[0], filter.shape[1], filter.shape[3]],
-    bias ? heap(b, bias) : null, heap(b, out), [info.outHeight, info.outWidth], [top, bottom, left, right]);
+  native.conv2d(heap(b, x), heap(b, filter), bias ? heap(b, bias) : null, heap(b, out),
+    [...x.shape, filter.shape[0], filter.shape[1], filter.shape[3], info.outHeight, info.outWidth, top, bottom, left, right]);
   return out;
 }
 
@@ -92,7 +91,8 @@ function conv2DBackpropFilter(native: NativeAddon): FastPath {
     const filterShape = attrs!.filterShape as number[];
     const { top, bottom, left, right } = convInfo(x.shape, filterShape, attrs!, tf.Conv2DBackpropFilter).padInfo;
     const dw = b.makeOutput(filterShape, 'float32');
-    native.filterGrad(heap(b, x), x.shape, heap(b, dy), dy.shape.slice(1), heap(b, dw), filterShape.slice(0, 2), [top, bottom, left, right]);
+    native.filterGrad(heap(b, x), heap(b, dy), heap(b, dw),
+      [...x.shape, filterShape[0], filterShape[1], filterShape[3], dy.shape[1], dy.shape[2], top, bottom, left, right]);
     return dw;
   };
 }
@@ -119,7 +119,7 @@ function conv2DBackpropInput(native: NativeAddon): FastPath {
     const pad = [padTop, h - dy.shape[1] - padTop + kh - 1, padLeft, wd - dy.shape[2] - padLeft + kw - 1];
     if (pad.some((p) => p < 0)) return undefined;
     const dx = b.makeOutput(inputShape, 'float32');
-    native.conv2d(heap(b, dy), dy.shape, flipped, [kh, kw, ci], null, heap(b, dx), [h, wd], pad);
+    native.conv2d(heap(b, dy), flipped, null, heap(b, dx), [...dy.shape, kh, kw, ci, h, wd, ...pad]);
     return dx;
   };
 }

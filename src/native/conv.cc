@@ -344,65 +344,55 @@ bool is_null(napi_env env, napi_value v) {
   return t == napi_null || t == napi_undefined;
 }
 
-// conv2d(x, [n,h,w,cin], w, [kh,kw,cout], bias|null, out, [oh,ow], [top,bottom,left,right])
+// Reads an array of ints.
+void ints(napi_env env, napi_value arr, int* out, int count) {
+  for (int i = 0; i < count; i++) { napi_value e; napi_get_element(env, arr, i, &e); out[i] = i32(env, e); }
+}
+
+// conv2d(x, w, bias|null, out, [n,h,w,cin, kh,kw,cout, oh,ow, top,bottom,left,right])
 napi_value Conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value a[8];
+  size_t argc = 5;
+  napi_value a[5];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  const float* x = f32(env, a[0]);
-  const float* w = f32(env, a[2]);
-  float* out = f32(env, a[5]);
+  int v[13];
+  ints(env, a[4], v, 13);
+  const float *x = f32(env, a[0]), *w = f32(env, a[1]);
+  const float* bias = is_null(env, a[2]) ? nullptr : f32(env, a[2]);
+  float* out = f32(env, a[3]);
   if (!x || !w || !out) return nullptr;
-  const float* bias = is_null(env, a[4]) ? nullptr : f32(env, a[4]);
-  int v[14];
-  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[1], i, &e); v[i] = i32(env, e); }
-  for (int i = 0; i < 3; i++) { napi_value e; napi_get_element(env, a[3], i, &e); v[4 + i] = i32(env, e); }
-  for (int i = 0; i < 2; i++) { napi_value e; napi_get_element(env, a[6], i, &e); v[7 + i] = i32(env, e); }
-  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[7], i, &e); v[9 + i] = i32(env, e); }
   const Dims d{v[0], v[1], v[2], v[3]};
   std::vector<float> xp = pad_input(x, d, v[9], v[10], v[11], v[12]);
   conv_forward(xp.data(), d.n, d.h + v[9] + v[10], d.w + v[11] + v[12], d.c, w, v[4], v[5], bias, out, v[7], v[8], v[6]);
   return nullptr;
 }
 
-// filterGrad(x, [n,h,w,cin], dy, [oh,ow,cout], dw, [kh,kw], [top,bottom,left,right])
+// filterGrad(x, dy, dw, [n,h,w,cin, kh,kw,cout, oh,ow, top,bottom,left,right])
 napi_value FilterGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value a[7];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  const float* x = f32(env, a[0]);
-  const float* dy = f32(env, a[2]);
-  float* dw = f32(env, a[4]);
-  if (!x || !dy || !dw) return nullptr;
-  int v[13];
-  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[1], i, &e); v[i] = i32(env, e); }
-  for (int i = 0; i < 3; i++) { napi_value e; napi_get_element(env, a[3], i, &e); v[4 + i] = i32(env, e); }
-  for (int i = 0; i < 2; i++) { napi_value e; napi_get_element(env, a[5], i, &e); v[7 + i] = i32(env, e); }
-  for (int i = 0; i < 4; i++) { napi_value e; napi_get_element(env, a[6], i, &e); v[9 + i] = i32(env, e); }
-  const Dims d{v[0], v[1], v[2], v[3]};
-  std::vector<float> xp = pad_input(x, d, v[9], v[10], v[11], v[12]);
-  conv_filter_grad(xp.data(), d.n, d.h + v[9] + v[10], d.w + v[11] + v[12], d.c, dy, v[4], v[5], v[7], v[8], dw, v[6]);
-  return nullptr;
-}
-
-napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
-  // maxPoolGrad(x, dy, dx, [n,h,w,c, oh,ow, fh,fw, sh,sw, top,left])
   size_t argc = 4;
   napi_value a[4];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  const float* x = f32(env, a[0]);
-  const float* dy = f32(env, a[1]);
-  float* dx = f32(env, a[2]);
-  if (!x || !dy || !dx) return nullptr;
-  int v[12];
-  for (int i = 0; i < 12; i++) { napi_value e; napi_get_element(env, a[3], i, &e); v[i] = i32(env, e); }
-  max_pool_grad(x, dy, dx, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  int v[13];
+  ints(env, a[3], v, 13);
+  const float *x = f32(env, a[0]), *dy = f32(env, a[1]);
+  float* dw = f32(env, a[2]);
+  if (!x || !dy || !dw) return nullptr;
+  const Dims d{v[0], v[1], v[2], v[3]};
+  std::vector<float> xp = pad_input(x, d, v[9], v[10], v[11], v[12]);
+  conv_filter_grad(xp.data(), d.n, d.h + v[9] + v[10], d.w + v[11] + v[12], d.c, dy, v[7], v[8], v[4], v[5], dw, v[6]);
   return nullptr;
 }
 
-// Reads an array of ints.
-void ints(napi_env env, napi_value arr, int* out, int count) {
-  for (int i = 0; i < count; i++) { napi_value e; napi_get_element(env, arr, i, &e); out[i] = i32(env, e); }
+// maxPoolGrad(x, dy, dx, [n,h,w,c, oh,ow, fh,fw, sh,sw, top,left])
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int v[12];
+  ints(env, a[3], v, 12);
+  const float *x = f32(env, a[0]), *dy = f32(env, a[1]);
+  float* dx = f32(env, a[2]);
+  if (x && dy && dx) max_pool_grad(x, dy, dx, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  return nullptr;
 }
 
 // channelMoments(z, [pixels, c], center, s1, s2)
