@@ -23,7 +23,9 @@ export type { FrozenEpisodes } from './episodes/manifest.js';
 export { readSuite, writeSuite, sampleSuite, loadSuiteEpisodes, openEpisodeSource } from './episodes/suite.js';
 export type { Suite, EpisodeSource } from './episodes/suite.js';
 
-export { conv4, embeddingSize } from './models/conv4.js';
+export { conv4, embeddingSize, embedTraining, hasFusedTraining } from './models/conv4.js';
+export { convBlockTraining } from './models/conv-block.js';
+export { registerNativeKernels, useNativeKernels, nativeAddon } from './kernels/native.js';
 export { saveCheckpoint, loadCheckpoint, loadModel } from './models/checkpoint.js';
 
 export { prototypes, negativeSquaredDistances, prototypicalLoss } from './losses/protonet.js';
