@@ -6,7 +6,8 @@
 # it trains (d) a same-budget baseline from the students' initial weights and episodes (seed 1;
 # the teacher had seed 0), then (a) RKD-D and (b) RKD-DA students of the teacher's width and
 # (c) an RKD-DA student of width NARROW; evaluates all and the teacher on SUITES; and writes every
-# student's paired comparison with the baseline and the teacher to $RESULTS/comparisons.jsonl.
+# student's paired comparison with the baseline and the teacher to $RESULTS/comparisons.jsonl, and each
+# run's training log to $RESULTS/<run>/train-log.jsonl.
 # Each run resumes from its checkpoint when the script is re-run.
 
 fewshot() { node dist/src/cli/main.js "$@"; }
@@ -25,7 +26,11 @@ rkd_protocol() {
   evaluate() { fewshot eval "$1" "${SUITES[@]}" "${evalargs[@]}" --backend "$BACKEND" --out "$RESULTS/$2"; }
   evaluate "$TEACHER/best" teacher
   evaluate "$RUNS/baseline/best" baseline
-  for name in "${students[@]}"; do evaluate "$RUNS/$name/gen1/best" "$name"; done
+  cp "$RUNS/baseline/log.jsonl" "$RESULTS/baseline/train-log.jsonl"
+  for name in "${students[@]}"; do
+    evaluate "$RUNS/$name/gen1/best" "$name"
+    cp "$RUNS/$name/gen1/log.jsonl" "$RESULTS/$name/train-log.jsonl"
+  done
   for name in "${students[@]}"; do
     for suite in "${SUITES[@]}"; do
       suite=$(basename "$suite" .json)

@@ -157,7 +157,7 @@ describe('miniimagenet', function () {
       .to.throw('shot 1 + query 4 exceeds the 4 images of class n02091244 in miniimagenet/val');
   });
 
-  it('scripts/miniimagenet-protonet.sh runs end to end on a fixture (tiny settings)', async function () {
+  it('scripts/miniimagenet-protonet.sh, then scripts/miniimagenet-rkd.sh, run end to end on a fixture (tiny settings)', async function () {
     const dir = path.join(path.dirname(from), 'script');
     const classes = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`n0${prefix}${String(i).padStart(6, '0')}`, 8]));
     await writeMiniImageNet(path.join(dir, 'mini'), { train: classes('1', 5), val: classes('2', 5), test: classes('3', 5) });
@@ -179,6 +179,20 @@ describe('miniimagenet', function () {
     expect(r.stdout).to.match(/trained 2 episodes/);
     expect(fs.readdirSync(path.join(dir, 'results')).sort()).to.deep.equal(
       ['miniimagenet-test-5w1s.episodes.csv', 'miniimagenet-test-5w5s.episodes.csv', 'summary.json', 'table.txt', 'train-log.jsonl']);
+
+    // Then its RKD protocol, with that ProtoNet as the teacher.
+    const rkd = spawnSync('bash', [path.join(ROOT, 'scripts', 'miniimagenet-rkd.sh')], {
+      env: { ...env, TEACHER: path.join(dir, 'run'), RUNS: path.join(dir, 'rkd'), RESULTS: path.join(dir, 'rkd-results'), NARROW: '4' },
+      encoding: 'utf8',
+    });
+    expect(rkd.status, rkd.stderr).to.equal(0);
+    const results = path.join(dir, 'rkd-results');
+    expect(fs.readdirSync(results).sort()).to.deep.equal(['baseline', 'comparisons.jsonl', 'rkd-d', 'rkd-da', 'rkd-da-w4', 'teacher']);
+    for (const run of ['baseline', 'rkd-d', 'rkd-da', 'rkd-da-w4']) expect(fs.existsSync(path.join(results, run, 'train-log.jsonl')), run).to.equal(true);
+    // 3 students x 2 suites x (baseline, teacher), each a paired comparison over the suite's 3 episodes.
+    const comparisons = fs.readFileSync(path.join(results, 'comparisons.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(comparisons).to.have.length(12);
+    comparisons.forEach((c) => expect(c.difference.n).to.equal(3));
   });
 
   it('names a missing cache or split and says how to make one', () => {
