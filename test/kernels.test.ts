@@ -137,7 +137,7 @@ for (const native of [false, true]) describe(native ? 'native kernels on wasm' :
     tf.dispose([x, dy]);
   });
 
-  it('Tile, Sum and Mean over leading axes match cpu', async () => {
+  it('Tile, Sum and Mean over leading axes, and Slice, match cpu', async () => {
     const ops = (): tf.Tensor[] => {
       const x = tf.tensor4d(seeded(4 * 5 * 6 * 7, 4), [4, 5, 6, 7]);
       const v = tf.tensor4d(seeded(7, 5), [1, 1, 1, 7]);
@@ -152,6 +152,9 @@ for (const native of [false, true]) describe(native ? 'native kernels on wasm' :
         tf.mean(x, 0, true),
         tf.sum(x, [1, 2]), // not leading: wasm's own kernel
         tf.mean(x), // full reduction: wasm's own kernel
+        tf.slice(x, [1, 0, 0, 0], [2, -1, -1, -1]), // rows: a heap copy
+        tf.slice(x, [2, 3, 0, 0], [1, 2, -1, -1]), // contiguous within a row
+        tf.slice(x, [0, 1, 2, 3], [2, 3, 2, 4]), // not contiguous: wasm's own kernel
       ];
     };
     const cpu = await on('cpu', ops);

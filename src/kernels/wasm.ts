@@ -5,7 +5,7 @@
  *   convolutions on the backend's own XNNPACK Conv2D kernel;
  * - Sum and Mean over leading axes (batch norm) become an XNNPACK average pool instead of a full
  *   transpose followed by a reduction;
- * - Tile and MaxPoolGrad become block copies / loops over the wasm heap.
+ * - Tile, MaxPoolGrad and contiguous Slice become block copies / loops over the wasm heap.
  * Registered by src/backend.ts; see test/kernels.test.ts for the checks against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -260,6 +260,24 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo | undef
   return dx;
 }
 
+/**
+ * Slice of a contiguous range (e.g. rows of the first axis), copied within the wasm heap: wasm's
+ * own kernel first copies the whole input out to JS, so chunking a batch costs quadratic time.
+ */
+function slice({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
+  const x = inputs.x!;
+  if (x.dtype === 'string') return undefined;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs!.begin as number[], attrs!.size as number[]);
+  if (!tf.slice_util.isSliceContinous(x.shape, begin, size)) return undefined;
+  const b = backend as WasmBackend;
+  const offset = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));
+  const out = b.makeOutput(size, x.dtype);
+  const count = size.reduce((a, d) => a * d, 1);
+  // Views are taken after makeOutput, which may grow (and so detach) the heap.
+  b.typedArrayFromHeap(out).set(b.typedArrayFromHeap(x).subarray(offset, offset + count));
+  return out;
+}
+
 export type KernelArgs = Parameters<tf.KernelFunc>[0];
 export type FastPath = (args: KernelArgs) => TensorInfo | undefined;
 
@@ -296,4 +314,5 @@ export function registerWasmFillIns(): void {
   replace(tf.Mean, (args) => reduceLeading(args, true));
   replace(tf.Tile, tile);
   replace(tf.MaxPoolGrad, maxPoolGrad);
+  replace(tf.Slice, slice);
 }
