@@ -19,5 +19,5 @@ fewshot() { node dist/src/cli/main.js "$@"; }
 images=$((WAY * (SHOT + QUERY) * WIDTH / 64))
 if [ "$BACKEND" != tensorflow ] && [ "$images" -gt 400 ]; then
   echo "note: a $WAY-way $SHOT-shot $QUERY-query episode at width $WIDTH is larger than wasm alone trains (400 images at" \
-       "width 64); it needs the native kernels (see 'backend:' above, 'native convolutions') or BACKEND=tensorflow" >&2
+       "width 64); it needs the native kernels (the 'backend:' line then says 'native convolutions') or BACKEND=tensorflow" >&2
 fi
