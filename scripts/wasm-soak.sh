@@ -18,6 +18,6 @@ fewshot() { node dist/src/cli/main.js "$@"; }
 [ -d "$WORK/cache" ] || fewshot data folder --from "$WORK/glyphs" --out "$WORK/cache" --size 84 --channels 3
 mkdir -p "$RESULTS"
 fewshot train --dataset folder --data "$WORK/cache" --split train --way "$WAY" --shot "$SHOT" --query "$QUERY" \
-  --episodes "$EPISODES" --log-every "$((EPISODES < 25 ? EPISODES : 25))" --validate-every "$EPISODES" --backend "$BACKEND" --json --out "$WORK/run" \
+  --episodes "$EPISODES" --log-every "$((EPISODES < 25 ? EPISODES : 25))" --validate-every "$EPISODES" --backend "$BACKEND" --json --out "$WORK/run-$name-$EPISODES" \
   > "$RESULTS/$name.log.jsonl"
 echo "log in $RESULTS/$name.log.jsonl"
