@@ -65,11 +65,56 @@ void conv_forward_t(const float* xp, int n_img, int hp, int wp, int cin, const f
   }
 }
 
+// 8 floats in one AVX register (GCC vector extension; aligned(4): unaligned loads are fine).
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+// conv_forward_t for channel blocks of V x 8, tap by tap: the output row is the accumulator, so one
+// tap's weight panel (Cin x 8V floats) stays in L1 while every pixel block of the row uses it.
+template <int V, int PB>
+void conv_forward_rows(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
+                       const float* bias, float* out, int oh_n, int ow_n, int cout) {
+  constexpr int COB = 8 * V;
+  #pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < n_img; n++) {
+    for (int oh = 0; oh < oh_n; oh++) {
+      float* orow = out + (((size_t)n * oh_n + oh) * ow_n) * cout;
+      for (int ow = 0; ow < ow_n; ow++)
+        for (int co = 0; co < cout; co++) orow[(size_t)ow * cout + co] = bias ? bias[co] : 0.0f;
+      for (int co0 = 0; co0 < cout; co0 += COB)
+        for (int kh = 0; kh < kh_n; kh++)
+          for (int kw = 0; kw < kw_n; kw++) {
+            const float* wt = w + ((size_t)(kh * kw_n + kw) * cin) * cout + co0;
+            const float* xs = xp + (((size_t)n * hp + oh + kh) * wp + kw) * cin;
+            for (int ow0 = 0; ow0 < ow_n; ow0 += PB) {
+              const int last = std::min(PB, ow_n - ow0) - 1;
+              v8 acc[PB][V];
+              const float* xp_[PB];
+              for (int p = 0; p < PB; p++) {
+                const int q = ow0 + std::min(p, last);
+                xp_[p] = xs + (size_t)q * cin;
+                for (int j = 0; j < V; j++) acc[p][j] = *(const v8*)(orow + (size_t)q * cout + co0 + 8 * j);
+              }
+              for (int ci = 0; ci < cin; ci++) {
+                v8 wv[V];
+                for (int j = 0; j < V; j++) wv[j] = *(const v8*)(wt + (size_t)ci * cout + 8 * j);
+                for (int p = 0; p < PB; p++) {
+                  const float a = xp_[p][ci];
+                  for (int j = 0; j < V; j++) acc[p][j] += a * wv[j];
+                }
+              }
+              for (int p = 0; p <= last; p++)
+                for (int j = 0; j < V; j++) *(v8*)(orow + (size_t)(ow0 + p) * cout + co0 + 8 * j) = acc[p][j];
+            }
+          }
+    }
+  }
+}
+
 void conv_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
                   const float* bias, float* out, int oh_n, int ow_n, int cout) {
-  if (cout % 32 == 0) return conv_forward_t<32, 3>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
-  if (cout % 16 == 0) return conv_forward_t<16, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
-  if (cout % 8 == 0) return conv_forward_t<8, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  if (cout % 32 == 0) return conv_forward_rows<4, 3>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  if (cout % 16 == 0) return conv_forward_rows<2, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  if (cout % 8 == 0) return conv_forward_rows<1, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   return conv_forward_t<1, 8>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
 }
 
