@@ -41,12 +41,12 @@ export function chunkSize(images: number, pixels: number, filters: number): numb
 const POOL = { filterSize: 2, strides: 2, pad: 'valid' } as const;
 const CONV = { strides: 1, pad: 'same', dataFormat: 'NHWC' } as const;
 
-function chunks<T>(x: tf.Tensor4D, size: number, f: (part: tf.Tensor4D, start: number) => T): T[] {
+/** f over consecutive chunks of `size` images of x. */
+function chunks<T>(x: tf.Tensor4D, size: number, f: (part: tf.Tensor4D) => T): T[] {
   const out: T[] = [];
   for (let start = 0; start < x.shape[0]; start += size) {
-    const count = Math.min(size, x.shape[0] - start);
-    const part = count === x.shape[0] ? x : tf.slice(x, [start, 0, 0, 0], [count, -1, -1, -1]);
-    out.push(f(part, start));
+    const part = rows(x, start, Math.min(size, x.shape[0] - start));
+    out.push(f(part));
     if (part !== x) part.dispose();
   }
   return out;
