@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
 import { blockKernels, useNativeKernels } from '../src/kernels/native.js';
 import { conv4, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
-import { relativeError } from './helpers.js';
+import { relativeError, requireNative } from './helpers.js';
 
 /** Embeddings, gradients of sum(embedding * dy) for every trainable variable, moving statistics. */
 function trainingStep(forward: (model: tf.LayersModel, x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, dy: tf.Tensor2D) {
@@ -31,10 +31,7 @@ describe('fused Conv-4 training blocks', () => {
     const setting = native ? 'wasm with the native kernels' : backend;
     it(`equal the tf.layers path: embeddings, every gradient, moving statistics, any chunking (${setting})`, async function () {
       await initBackend(backend);
-      if (native && !blockKernels()) {
-        if (process.env.FEWSHOT_NATIVE === '0') this.skip();
-        throw new Error('the native kernels are not built: run `npm run build:native` (or set FEWSHOT_NATIVE=0)');
-      }
+      if (native) requireNative(this, blockKernels());
       const x = tf.add(tf.mul(tf.randomUniform([7, 13, 12, 3], 0, 1, 'float32', 1), 2), 0.5) as tf.Tensor4D;
       const dy = tf.randomNormal([7, 6], 0, 1, 'float32', 2) as tf.Tensor2D;
       // The reference: tf.layers on the backend's own kernels.

@@ -33,3 +33,16 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
 export function flat(rows: number[][] | number[]): number[] {
   return (rows as unknown[]).flat(Infinity as 1) as number[];
 }
+
+/**
+ * For tests of the native kernels: skips (pending) when they were not built, e.g. on a machine with
+ * no C++ compiler; fails instead under FEWSHOT_REQUIRE_NATIVE=1, as .ci/run sets, so that CI cannot
+ * pass with a broken build.
+ */
+export function requireNative(ctx: Mocha.Context, available: boolean): void {
+  if (available) return;
+  if (process.env.FEWSHOT_REQUIRE_NATIVE === '1') {
+    throw new Error('the native kernels are not built: run `npm run build:native` (see its warning from npm ci)');
+  }
+  ctx.skip();
+}

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
 import { nativeAddon, useNativeKernels } from '../src/kernels/native.js';
 import { registerWasmFillIns } from '../src/kernels/wasm.js';
+import { requireNative } from './helpers.js';
 
 const TOLERANCE = 1e-4;
 
@@ -70,11 +71,7 @@ for (const native of [false, true]) describe(native ? 'native kernels on wasm' :
   let previous: string | null = null;
 
   before(async function () {
-    if (native && !nativeAddon()) {
-      // Built by `npm ci` (scripts/build-native.mjs) wherever a C++ compiler is; FEWSHOT_NATIVE=0 opts out.
-      if (process.env.FEWSHOT_NATIVE === '0') this.skip();
-      throw new Error('the native kernels are not built: run `npm run build:native` (or set FEWSHOT_NATIVE=0)');
-    }
+    if (native) requireNative(this, nativeAddon() !== undefined);
     previous = tf.engine().backendName;
     await initBackend('wasm');
     useNativeKernels(native);
