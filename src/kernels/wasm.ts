@@ -53,16 +53,21 @@ export function convInfo(inShape: number[], filterShape: number[], attrs: Attrs,
 }
 
 /**
- * Rows [start, start + count) of a tensor's first axis, copied within the wasm heap (the wasm
- * Slice kernel would first copy the whole tensor out to JS).
+ * `shape` elements of t from flat offset `offset`, copied within the wasm heap (the wasm Slice
+ * kernel would first copy the whole tensor out to JS).
  */
+function copyRange(backend: WasmBackend, t: TensorInfo, offset: number, shape: number[]): TensorInfo {
+  const out = backend.makeOutput(shape, t.dtype);
+  const count = shape.reduce((a, d) => a * d, 1);
+  // Views are taken after makeOutput, which may grow (and so detach) the heap.
+  backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(t).subarray(offset, offset + count));
+  return out;
+}
+
+/** Rows [start, start + count) of a tensor's first axis. */
 function sliceRows(backend: WasmBackend, t: TensorInfo, start: number, count: number): TensorInfo {
   const perRow = t.shape.slice(1).reduce((a, d) => a * d, 1);
-  const out = backend.makeOutput([count, ...t.shape.slice(1)], t.dtype);
-  // Views are taken after makeOutput, which may grow (and so detach) the heap.
-  const src = backend.typedArrayFromHeap(t);
-  backend.typedArrayFromHeap(out).set(src.subarray(start * perRow, (start + count) * perRow));
-  return out;
+  return copyRange(backend, t, start * perRow, [count, ...t.shape.slice(1)]);
 }
 
 /**
@@ -269,13 +274,7 @@ function slice({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   if (x.dtype === 'string') return undefined;
   const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs!.begin as number[], attrs!.size as number[]);
   if (!tf.slice_util.isSliceContinous(x.shape, begin, size)) return undefined;
-  const b = backend as WasmBackend;
-  const offset = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));
-  const out = b.makeOutput(size, x.dtype);
-  const count = size.reduce((a, d) => a * d, 1);
-  // Views are taken after makeOutput, which may grow (and so detach) the heap.
-  b.typedArrayFromHeap(out).set(b.typedArrayFromHeap(x).subarray(offset, offset + count));
-  return out;
+  return copyRange(backend as WasmBackend, x, tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape)), size);
 }
 
 export type KernelArgs = Parameters<tf.KernelFunc>[0];

@@ -59,7 +59,8 @@ function channelSum(x: tf.Tensor): tf.Tensor1D {
 
 /**
  * What follows a block's convolution, on one chunk: batch norm -> ReLU -> 2x2 max-pool and its
- * backward. `dy` is the gradient at the chunk's pooled output, `y` that output.
+ * backward. `dy` is the gradient at the chunk's pooled output; `y()` slices that output, for the
+ * path that needs it (the native one recomputes the pooling instead).
  */
 interface PostConv {
   /** Per-channel sum of (z - center) and, if asked, of its square. */
@@ -67,9 +68,9 @@ interface PostConv {
   /** xhat = (z - mean) * invStd, and y = maxPool(relu(gamma * xhat + beta)). */
   forward(z: tf.Tensor4D, mean: tf.Tensor1D, invStd: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D): { xhat: tf.Tensor4D; y: tf.Tensor4D };
   /** With d the gradient at the batch-norm output: [sum d, sum d * xhat] per channel. */
-  gradSums(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: tf.Tensor4D): tf.Tensor1D[];
+  gradSums(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: () => tf.Tensor4D): tf.Tensor1D[];
   /** The conv output's gradient: scale * (d - xhat * mGamma - mBeta). */
-  gradInput(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: tf.Tensor4D,
+  gradInput(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: () => tf.Tensor4D,
     m: { beta: tf.Tensor1D; gamma: tf.Tensor1D; scale: tf.Tensor1D }): tf.Tensor4D;
 }
 
@@ -93,11 +94,11 @@ const compositePostConv: PostConv = {
     return { xhat, y: tf.maxPool(tf.relu(tf.add(tf.mul(xhat, gamma), beta)) as tf.Tensor4D, 2, 2, 'valid') };
   }),
   gradSums: (xhat, gamma, beta, dy, y) => tf.tidy(() => {
-    const d = bnOutputGrad(xhat, gamma, beta, dy, y);
+    const d = bnOutputGrad(xhat, gamma, beta, dy, y());
     return [channelSum(d), channelSum(tf.mul(d, xhat))];
   }),
   gradInput: (xhat, gamma, beta, dy, y, m) => tf.tidy(() =>
-    tf.mul(tf.sub(bnOutputGrad(xhat, gamma, beta, dy, y), tf.add(tf.mul(xhat, m.gamma), m.beta)), m.scale) as tf.Tensor4D),
+    tf.mul(tf.sub(bnOutputGrad(xhat, gamma, beta, dy, y()), tf.add(tf.mul(xhat, m.gamma), m.beta)), m.scale) as tf.Tensor4D),
 };
 
 /** wasm with the native kernels (src/kernels/native.ts): one pass each, sums in double. */
@@ -154,7 +155,7 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
         const chunk = (t: tf.Tensor4D, k: number) => rows(t, k * options.chunk, xhats[k].shape[0]);
         // Pass 1: the batch-norm reductions over the whole episode; pass 2 recomputes the
         // pooling's routing rather than hold a whole-episode gradient in between.
-        const sums = xhats.map((xk, k) => tf.tidy(() => post.gradSums(xk, g, b, chunk(dy, k), chunk(ys, k))));
+        const sums = xhats.map((xk, k) => tf.tidy(() => post.gradSums(xk, g, b, chunk(dy, k), () => chunk(ys, k))));
         const dBeta = tf.addN(sums.map(([db]) => db)) as tf.Tensor1D;
         const dGamma = tf.addN(sums.map(([, dg]) => dg)) as tf.Tensor1D;
         const m = { beta: tf.div(dBeta, n) as tf.Tensor1D, gamma: tf.div(dGamma, n) as tf.Tensor1D, scale: tf.mul(g, inv) as tf.Tensor1D };
@@ -162,7 +163,7 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
         let dKernel: tf.Tensor4D | undefined;
         let dBias: tf.Tensor1D | undefined;
         const dx = xhats.map((xk, k) => {
-          const dz = tf.tidy(() => post.gradInput(xk, g, b, chunk(dy, k), chunk(ys, k), m));
+          const dz = tf.tidy(() => post.gradInput(xk, g, b, chunk(dy, k), () => chunk(ys, k), m));
           const xsk = chunk(xs, k);
           const dk = tf.engine().runKernel('Conv2DBackpropFilter', { x: xsk, dy: dz }, { ...CONV, filterShape: w.shape }) as tf.Tensor4D;
           const db = channelSum(dz);
