@@ -159,6 +159,19 @@ for (const native of [false, true]) describe(native ? 'native kernels on wasm' :
     cpu.forEach((expected, i) => expect(relErr(wasm[i], expected), `output ${i}`).to.be.lessThan(TOLERANCE));
   });
 
+  it('Identity shares memory: a clone outlives its source and takes no new buffer', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d(seeded(64 * 100, 10), [64, 100]);
+    const expected = await x.data();
+    const buffers = tf.memory().numDataBuffers;
+    const y = tf.clone(x);
+    expect(tf.memory().numDataBuffers, 'buffers after clone').to.equal(buffers);
+    x.dispose();
+    tf.dispose(tf.range(0, 64 * 100)); // an allocation that would reuse freed memory
+    expect(Array.from(await y.data())).to.deep.equal(Array.from(expected));
+    y.dispose();
+  });
+
   it('Sum over the leading axis of a wide tensor matches cpu and leaves the heap intact', async () => {
     // 19,200 columns: an RKD-A gradient block; the XNNPACK pool path once corrupted the heap here.
     const ops = (): tf.Tensor[] => {

@@ -5,7 +5,8 @@
  *   convolutions on the backend's own XNNPACK Conv2D kernel;
  * - Sum and Mean over leading axes (batch norm) become an XNNPACK average pool instead of a full
  *   transpose followed by a reduction;
- * - Tile, MaxPoolGrad and contiguous Slice become block copies / loops over the wasm heap.
+ * - Tile, MaxPoolGrad and contiguous Slice become block copies / loops over the wasm heap;
+ * - Identity shares its input's memory instead of copying it.
  * Registered by src/backend.ts; see test/kernels.test.ts for the checks against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +18,7 @@ type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 /** The part of the wasm backend object these kernels use. */
 export interface WasmBackend {
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
@@ -277,6 +279,18 @@ function slice({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   return copyRange(backend as WasmBackend, x, tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape)), size);
 }
 
+/**
+ * Identity as a new reference to the same memory (tensors are immutable), as on the cpu backend:
+ * wasm's own copies, and autodiff clones every tensor a custom gradient saves, so a block's saved
+ * activations would be copied once more each step and held twice for a moment.
+ */
+function identity({ inputs, backend }: KernelArgs): TensorInfo | undefined {
+  const x = inputs.x!;
+  if (x.dtype === 'string') return undefined;
+  (backend as WasmBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 export type KernelArgs = Parameters<tf.KernelFunc>[0];
 export type FastPath = (args: KernelArgs) => TensorInfo | undefined;
 
@@ -314,4 +328,5 @@ export function registerWasmFillIns(): void {
   replace(tf.Tile, tile);
   replace(tf.MaxPoolGrad, maxPoolGrad);
   replace(tf.Slice, slice);
+  replace(tf.Identity, identity);
 }
