@@ -23,6 +23,12 @@ interface NativeAddon {
     dBeta: Float32Array, dGamma: Float32Array): void;
   bnGradInput(xhat: Float32Array, dims: number[], gamma: Float32Array, beta: Float32Array, dy: Float32Array,
     mBeta: Float32Array, mGamma: Float32Array, scale: Float32Array, dz: Float32Array): void;
+  /** The first Conv-4 block, its convolution recomputed: arrays as named in BLOCK_KERNELS' inputs,
+   * then the outputs; dims: [n, h, w, cin, kh, kw, cout, padTop, padBottom, padLeft, padRight]. */
+  inputBlockMoments(arrays: Float32Array[], dims: number[]): void;
+  inputBlockForward(arrays: Float32Array[], dims: number[]): void;
+  inputBlockGradSums(arrays: Float32Array[], dims: number[]): void;
+  inputBlockGrad(arrays: Float32Array[], dims: number[]): void;
   threads(): number;
 }
 
@@ -152,7 +158,15 @@ export const BLOCK_KERNELS = {
   bnReluPool: 'FewshotBnReluPool',
   gradSums: 'FewshotBnGradSums',
   gradInput: 'FewshotBnGradInput',
+  // The first block whole, its convolution recomputed in every pass (conv-block.ts):
+  inputMoments: 'FewshotInputBlockMoments',
+  inputForward: 'FewshotInputBlockForward',
+  inputGradSums: 'FewshotInputBlockGradSums',
+  inputGrad: 'FewshotInputBlockGrad',
 } as const;
+
+/** The input names of the recomputing first-block kernels, in the addon's argument order. */
+const INPUT_BLOCK_ARGS = ['x', 'kernel', 'bias', 'mean', 'invStd', 'gamma', 'beta', 'dy', 'mBeta', 'mGamma', 'scale'];
 
 function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
   const dims4 = (t: Info) => t.shape.slice(0, 4);
@@ -187,7 +201,33 @@ function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
         heap(b, i.mBeta), heap(b, i.mGamma), heap(b, i.scale), heap(b, dz));
       return dz;
     }],
+    ...inputBlockKernels(native),
   ];
+}
+
+/**
+ * The first block's kernels: inputs by name (in the addon's argument order), then outputs of the
+ * shapes given, written by the addon.
+ */
+function inputBlockKernels(native: NativeAddon): [string, tf.KernelFunc][] {
+  const channels = (i: Record<string, Info>) => [i.kernel.shape[3]];
+  const table: [string, (arrays: Float32Array[], dims: number[]) => void, string[], (i: Record<string, Info>) => number[][]][] = [
+    [BLOCK_KERNELS.inputMoments, native.inputBlockMoments, ['x', 'kernel', 'bias', 'center'], (i) => [channels(i), channels(i)]],
+    [BLOCK_KERNELS.inputForward, native.inputBlockForward, INPUT_BLOCK_ARGS.slice(0, 7),
+      (i) => [[i.x.shape[0], Math.floor(i.x.shape[1] / 2), Math.floor(i.x.shape[2] / 2), i.kernel.shape[3]]]],
+    [BLOCK_KERNELS.inputGradSums, native.inputBlockGradSums, INPUT_BLOCK_ARGS.slice(0, 8), (i) => [channels(i), channels(i)]],
+    [BLOCK_KERNELS.inputGrad, native.inputBlockGrad, INPUT_BLOCK_ARGS, (i) => [i.kernel.shape, channels(i)]],
+  ];
+  return table.map(([name, run, inputs, outputShapes]) => [name, (a: KernelArgs) => {
+    const b = a.backend as unknown as WasmBackend;
+    const i = a.inputs as Record<string, Info>;
+    const [kh, kw, , cout] = i.kernel.shape;
+    const { top, bottom, left, right } = convInfo(i.x.shape, i.kernel.shape, { strides: 1, pad: 'same', dataFormat: 'NHWC' }, name).padInfo;
+    const outs = outputShapes(i).map((shape) => b.makeOutput(shape, 'float32'));
+    // Views after every makeOutput, which may grow (and so detach) the heap.
+    run.call(native, [...inputs.map((n) => heap(b, i[n])), ...outs.map((o) => heap(b, o))], [...i.x.shape, kh, kw, cout, top, bottom, left, right]);
+    return outs.length === 1 ? outs[0] : outs;
+  }]);
 }
 
 /** Whether the block kernels can run now: on wasm, registered, and not turned off. */

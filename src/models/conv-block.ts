@@ -113,26 +113,92 @@ const nativePostConv: PostConv = {
     tf.engine().runKernel(BLOCK_KERNELS.gradInput, { xhat, gamma, beta, dy, mBeta: m.beta, mGamma: m.gamma, scale: m.scale }) as tf.Tensor4D,
 };
 
+/**
+ * The batch mean, biased variance and 1 / sqrt(variance + epsilon) over n pixels, two-pass for
+ * float32's sake; sum(center, squares) sums (z - center), or its square, per channel.
+ */
+function batchStats(sum: (center: tf.Tensor1D, squares: boolean) => tf.Tensor, channels: number, n: number, epsilon: number) {
+  const mean = tf.tidy(() => tf.div(sum(tf.zeros([channels]), false), n)) as tf.Tensor1D;
+  const variance = tf.tidy(() => tf.div(sum(mean, true), n)) as tf.Tensor1D;
+  return { mean, variance, invStd: tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D };
+}
+
+/** What the conv output's gradient needs of the batch-norm sums: their means, and gamma * invStd. */
+function gradScales(dBeta: tf.Tensor1D, dGamma: tf.Tensor1D, gamma: tf.Tensor1D, invStd: tf.Tensor1D, n: number) {
+  return { beta: tf.div(dBeta, n) as tf.Tensor1D, gamma: tf.div(dGamma, n) as tf.Tensor1D, scale: tf.mul(gamma, invStd) as tf.Tensor1D };
+}
+
 /** Rows [start, start + count) of x (x itself when that is all of it). */
 function rows(x: tf.Tensor4D, start: number, count: number): tf.Tensor4D {
   return count === x.shape[0] ? x : tf.slice(x, [start, 0, 0, 0], [count, -1, -1, -1]);
+}
+
+/** A block's pooled output, and the batch mean and (biased) variance of its conv output. */
+export interface BlockOutput {
+  y: tf.Tensor4D;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+}
+
+/** Multiply-adds per conv output up to which a block fed with images recomputes its convolution. */
+const RECOMPUTE_TAPS = 27;
+
+/**
+ * Whether the block runs as recomputingBlock: with the native kernels, for the first block (no
+ * input gradient) when its convolution is that cheap (3x3 over grey or colour images).
+ */
+function recomputesConv(kernel: tf.Tensor4D, options: BlockOptions): boolean {
+  const [kh, kw, cin, cout] = kernel.shape;
+  return !options.inputGrad && blockKernels() && kh * kw * cin <= RECOMPUTE_TAPS && cout % 8 === 0;
+}
+
+/**
+ * The first block with the native kernels: every pass (statistics, forward, both backward passes)
+ * recomputes the convolution from the images instead of storing the conv output, so the block
+ * reads its images and writes its pooled output, and holds nothing of the episode's size for
+ * backward: the largest activations of the network never reach memory.
+ */
+function recomputingBlock(x: tf.Tensor4D, params: BlockParams, options: BlockOptions): BlockOutput {
+  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
+  const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs);
+  const op = tf.customGrad(((xIn: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const n = xIn.shape[0] * xIn.shape[1] * xIn.shape[2];
+    const conv = { x: xIn, kernel, bias };
+    const { mean, variance, invStd } = batchStats(
+      (center, squares) => (run(BLOCK_KERNELS.inputMoments, { ...conv, center }) as tf.Tensor1D[])[squares ? 1 : 0], kernel.shape[3], n, options.epsilon);
+    const y = run(BLOCK_KERNELS.inputForward, { ...conv, mean, invStd, gamma, beta }) as tf.Tensor4D;
+    save([xIn, kernel, bias, gamma, beta, mean, invStd]);
+    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => tf.tidy(() => {
+        const [xs, w, bs, g, b, mu, inv] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const inputs = { x: xs, kernel: w, bias: bs, mean: mu, invStd: inv, gamma: g, beta: b, dy };
+        const [dBeta, dGamma] = run(BLOCK_KERNELS.inputGradSums, inputs) as tf.Tensor1D[];
+        const m = gradScales(dBeta, dGamma, g, inv, n);
+        const [dKernel, dBias] = run(BLOCK_KERNELS.inputGrad, { ...inputs, mBeta: m.beta, mGamma: m.gamma, scale: m.scale }) as tf.Tensor[];
+        return [tf.zerosLike(xs), dKernel, dBias, dGamma, dBeta];
+      }),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const y = op(x, params.kernel, params.bias, params.gamma, params.beta) as tf.Tensor4D;
+  return { y, mean: stats!.mean, variance: stats!.variance };
 }
 
 /**
  * One block in training mode. Returns the pooled output and the batch mean and (biased)
  * variance of the conv output, for the moving averages (kept: the caller disposes them).
  */
-export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: BlockOptions) {
+export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: BlockOptions): BlockOutput {
+  if (recomputesConv(params.kernel, options)) return recomputingBlock(x, params, options);
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   const post = blockKernels() ? nativePostConv : compositePostConv;
   const op = tf.customGrad(((xIn: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const n = xIn.shape[0] * xIn.shape[1] * xIn.shape[2];
-    // Conv outputs chunk by chunk; then the episode's statistics, two-pass for float32's sake.
+    // Conv outputs chunk by chunk; then the episode's statistics.
     const z = chunks(xIn, options.chunk, (part) => tf.fused.conv2d({ x: part, filter: kernel, bias, strides: 1, pad: 'same' }));
-    const zero = tf.zeros([kernel.shape[3]]) as tf.Tensor1D;
-    const mean = tf.tidy(() => tf.div(tf.addN(z.map((zk) => post.moments(zk, zero, false)[0])), n)) as tf.Tensor1D;
-    const variance = tf.tidy(() => tf.div(tf.addN(z.map((zk) => post.moments(zk, mean, true)[1])), n)) as tf.Tensor1D;
-    const invStd = tf.rsqrt(tf.add(variance, options.epsilon)) as tf.Tensor1D;
+    const { mean, variance, invStd } = batchStats(
+      (center, squares) => tf.addN(z.map((zk) => post.moments(zk, center, squares)[squares ? 1 : 0])), kernel.shape[3], n, options.epsilon);
     const pooled: tf.Tensor4D[] = [];
     const xhat = z.map((zk) => {
       const out = post.forward(zk, mean, invStd, gamma, beta);
@@ -158,7 +224,7 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
         const sums = xhats.map((xk, k) => tf.tidy(() => post.gradSums(xk, g, b, chunk(dy, k), () => chunk(ys, k))));
         const dBeta = tf.addN(sums.map(([db]) => db)) as tf.Tensor1D;
         const dGamma = tf.addN(sums.map(([, dg]) => dg)) as tf.Tensor1D;
-        const m = { beta: tf.div(dBeta, n) as tf.Tensor1D, gamma: tf.div(dGamma, n) as tf.Tensor1D, scale: tf.mul(g, inv) as tf.Tensor1D };
+        const m = gradScales(dBeta, dGamma, g, inv, n);
         // Pass 2: the conv output's gradient, then the conv's, chunk by chunk.
         let dKernel: tf.Tensor4D | undefined;
         let dBias: tf.Tensor1D | undefined;

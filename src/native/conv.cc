@@ -13,6 +13,9 @@ namespace {
 
 struct Dims { int n, h, w, c; };
 
+// std::max by value: std::max's reference arguments kept GCC from vectorising the pooling loops.
+inline float fmax2(float a, float b) { return a < b ? b : a; }
+
 // Copies x [n,h,w,c] into a zero-padded [n, h+ph, w+pw, c] buffer, so that the inner loops need
 // no bounds checks.
 std::vector<float> pad_input(const float* x, Dims d, int top, int bottom, int left, int right) {
@@ -112,7 +115,6 @@ void conv_forward_rows(const float* xp, int n_img, int hp, int wp, int cin, cons
 
 void conv_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
                   const float* bias, float* out, int oh_n, int ow_n, int cout) {
-  if (cout % 32 == 0) return conv_forward_rows<4, 3>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   if (cout % 16 == 0) return conv_forward_rows<2, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   if (cout % 8 == 0) return conv_forward_rows<1, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   return conv_forward_t<1, 8>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
@@ -178,7 +180,6 @@ void conv_filter_grad_t(const float* xp, int n_img, int hp, int wp, int cin, con
 
 void conv_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, int oh_n, int ow_n,
                       int kh_n, int kw_n, float* dw, int cout) {
-  if (cout % 32 == 0) return conv_filter_grad_t<32, 3>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
   if (cout % 16 == 0) return conv_filter_grad_t<16, 6>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
   if (cout % 8 == 0) return conv_filter_grad_t<8, 12>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
   return conv_filter_grad_t<1, 8>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
@@ -266,8 +267,8 @@ void bn_relu_pool(const float* z, int n_img, int h, int w, int c, const float* m
         #pragma omp simd
         for (int ch = 0; ch < c; ch++) {
           const float g = gamma[ch], b = beta[ch];
-          const float m = std::max(std::max(x0[ch] * g + b, x0[c + ch] * g + b), std::max(x1[ch] * g + b, x1[c + ch] * g + b));
-          out[ch] = std::max(m, 0.0f);
+          const float m = fmax2(fmax2(x0[ch] * g + b, x0[c + ch] * g + b), fmax2(x1[ch] * g + b, x1[c + ch] * g + b));
+          out[ch] = fmax2(m, 0.0f);
         }
       }
 }
@@ -359,6 +360,237 @@ void bn_grad_input(const float* xhat, int n_img, int h, int w, int c, const floa
             for (int ch = 0; ch < c; ch++) zs[k][ch] += scale[ch] * d[k * c + ch];
         }
   }
+}
+
+// ---- The first block, its convolution recomputed ----
+// A block fed with images has few input channels, so its convolution costs 9 * cin multiply-adds
+// per output: less than reading a stored output back. Every pass below recomputes it from the
+// padded images, 2x2 pooling window by window, and the block stores neither its conv output nor its
+// normalised output: it reads its input and writes its pooled output (or its filter gradient).
+
+struct InputBlock {
+  std::vector<float> xp;  // the images, zero-padded
+  int n_img, h, w, hp, wp, cin, kh_n, kw_n, cout;
+  const float* wt;        // [kh, kw, cin, cout]
+  const float* bias;      // [cout]
+  int taps() const { return kh_n * kw_n * cin; }
+};
+
+// dims: [n, h, w, cin, kh, kw, cout, top, bottom, left, right] ('same' padding, stride 1).
+InputBlock input_block(const float* x, const int* v, const float* wt, const float* bias) {
+  const Dims d{v[0], v[1], v[2], v[3]};
+  return {pad_input(x, d, v[7], v[8], v[9], v[10]), d.n, d.h, d.w, d.h + v[7] + v[8], d.w + v[9] + v[10],
+          d.c, v[4], v[5], v[6], wt, bias};
+}
+
+// The conv outputs of row r of image n, z[col * cout + co], four pixels and V x 8 channels at a
+// time: the four share each weight load (past the row's end the last pixel repeats, not stored).
+template <int V>
+void conv_row(const InputBlock& b, int n, int r, float* z) {
+  const size_t rs = (size_t)b.wp * b.cin;
+  const int kwcin = b.kw_n * b.cin;
+  const float* row = b.xp.data() + ((size_t)n * b.hp + r) * rs;
+  for (int c0 = 0; c0 < b.w; c0 += 4) {
+    const int last = std::min(4, b.w - c0) - 1;
+    const float* xs[4];
+    for (int q = 0; q < 4; q++) xs[q] = row + (size_t)(c0 + std::min(q, last)) * b.cin;
+    for (int co0 = 0; co0 < b.cout; co0 += 8 * V) {
+      v8 acc[4][V];
+      for (int j = 0; j < V; j++)
+        for (int q = 0; q < 4; q++) acc[q][j] = *(const v8*)(b.bias + co0 + 8 * j);
+      for (int kh = 0; kh < b.kh_n; kh++) {
+        const float* wr = b.wt + (size_t)kh * kwcin * b.cout + co0;
+        for (int t = 0; t < kwcin; t++) {
+          v8 wv[V];
+          for (int j = 0; j < V; j++) wv[j] = *(const v8*)(wr + (size_t)t * b.cout + 8 * j);
+          for (int q = 0; q < 4; q++) {
+            const float a = xs[q][kh * rs + t];
+            for (int j = 0; j < V; j++) acc[q][j] += a * wv[j];
+          }
+        }
+      }
+      for (int q = 0; q <= last; q++)
+        for (int j = 0; j < V; j++) *(v8*)(z + (size_t)(c0 + q) * b.cout + co0 + 8 * j) = acc[q][j];
+    }
+  }
+}
+
+// A thread's buffers for one row pair: [2][w][cout] each.
+struct RowPair {
+  int n, r0, rows;   // image, first row, 2 (a row of pooling windows) or 1 (an odd last row)
+  float *z, *xhat, *d;
+};
+
+// Runs f(pair) over the row pairs of every image, images x row pairs across threads, with the
+// pair's conv outputs z computed, and xhat = (z - mean) * inv_std when mean is given.
+template <class F>
+void each_row_pair(const InputBlock& b, const float* mean, const float* inv_std, F f) {
+  const int pairs = (b.h + 1) / 2, c = b.cout;
+  const size_t size = 2 * (size_t)b.w * c;
+  #pragma omp parallel
+  {
+    std::vector<float> buf(3 * size);
+    #pragma omp for collapse(2) schedule(static)
+    for (int n = 0; n < b.n_img; n++)
+      for (int rp = 0; rp < pairs; rp++) {
+        RowPair p{n, 2 * rp, std::min(2, b.h - 2 * rp), buf.data(), buf.data() + size, buf.data() + 2 * size};
+        for (int k = 0; k < p.rows; k++) {
+          float* zk = p.z + (size_t)k * b.w * c;
+          if (c % 16 == 0) conv_row<2>(b, n, p.r0 + k, zk); else conv_row<1>(b, n, p.r0 + k, zk);
+        }
+        if (mean)
+          for (size_t i = 0; i < (size_t)p.rows * b.w * c; i += c)
+            #pragma omp simd
+            for (int ch = 0; ch < c; ch++) p.xhat[i + ch] = (p.z[i + ch] - mean[ch]) * inv_std[ch];
+        f(p);
+      }
+  }
+}
+
+// Per-thread double accumulators of `size` values, added up into out (as float) at the end;
+// each row pair's float sums (a few hundred terms) are added in once.
+struct ThreadSums {
+  size_t size;
+  std::vector<double> part;
+  explicit ThreadSums(size_t size) : size(size), part((size_t)omp_get_max_threads() * size, 0.0) {}
+  void add(const float* v) {
+    double* a = &part[(size_t)omp_get_thread_num() * size];
+    for (size_t i = 0; i < size; i++) a[i] += v[i];
+  }
+  void total(float* out, size_t offset, size_t count) const {
+    for (size_t i = 0; i < count; i++) {
+      double s = 0;
+      for (size_t t = 0; t < part.size() / size; t++) s += part[t * size + offset + i];
+      out[i] = (float)s;
+    }
+  }
+};
+
+// Per-channel sums of u and of u * v over `pixels` pixels of c channels (v = u: squares), in float.
+void pair_sums(const float* u, const float* v, const float* center, size_t pixels, int c, float* s) {
+  std::fill(s, s + 2 * c, 0.0f);
+  for (size_t p = 0; p < pixels; p++)
+    #pragma omp simd
+    for (int ch = 0; ch < c; ch++) {
+      const float x = u[p * c + ch] - (center ? center[ch] : 0.0f);
+      s[ch] += x;
+      s[c + ch] += x * (v ? v[p * c + ch] : x);
+    }
+}
+
+// s1[c] = sum (z - center[c]), s2[c] = sum (z - center[c])^2, as channel_moments on the conv output.
+void input_block_moments(const InputBlock& b, const float* center, float* s1, float* s2) {
+  const int c = b.cout;
+  ThreadSums sums(2 * c);
+  std::vector<float> pair((size_t)omp_get_max_threads() * 2 * c);
+  each_row_pair(b, nullptr, nullptr, [&](const RowPair& p) {
+    float* s = &pair[(size_t)omp_get_thread_num() * 2 * c];
+    pair_sums(p.z, nullptr, center, (size_t)p.rows * b.w, c, s);
+    sums.add(s);
+  });
+  sums.total(s1, 0, c);
+  sums.total(s2, c, c);
+}
+
+// y = maxpool2x2(relu(gamma * xhat + beta)), as bn_relu_pool.
+void input_block_forward(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma,
+                         const float* beta, float* y) {
+  const int oh_n = b.h / 2, ow_n = b.w / 2, c = b.cout;
+  each_row_pair(b, mean, inv_std, [&](const RowPair& p) {
+    if (p.rows < 2) return;
+    for (int ow = 0; ow < ow_n; ow++) {
+      float* out = y + (((size_t)p.n * oh_n + p.r0 / 2) * ow_n + ow) * c;
+      const float* x0 = p.xhat + (size_t)2 * ow * c;
+      const float* x1 = x0 + (size_t)b.w * c;
+      #pragma omp simd
+      for (int ch = 0; ch < c; ch++) {
+        const float g = gamma[ch], be = beta[ch];
+        const float m = fmax2(fmax2(x0[ch] * g + be, x0[c + ch] * g + be), fmax2(x1[ch] * g + be, x1[c + ch] * g + be));
+        out[ch] = fmax2(m, 0.0f);
+      }
+    }
+  });
+}
+
+// The gradient at the batch-norm output of a row pair, d [2][w][cout] (bn_grad_window; zero
+// where no pooling window covers a pixel).
+void pair_d(const InputBlock& b, const RowPair& p, const float* gamma, const float* beta, const float* dy) {
+  const int c = b.cout, ow_n = b.w / 2;
+  std::fill(p.d, p.d + (size_t)p.rows * b.w * c, 0.0f);
+  if (p.rows < 2) return;
+  for (int ow = 0; ow < ow_n; ow++) {
+    const size_t i0 = (size_t)2 * ow * c, i1 = i0 + (size_t)b.w * c;
+    const float* g = dy + (((size_t)p.n * (b.h / 2) + p.r0 / 2) * ow_n + ow) * c;
+    bn_grad_window(p.xhat + i0, p.xhat + i1, c, gamma, beta, g, p.d + i0, p.d + i0 + c, p.d + i1, p.d + i1 + c);
+  }
+}
+
+// dbeta = sum d, dgamma = sum d * xhat, as bn_grad_sums.
+void input_block_grad_sums(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma,
+                           const float* beta, const float* dy, float* dbeta, float* dgamma) {
+  const int c = b.cout;
+  ThreadSums sums(2 * c);
+  std::vector<float> pair((size_t)omp_get_max_threads() * 2 * c);
+  each_row_pair(b, mean, inv_std, [&](const RowPair& p) {
+    pair_d(b, p, gamma, beta, dy);
+    float* s = &pair[(size_t)omp_get_thread_num() * 2 * c];
+    pair_sums(p.d, p.xhat, nullptr, (size_t)p.rows * b.w, c, s);
+    sums.add(s);
+  });
+  sums.total(dbeta, 0, c);
+  sums.total(dgamma, c, c);
+}
+
+// s[co] = sum over a row pair's pixels of one tap's input * dz[pixel, co], V x 8 channels at a time
+// (V independent accumulators).
+template <int V>
+void tap_grad(const float* xt, size_t rs, int cin, int w, int rows, const float* dz, int c, float* s) {
+  for (int co0 = 0; co0 < c; co0 += 8 * V) {
+    v8 acc[V] = {};
+    for (int row = 0; row < rows; row++)
+      for (int col = 0; col < w; col++) {
+        const float a = xt[row * rs + (size_t)col * cin];
+        const float* d = dz + ((size_t)row * w + col) * c + co0;
+        for (int j = 0; j < V; j++) acc[j] += a * *(const v8*)(d + 8 * j);
+      }
+    for (int j = 0; j < V; j++) *(v8*)(s + co0 + 8 * j) = acc[j];
+  }
+}
+
+// With dz = scale * (d - xhat * m_gamma - m_beta) (as bn_grad_input): dw[tap, co] = sum over
+// pixels of xp[pixel's tap] * dz[co] (tap by tap, 16 channels of accumulators), dbias = sum dz.
+void input_block_grad(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma,
+                      const float* beta, const float* dy, const float* m_beta, const float* m_gamma,
+                      const float* scale, float* dw, float* dbias) {
+  const int c = b.cout, taps = b.taps(), kwcin = b.kw_n * b.cin;
+  const size_t rs = (size_t)b.wp * b.cin, wsize = (size_t)(taps + 1) * c;
+  ThreadSums sums(wsize);
+  std::vector<float> pair((size_t)omp_get_max_threads() * wsize);
+  each_row_pair(b, mean, inv_std, [&](const RowPair& p) {
+    pair_d(b, p, gamma, beta, dy);
+    const size_t pixels = (size_t)p.rows * b.w;
+    float* dz = p.d;  // in place
+    for (size_t i = 0; i < pixels * c; i += c)
+      #pragma omp simd
+      for (int ch = 0; ch < c; ch++) dz[i + ch] = scale[ch] * (dz[i + ch] - p.xhat[i + ch] * m_gamma[ch] - m_beta[ch]);
+    float* s = &pair[(size_t)omp_get_thread_num() * wsize];
+    const float* x0 = b.xp.data() + ((size_t)p.n * b.hp + p.r0) * rs;
+    for (int t = 0; t < taps; t++) {
+      const float* xt = x0 + (size_t)(t / kwcin) * rs + t % kwcin;  // the tap's input at pixel (r0, 0)
+      float* st = s + (size_t)t * c;
+      if (c % 64 == 0) tap_grad<8>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+      else if (c % 32 == 0) tap_grad<4>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+      else if (c % 16 == 0) tap_grad<2>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+      else tap_grad<1>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+    }
+    std::fill(s + (size_t)taps * c, s + wsize, 0.0f);
+    for (size_t q = 0; q < pixels; q++)
+      #pragma omp simd
+      for (int ch = 0; ch < c; ch++) s[(size_t)taps * c + ch] += dz[q * c + ch];
+    sums.add(s);
+  });
+  sums.total(dw, 0, (size_t)taps * c);
+  sums.total(dbias, (size_t)taps * c, c);
 }
 
 // ---- N-API glue ----
@@ -493,6 +725,64 @@ napi_value BnGradInput(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The arguments of a kernel called as f([arrays...], [ints...]): Float32Arrays and ints; ok is
+// false (a JS TypeError pending) when an array is not a Float32Array.
+struct Args {
+  std::vector<float*> t;
+  std::vector<int> d;
+  bool ok = true;
+};
+
+Args args(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  Args out;
+  uint32_t nt = 0, nd = 0;
+  napi_get_array_length(env, a[0], &nt);
+  napi_get_array_length(env, a[1], &nd);
+  for (uint32_t i = 0; i < nt && out.ok; i++) {
+    napi_value e;
+    napi_get_element(env, a[0], i, &e);
+    out.t.push_back(f32(env, e));
+    out.ok = out.t.back() != nullptr;
+  }
+  out.d.resize(nd);
+  ints(env, a[1], out.d.data(), (int)nd);
+  return out;
+}
+
+// inputBlockMoments([x, w, bias, center, s1, s2], dims)
+napi_value InputBlockMoments(napi_env env, napi_callback_info info) {
+  Args a = args(env, info);
+  if (a.ok) input_block_moments(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5]);
+  return nullptr;
+}
+
+// inputBlockForward([x, w, bias, mean, invStd, gamma, beta, y], dims)
+napi_value InputBlockForward(napi_env env, napi_callback_info info) {
+  Args a = args(env, info);
+  if (a.ok) input_block_forward(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5], a.t[6], a.t[7]);
+  return nullptr;
+}
+
+// inputBlockGradSums([x, w, bias, mean, invStd, gamma, beta, dy, dBeta, dGamma], dims)
+napi_value InputBlockGradSums(napi_env env, napi_callback_info info) {
+  Args a = args(env, info);
+  if (a.ok)
+    input_block_grad_sums(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5], a.t[6], a.t[7], a.t[8], a.t[9]);
+  return nullptr;
+}
+
+// inputBlockGrad([x, w, bias, mean, invStd, gamma, beta, dy, mBeta, mGamma, scale, dw, dBias], dims)
+napi_value InputBlockGrad(napi_env env, napi_callback_info info) {
+  Args a = args(env, info);
+  if (a.ok)
+    input_block_grad(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5], a.t[6], a.t[7],
+                     a.t[8], a.t[9], a.t[10], a.t[11], a.t[12]);
+  return nullptr;
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value out;
   napi_create_int32(env, omp_get_max_threads(), &out);
@@ -508,6 +798,10 @@ napi_value Init(napi_env env, napi_value exports) {
     {"bnReluPool", nullptr, BnReluPool, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnGradSums", nullptr, BnGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnGradInput", nullptr, BnGradInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"inputBlockMoments", nullptr, InputBlockMoments, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"inputBlockForward", nullptr, InputBlockForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"inputBlockGradSums", nullptr, InputBlockGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"inputBlockGrad", nullptr, InputBlockGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
