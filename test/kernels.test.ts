@@ -103,9 +103,12 @@ for (const native of [false, true]) describe(native ? 'native kernels on wasm' :
     [[1, 10, 10, 1], [1, 1, 1, 2], 2, 'valid'],
     [[3, 64, 64, 2], [3, 3, 2, 3], 1, 'same'],
     [[5, 130, 130, 1], [3, 3, 1, 2], 2, 'valid'],
-    // The native kernels' register tiles: 64, 32 and 16 output channels, and rows that end mid-tile.
+    // The native kernels' register tiles: 64, 32 and 16 output channels, and rows that end mid-tile;
+    // the first two and the 'valid' one below go by Winograd (forward, dx and dW), odd sizes
+    // leaving half-empty 2x2 tiles.
     [[2, 8, 7, 64], [3, 3, 64, 64], 1, 'same'],
     [[3, 6, 5, 16], [3, 3, 16, 32], 1, 'same'],
+    [[2, 9, 10, 16], [3, 3, 16, 16], 1, 'valid'],
     [[2, 7, 11, 3], [3, 3, 3, 16], 1, 'same'],
   ];
   for (const [xShape, wShape, stride, pad] of cases) {

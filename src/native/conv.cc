@@ -3,6 +3,7 @@
 // dilation) forward, filter gradient and input gradient; max-pool gradient; and the batch norm ->
 // ReLU -> 2x2 max-pool of a Conv-4 block, forward and backward. See src/kernels/native.ts.
 #include <node_api.h>
+#include "winograd.h"
 #include <omp.h>
 #include <algorithm>
 #include <cmath>
@@ -115,6 +116,8 @@ void conv_forward_rows(const float* xp, int n_img, int hp, int wp, int cin, cons
 
 void conv_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
                   const float* bias, float* out, int oh_n, int ow_n, int cout) {
+  if (fewshot::winograd_fits(kh_n, kw_n, cin, cout, oh_n, ow_n) && oh_n == hp - 2 && ow_n == wp - 2)
+    return fewshot::winograd_forward(xp, n_img, hp, wp, cin, w, bias, out, cout);
   if (cout % 16 == 0) return conv_forward_rows<2, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   if (cout % 8 == 0) return conv_forward_rows<1, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   return conv_forward_t<1, 8>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
@@ -180,6 +183,8 @@ void conv_filter_grad_t(const float* xp, int n_img, int hp, int wp, int cin, con
 
 void conv_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, int oh_n, int ow_n,
                       int kh_n, int kw_n, float* dw, int cout) {
+  if (fewshot::winograd_fits(kh_n, kw_n, cin, cout, oh_n, ow_n) && oh_n == hp - 2 && ow_n == wp - 2)
+    return fewshot::winograd_filter_grad(xp, n_img, hp, wp, cin, dy, dw, cout);
   if (cout % 16 == 0) return conv_filter_grad_t<16, 6>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
   if (cout % 8 == 0) return conv_filter_grad_t<8, 12>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
   return conv_filter_grad_t<1, 8>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);

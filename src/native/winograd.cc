@@ -1,0 +1,219 @@
+// 3x3 convolutions (stride 1, NHWC) by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016):
+// each 2x2 output tile costs 16 multiplies per input/output channel pair instead of 36. These two
+// vCPUs share their FMA units, so the multiplies are the budget: the forward convolution (and so
+// the input gradient, a forward convolution with the flipped filter) and the filter gradient run
+// as 16 small GEMMs per block of tiles, with the transforms done on the block in cache.
+//
+//   y = A^T [ (G g G^T) . (B^T d B) ] A           (d: a 4x4 input tile, g: a 3x3 filter)
+//   dL/dg = G^T [ sum over tiles (A dy A^T) . (B^T d B) ] G
+#include "winograd.h"
+
+#include <omp.h>
+#include <algorithm>
+#include <vector>
+
+namespace fewshot {
+namespace {
+
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+constexpr int TILES = 48;  // tiles per block: the block's transforms (16 x 48 x 64 floats) stay in L2
+
+struct Tiling {
+  int n_img, hp, wp, cin, cout, oh, ow, th, tw;
+  long tiles() const { return (long)n_img * th * tw; }
+  Tiling(int n_img, int hp, int wp, int cin, int cout)
+      : n_img(n_img), hp(hp), wp(wp), cin(cin), cout(cout), oh(hp - 2), ow(wp - 2), th((hp - 1) / 2), tw((wp - 1) / 2) {}
+};
+
+// V[xi][k][ci] = (B^T d B)[xi] for the block's tiles t0 + k, 8 input channels at a time (cin % 8 == 0);
+// input rows and columns past the padded image read as zero.
+void input_transform(const Tiling& s, const float* xp, long t0, int tb, float* V) {
+  const v8 zero = {};
+  for (int k = 0; k < tb; k++) {
+    const long t = t0 + k;
+    const int n = (int)(t / ((long)s.th * s.tw)), rem = (int)(t % ((long)s.th * s.tw));
+    const int r0 = 2 * (rem / s.tw), c0 = 2 * (rem % s.tw);
+    for (int ci = 0; ci < s.cin; ci += 8) {
+      v8 d[4][4];
+      for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+          d[r][c] = (r0 + r < s.hp && c0 + c < s.wp)
+                        ? *(const v8*)(xp + (((size_t)n * s.hp + r0 + r) * s.wp + c0 + c) * s.cin + ci)
+                        : zero;
+      v8 e[4][4];  // B^T d
+      for (int c = 0; c < 4; c++) {
+        e[0][c] = d[0][c] - d[2][c];
+        e[1][c] = d[1][c] + d[2][c];
+        e[2][c] = d[2][c] - d[1][c];
+        e[3][c] = d[1][c] - d[3][c];
+      }
+      for (int r = 0; r < 4; r++) {  // (B^T d) B
+        const v8 v[4] = {e[r][0] - e[r][2], e[r][1] + e[r][2], e[r][2] - e[r][1], e[r][1] - e[r][3]};
+        for (int c = 0; c < 4; c++) *(v8*)(V + ((size_t)(r * 4 + c) * TILES + k) * s.cin + ci) = v[c];
+      }
+    }
+  }
+}
+
+// C (rows x n, row stride ldc) = A (rows x k, stride lda) * B (k x n, stride ldb), or += when
+// accumulate; register tiles of 6 rows x 16 columns (n % 16 == 0); rows past the end repeat the
+// last (computed, not stored).
+void gemm(const float* A, int lda, const float* B, int ldb, float* C, int ldc, int rows, int k, int n, bool accumulate) {
+  for (int i0 = 0; i0 < rows; i0 += 6) {
+    const int last = std::min(6, rows - i0) - 1;
+    const float* a[6];
+    for (int i = 0; i < 6; i++) a[i] = A + (size_t)(i0 + std::min(i, last)) * lda;
+    for (int j0 = 0; j0 < n; j0 += 16) {
+      v8 acc[6][2];
+      for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 2; j++)
+          acc[i][j] = accumulate && i <= last ? *(const v8*)(C + (size_t)(i0 + i) * ldc + j0 + 8 * j) : v8{};
+      for (int p = 0; p < k; p++) {
+        const v8 b0 = *(const v8*)(B + (size_t)p * ldb + j0), b1 = *(const v8*)(B + (size_t)p * ldb + j0 + 8);
+        for (int i = 0; i < 6; i++) {
+          const float av = a[i][p];
+          acc[i][0] += av * b0;
+          acc[i][1] += av * b1;
+        }
+      }
+      for (int i = 0; i <= last; i++)
+        for (int j = 0; j < 2; j++) *(v8*)(C + (size_t)(i0 + i) * ldc + j0 + 8 * j) = acc[i][j];
+    }
+  }
+}
+
+// U[xi][ci][co] = (G g G^T)[xi] for w [3, 3, cin, cout].
+std::vector<float> filter_transform(const float* w, int cin, int cout) {
+  std::vector<float> U((size_t)16 * cin * cout);
+  const size_t plane = (size_t)cin * cout;
+  #pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)plane; i++) {
+    float g[3][3], e[4][3];
+    for (int r = 0; r < 3; r++)
+      for (int c = 0; c < 3; c++) g[r][c] = w[(size_t)(r * 3 + c) * plane + i];
+    for (int c = 0; c < 3; c++) {  // G g
+      e[0][c] = g[0][c];
+      e[1][c] = 0.5f * (g[0][c] + g[1][c] + g[2][c]);
+      e[2][c] = 0.5f * (g[0][c] - g[1][c] + g[2][c]);
+      e[3][c] = g[2][c];
+    }
+    for (int r = 0; r < 4; r++) {  // (G g) G^T
+      U[(size_t)(r * 4 + 0) * plane + i] = e[r][0];
+      U[(size_t)(r * 4 + 1) * plane + i] = 0.5f * (e[r][0] + e[r][1] + e[r][2]);
+      U[(size_t)(r * 4 + 2) * plane + i] = 0.5f * (e[r][0] - e[r][1] + e[r][2]);
+      U[(size_t)(r * 4 + 3) * plane + i] = e[r][2];
+    }
+  }
+  return U;
+}
+
+}  // namespace
+
+bool winograd_fits(int kh, int kw, int cin, int cout, int oh, int ow) {
+  // Worth it when the tiles need at most 3/4 of direct convolution's multiplies (not for 3x3 maps).
+  const long tiles = (long)((oh + 1) / 2) * ((ow + 1) / 2);
+  return kh == 3 && kw == 3 && cin % 8 == 0 && cout % 16 == 0 && 16 * tiles * 4 <= 3 * 9L * oh * ow;
+}
+
+void winograd_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, const float* bias,
+                      float* out, int cout) {
+  const Tiling s(n_img, hp, wp, cin, cout);
+  const std::vector<float> U = filter_transform(w, cin, cout);
+  #pragma omp parallel
+  {
+    std::vector<float> V((size_t)16 * TILES * cin), M((size_t)16 * TILES * cout);
+    #pragma omp for schedule(static)
+    for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
+      const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
+      input_transform(s, xp, t0, tb, V.data());
+      for (int xi = 0; xi < 16; xi++)
+        gemm(&V[(size_t)xi * TILES * cin], cin, &U[(size_t)xi * cin * cout], cout, &M[(size_t)xi * TILES * cout], cout,
+             tb, cin, cout, false);
+      // y = A^T M A, 8 output channels at a time; outputs past the map's edge are not stored.
+      for (int k = 0; k < tb; k++) {
+        const long t = t0 + k;
+        const int n = (int)(t / ((long)s.th * s.tw)), rem = (int)(t % ((long)s.th * s.tw));
+        const int r0 = 2 * (rem / s.tw), c0 = 2 * (rem % s.tw);
+        for (int co = 0; co < cout; co += 8) {
+          v8 m[4][4], e[2][4];
+          for (int xi = 0; xi < 16; xi++) m[xi / 4][xi % 4] = *(const v8*)&M[((size_t)xi * TILES + k) * cout + co];
+          for (int c = 0; c < 4; c++) {
+            e[0][c] = m[0][c] + m[1][c] + m[2][c];
+            e[1][c] = m[1][c] - m[2][c] - m[3][c];
+          }
+          const v8 b = bias ? *(const v8*)(bias + co) : v8{};
+          for (int r = 0; r < 2 && r0 + r < s.oh; r++) {
+            const v8 y[2] = {e[r][0] + e[r][1] + e[r][2] + b, e[r][1] - e[r][2] - e[r][3] + b};
+            for (int c = 0; c < 2 && c0 + c < s.ow; c++)
+              *(v8*)(out + (((size_t)n * s.oh + r0 + r) * s.ow + c0 + c) * cout + co) = y[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+void winograd_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, float* dw, int cout) {
+  const Tiling s(n_img, hp, wp, cin, cout);
+  const size_t plane = (size_t)cin * cout;
+  const int threads = omp_get_max_threads();
+  std::vector<float> dU((size_t)threads * 16 * plane, 0.0f);
+  #pragma omp parallel
+  {
+    std::vector<float> V((size_t)16 * TILES * cin), D((size_t)16 * TILES * cout), Vt((size_t)TILES * cin);
+    float* mine = &dU[(size_t)omp_get_thread_num() * 16 * plane];
+    #pragma omp for schedule(static)
+    for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
+      const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
+      input_transform(s, xp, t0, tb, V.data());
+      // D[xi][k][co] = (A dy A^T)[xi], dy past the map's edge zero.
+      for (int k = 0; k < tb; k++) {
+        const long t = t0 + k;
+        const int n = (int)(t / ((long)s.th * s.tw)), rem = (int)(t % ((long)s.th * s.tw));
+        const int r0 = 2 * (rem / s.tw), c0 = 2 * (rem % s.tw);
+        for (int co = 0; co < cout; co += 8) {
+          v8 g[2][2];
+          for (int r = 0; r < 2; r++)
+            for (int c = 0; c < 2; c++)
+              g[r][c] = (r0 + r < s.oh && c0 + c < s.ow) ? *(const v8*)(dy + (((size_t)n * s.oh + r0 + r) * s.ow + c0 + c) * cout + co) : v8{};
+          const v8 e[4][2] = {{g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]},
+                              {g[0][0] - g[1][0], g[0][1] - g[1][1]}, {-g[1][0], -g[1][1]}};  // A dy
+          for (int r = 0; r < 4; r++) {  // (A dy) A^T
+            const v8 v[4] = {e[r][0], e[r][0] + e[r][1], e[r][0] - e[r][1], -e[r][1]};
+            for (int c = 0; c < 4; c++) *(v8*)&D[((size_t)(r * 4 + c) * TILES + k) * cout + co] = v[c];
+          }
+        }
+      }
+      // dU[xi] += V[xi]^T D[xi]: the block's V[xi] transposed first, so the GEMM reads rows.
+      for (int xi = 0; xi < 16; xi++) {
+        const float* v = &V[(size_t)xi * TILES * cin];
+        for (int k = 0; k < tb; k++)
+          for (int ci = 0; ci < cin; ci++) Vt[(size_t)ci * TILES + k] = v[(size_t)k * cin + ci];
+        gemm(Vt.data(), TILES, &D[(size_t)xi * TILES * cout], cout, mine + (size_t)xi * plane, cout, cin, tb, cout, true);
+      }
+    }
+  }
+  // Sum the threads' dU, then dw = G^T dU G.
+  #pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)plane; i++) {
+    float u[4][4], e[3][4];
+    for (int xi = 0; xi < 16; xi++) {
+      float sum = 0.0f;
+      for (int t = 0; t < threads; t++) sum += dU[((size_t)t * 16 + xi) * plane + i];
+      u[xi / 4][xi % 4] = sum;
+    }
+    for (int c = 0; c < 4; c++) {  // G^T dU
+      e[0][c] = u[0][c] + 0.5f * (u[1][c] + u[2][c]);
+      e[1][c] = 0.5f * (u[1][c] - u[2][c]);
+      e[2][c] = 0.5f * (u[1][c] + u[2][c]) + u[3][c];
+    }
+    for (int r = 0; r < 3; r++) {  // (G^T dU) G
+      dw[(size_t)(r * 3 + 0) * plane + i] = e[r][0] + 0.5f * (e[r][1] + e[r][2]);
+      dw[(size_t)(r * 3 + 1) * plane + i] = 0.5f * (e[r][1] - e[r][2]);
+      dw[(size_t)(r * 3 + 2) * plane + i] = 0.5f * (e[r][1] + e[r][2]) + e[r][3];
+    }
+  }
+}
+
+}  // namespace fewshot
