@@ -293,11 +293,13 @@ inline void bn_grad_window(const float* x0, const float* x1, int c, const float*
     const float m23 = b3 ? a3 : a2;
     const bool hi = m23 > m01;  // the first maximum: the top pair wins ties
     const float m = hi ? m23 : m01;
-    const float v = m > 0.0f ? g[ch] : 0.0f;
-    d0[ch] = (!hi && !b1) ? v : 0.0f;
-    d1[ch] = (!hi && b1) ? v : 0.0f;
-    d2[ch] = (hi && !b3) ? v : 0.0f;
-    d3[ch] = (hi && b3) ? v : 0.0f;
+    const float gv = g[ch];  // read unconditionally: a conditional read became a (slow) masked load
+    const float v = m > 0.0f ? gv : 0.0f;
+    // Multiplied by 0 or 1, not selected: GCC made the selects masked stores, slow on this CPU.
+    d0[ch] = v * (float)(!hi & !b1);
+    d1[ch] = v * (float)(!hi & b1);
+    d2[ch] = v * (float)(hi & !b3);
+    d3[ch] = v * (float)(hi & b3);
   }
 }
 
