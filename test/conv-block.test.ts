@@ -3,12 +3,14 @@
  * Conv-4: embeddings, the gradient of every variable and the moving statistics, for chunks that
  * split the episode unevenly, on cpu and wasm.
  */
+import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
 import { blockKernels, useNativeKernels } from '../src/kernels/native.js';
-import { conv4, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
-import { relativeError, requireNative } from './helpers.js';
+import { saveCheckpoint, loadModel } from '../src/models/checkpoint.js';
+import { conv4, embedInference, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
+import { relativeError, requireNative, tempDir } from './helpers.js';
 
 /** Embeddings, gradients of sum(embedding * dy) for every trainable variable, moving statistics. */
 function trainingStep(forward: (model: tf.LayersModel, x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, dy: tf.Tensor2D, width = 6) {
@@ -76,6 +78,37 @@ describe('fused Conv-4 training blocks', () => {
       expect([...kernels].filter((k) => k.startsWith('FewshotInputBlock')).sort())
         .to.deep.equal(['FewshotInputBlockForward', 'FewshotInputBlockGrad', 'FewshotInputBlockGradSums', 'FewshotInputBlockMoments']);
       expectSameStep(fused!, reference, 'recomputed');
+    });
+  }
+
+  // Inference with the native kernels: the first block recomputed (8 filters) or not (6), and a
+  // model loaded from a checkpoint (its batch norm is tf.layers' own class).
+  for (const [shape, width, loaded] of [[[5, 9, 11, 1], 8, false], [[4, 12, 10, 3], 6, false], [[3, 16, 14, 1], 16, true]] as const) {
+    it(`inference blocks equal model.apply (x [${shape}], ${width} filters${loaded ? ', loaded' : ''}, native)`, async function () {
+      await initBackend('wasm');
+      requireNative(this, blockKernels());
+      const x = tf.randomUniform([...shape], 0, 1, 'float32', 6) as tf.Tensor4D;
+      let model = conv4({ inputShape: [shape[1], shape[2], shape[3]], width, blocks: 3, seed: 4 });
+      // Moving statistics, gamma and beta away from their initial values.
+      model.layers.filter((l) => l.getClassName() === 'BatchNormalization').forEach((l, i) => {
+        const c = l.getWeights()[0].size;
+        l.setWeights([tf.linspace(0.5, 1.5 + i, c), tf.linspace(-0.3, 0.2, c), tf.linspace(-0.1, 0.4, c), tf.linspace(0.2, 2, c)]);
+      });
+      if (loaded) {
+        const dir = tempDir();
+        await saveCheckpoint(dir, model);
+        model = await loadModel(dir);
+        fs.rmSync(dir, { recursive: true });
+        expect(hasFusedTraining(model), 'a loaded model trains through tf.layers').to.equal(false);
+      }
+      useNativeKernels(false);
+      const reference = model.apply(x, { training: false }) as tf.Tensor2D;
+      useNativeKernels(true);
+      const profile = await tf.profile(() => embedInference(model, x));
+      const fused = profile.result as tf.Tensor2D;
+      expect(profile.kernels.some((k) => k.name === 'FewshotInputBlockForward' || k.name === 'FewshotBnReluPool')).to.equal(true);
+      expect(relativeError(fused.dataSync(), reference.dataSync())).to.be.below(1e-5);
+      tf.dispose([fused, reference]);
     });
   }
 

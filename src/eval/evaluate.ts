@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../atomic.js';
 import { openDataset } from '../data/open.js';
 import { EpisodeSource, openEpisodeSource } from '../episodes/suite.js';
 import { loadModel } from '../models/checkpoint.js';
+import { embedInference } from '../models/conv4.js';
 import { writeEpisodeAccuracies } from './results.js';
 import { FewShotDataset, ImageRef, imageBatch } from '../data/dataset.js';
 import type { Episode } from '../episodes/sampler.js';
@@ -41,7 +42,7 @@ export function embedImages(
   for (let start = 0; start < refs.length; start += batchSize) {
     parts.push(tf.tidy(() => {
       const x = imageBatch(dataset, refs.slice(start, start + batchSize));
-      return model.apply(x, { training: false }) as tf.Tensor2D;
+      return embedInference(model, x);
     }));
     onBatch?.(Math.min(start + batchSize, refs.length));
   }

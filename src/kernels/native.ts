@@ -18,7 +18,7 @@ interface NativeAddon {
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, dims: number[]): void;
   channelMoments(z: Float32Array, dims: number[], center: Float32Array, s1: Float32Array, s2: Float32Array): void;
   bnReluPool(z: Float32Array, dims: number[], mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
-    beta: Float32Array, xhat: Float32Array, y: Float32Array): void;
+    beta: Float32Array, xhat: Float32Array | null, y: Float32Array): void;
   bnGradSums(xhat: Float32Array, dims: number[], gamma: Float32Array, beta: Float32Array, dy: Float32Array,
     dBeta: Float32Array, dGamma: Float32Array): void;
   bnGradInput(xhat: Float32Array, dims: number[], gamma: Float32Array, beta: Float32Array, dy: Float32Array,
@@ -180,12 +180,14 @@ function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
       return [s1, s2];
     }],
     [BLOCK_KERNELS.bnReluPool, (a) => {
+      // With attrs.inference (the moving statistics), y alone, in one pass.
       const { b, i } = args(a);
       const [n, h, w, c] = dims4(i.z);
-      const xhat = b.makeOutput([n, h, w, c], 'float32');
+      const xhat = a.attrs?.inference ? undefined : b.makeOutput([n, h, w, c], 'float32');
       const y = b.makeOutput([n, Math.floor(h / 2), Math.floor(w / 2), c], 'float32');
-      native.bnReluPool(heap(b, i.z), [n, h, w, c], heap(b, i.mean), heap(b, i.invStd), heap(b, i.gamma), heap(b, i.beta), heap(b, xhat), heap(b, y));
-      return [xhat, y];
+      native.bnReluPool(heap(b, i.z), [n, h, w, c], heap(b, i.mean), heap(b, i.invStd), heap(b, i.gamma), heap(b, i.beta),
+        xhat ? heap(b, xhat) : null, heap(b, y));
+      return xhat ? [xhat, y] : y;
     }],
     [BLOCK_KERNELS.gradSums, (a) => {
       const { b, i } = args(a);

@@ -147,9 +147,9 @@ const RECOMPUTE_TAPS = 27;
  * Whether the block runs as recomputingBlock: with the native kernels, for the first block (no
  * input gradient) when its convolution is that cheap (3x3 over grey or colour images).
  */
-function recomputesConv(kernel: tf.Tensor4D, options: BlockOptions): boolean {
+function recomputesConv(kernel: tf.Tensor4D, inputGrad: boolean): boolean {
   const [kh, kw, cin, cout] = kernel.shape;
-  return !options.inputGrad && blockKernels() && kh * kw * cin <= RECOMPUTE_TAPS && cout % 8 === 0;
+  return !inputGrad && blockKernels() && kh * kw * cin <= RECOMPUTE_TAPS && cout % 8 === 0;
 }
 
 /**
@@ -186,11 +186,26 @@ function recomputingBlock(x: tf.Tensor4D, params: BlockParams, options: BlockOpt
 }
 
 /**
+ * One block in inference mode (batch norm with the moving statistics), with the native kernels:
+ * the first block in one pass from its images, the others as their convolution, then one pass
+ * over the pooling windows.
+ */
+export function convBlockInference(x: tf.Tensor4D, params: BlockParams, moving: { mean: tf.Tensor1D; variance: tf.Tensor1D; epsilon: number }): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { kernel, bias, gamma, beta } = params;
+    const bn = { mean: moving.mean, invStd: tf.rsqrt(tf.add(moving.variance, moving.epsilon)) as tf.Tensor1D, gamma, beta };
+    if (recomputesConv(kernel, false)) return tf.engine().runKernel(BLOCK_KERNELS.inputForward, { x, kernel, bias, ...bn }) as tf.Tensor4D;
+    const z = tf.fused.conv2d({ x, filter: kernel, bias, strides: 1, pad: 'same' });
+    return tf.engine().runKernel(BLOCK_KERNELS.bnReluPool, { z, ...bn }, { inference: true }) as tf.Tensor4D;
+  });
+}
+
+/**
  * One block in training mode. Returns the pooled output and the batch mean and (biased)
  * variance of the conv output, for the moving averages (kept: the caller disposes them).
  */
 export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: BlockOptions): BlockOutput {
-  if (recomputesConv(params.kernel, options)) return recomputingBlock(x, params, options);
+  if (recomputesConv(params.kernel, options.inputGrad)) return recomputingBlock(x, params, options);
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   const post = blockKernels() ? nativePostConv : compositePostConv;
   const op = tf.customGrad(((xIn: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {

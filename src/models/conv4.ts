@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageShape } from '../data/dataset.js';
 import { LeanBatchNormalization } from './batch-norm.js';
-import { chunkSize, convBlockTraining } from './conv-block.js';
+import { blockKernels } from '../kernels/native.js';
+import { chunkSize, convBlockInference, convBlockTraining } from './conv-block.js';
 
 export interface Conv4Options {
   readonly inputShape: ImageShape;
@@ -56,16 +57,22 @@ interface ConvState {
   activation: { getClassName(): string };
 }
 
-/** The [conv, lean batch norm, ReLU, 2x2 max-pool] groups of a Conv-4, or undefined for another model. */
-function conv4Blocks(model: tf.LayersModel): [ConvState, LeanBatchNormalization][] | undefined {
+/**
+ * The [conv, batch norm, ReLU, 2x2 max-pool] groups of a Conv-4, or undefined for another model.
+ * The batch norm is any tf.layers one over the channels with gamma and beta (a loaded checkpoint
+ * has the parent class); training also needs the lean layer (hasFusedTraining).
+ */
+function conv4Blocks(model: tf.LayersModel): [ConvState, tf.layers.Layer][] | undefined {
   const layers = model.layers;
-  const blocks: [ConvState, LeanBatchNormalization][] = [];
+  const blocks: [ConvState, tf.layers.Layer][] = [];
   for (let i = 0; i + 4 <= layers.length; i += 4) {
     const [conv, bn, relu, pool] = layers.slice(i, i + 4);
     const c = conv as unknown as ConvState;
     const p = pool.getConfig();
+    const b = bn.getConfig();
     const ok = conv.getClassName() === 'Conv2D' && c.kernelSize.join() === '3,3' && c.strides.join() === '1,1' && c.padding === 'same'
-      && c.dilationRate.join() === '1,1' && c.activation.getClassName() === 'linear' && c.bias !== undefined && bn instanceof LeanBatchNormalization
+      && c.dilationRate.join() === '1,1' && c.activation.getClassName() === 'linear' && c.bias !== undefined
+      && bn.getClassName() === 'BatchNormalization' && (b.axis === -1 || b.axis === 3) && b.center !== false && b.scale !== false
       && relu.getClassName() === 'ReLU' && relu.getConfig().maxValue == null
       && pool.getClassName() === 'MaxPooling2D' && String(p.poolSize) === '2,2' && String(p.strides) === '2,2' && p.padding === 'valid';
     if (!ok) return undefined;
@@ -77,7 +84,25 @@ function conv4Blocks(model: tf.LayersModel): [ConvState, LeanBatchNormalization]
 
 /** Whether embedTraining runs `model` as fused blocks (a Conv-4 of conv4()'s layers). */
 export function hasFusedTraining(model: tf.LayersModel): boolean {
-  return conv4Blocks(model) !== undefined;
+  return conv4Blocks(model)?.every(([, bn]) => bn instanceof LeanBatchNormalization) ?? false;
+}
+
+/**
+ * Inference-mode embeddings, as `model.apply(images, { training: false })`; with the native
+ * kernels, a Conv-4 (built by conv4() or loaded) runs as fused blocks (conv-block.ts).
+ */
+export function embedInference(model: tf.LayersModel, images: tf.Tensor4D): tf.Tensor2D {
+  const blocks = conv4Blocks(model);
+  if (!blocks || !blockKernels()) return model.apply(images, { training: false }) as tf.Tensor2D;
+  return tf.tidy(() => {
+    let x = images;
+    for (const [conv, bn] of blocks) {
+      const [gamma, beta, mean, variance] = bn.getWeights() as tf.Tensor1D[];
+      const params = { kernel: conv.kernel.read() as tf.Tensor4D, bias: conv.bias!.read() as tf.Tensor1D, gamma, beta };
+      x = convBlockInference(x, params, { mean, variance, epsilon: bn.getConfig().epsilon as number });
+    }
+    return tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
+  });
 }
 
 /**
@@ -87,10 +112,10 @@ export function hasFusedTraining(model: tf.LayersModel): boolean {
  */
 export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, chunk?: number): tf.Tensor2D {
   const blocks = conv4Blocks(model);
-  if (!blocks) return model.apply(images, { training: true }) as tf.Tensor2D;
+  if (!blocks || !hasFusedTraining(model)) return model.apply(images, { training: true }) as tf.Tensor2D;
   return tf.tidy(() => {
     let x = images;
-    blocks.forEach(([conv, bn], b) => {
+    (blocks as [ConvState, LeanBatchNormalization][]).forEach(([conv, bn], b) => {
       const kernel = conv.kernel.read() as tf.Tensor4D;
       const { gamma, beta, epsilon } = bn.trainingParams();
       const [n, h, w] = x.shape;

@@ -17,6 +17,16 @@ struct Dims { int n, h, w, c; };
 // std::max by value: std::max's reference arguments kept GCC from vectorising the pooling loops.
 inline float fmax2(float a, float b) { return a < b ? b : a; }
 
+// out = max(0, max over the 2x2 window of gamma * xhat + beta); x0, x1: the window's two rows.
+inline void pool_window(const float* x0, const float* x1, int c, const float* gamma, const float* beta, float* out) {
+  #pragma omp simd
+  for (int ch = 0; ch < c; ch++) {
+    const float g = gamma[ch], b = beta[ch];
+    const float m = fmax2(fmax2(x0[ch] * g + b, x0[c + ch] * g + b), fmax2(x1[ch] * g + b, x1[c + ch] * g + b));
+    out[ch] = fmax2(m, 0.0f);
+  }
+}
+
 // Copies x [n,h,w,c] into a zero-padded [n, h+ph, w+pw, c] buffer, so that the inner loops need
 // no bounds checks.
 std::vector<float> pad_input(const float* x, Dims d, int top, int bottom, int left, int right) {
@@ -247,33 +257,40 @@ void channel_moments(const float* z, long pixels, int c, const float* center, fl
   }
 }
 
-// xhat = (z - mean) * inv_std; y = maxpool2x2(relu(gamma * xhat + beta)).
+// xhat = (z - mean) * inv_std; y = maxpool2x2(relu(gamma * xhat + beta)). Without xhat (inference,
+// with the moving statistics), one pass over the pooling windows only.
 void bn_relu_pool(const float* z, int n_img, int h, int w, int c, const float* mean, const float* inv_std,
                   const float* gamma, const float* beta, float* xhat, float* y) {
   const int oh_n = h / 2, ow_n = w / 2;
-  #pragma omp parallel for collapse(2) schedule(static)
-  for (int n = 0; n < n_img; n++)
-    for (int r = 0; r < h; r++) {
-      const size_t row = ((size_t)n * h + r) * w * c;
-      for (int col = 0; col < w; col++)
-        #pragma omp simd
-        for (int ch = 0; ch < c; ch++) {
-          const size_t i = row + (size_t)col * c + ch;
-          xhat[i] = (z[i] - mean[ch]) * inv_std[ch];
-        }
-    }
+  if (xhat) {
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < n_img; n++)
+      for (int r = 0; r < h; r++) {
+        const size_t row = ((size_t)n * h + r) * w * c;
+        for (int col = 0; col < w; col++)
+          #pragma omp simd
+          for (int ch = 0; ch < c; ch++) {
+            const size_t i = row + (size_t)col * c + ch;
+            xhat[i] = (z[i] - mean[ch]) * inv_std[ch];
+          }
+      }
+  }
   #pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < n_img; n++)
     for (int oh = 0; oh < oh_n; oh++)
       for (int ow = 0; ow < ow_n; ow++) {
         float* out = y + (((size_t)n * oh_n + oh) * ow_n + ow) * c;
-        const float* x0 = xhat + (((size_t)n * h + 2 * oh) * w + 2 * ow) * c;
-        const float* x1 = x0 + (size_t)w * c;
-        #pragma omp simd
-        for (int ch = 0; ch < c; ch++) {
-          const float g = gamma[ch], b = beta[ch];
-          const float m = fmax2(fmax2(x0[ch] * g + b, x0[c + ch] * g + b), fmax2(x1[ch] * g + b, x1[c + ch] * g + b));
-          out[ch] = fmax2(m, 0.0f);
+        const size_t i0 = (((size_t)n * h + 2 * oh) * w + 2 * ow) * c, i1 = i0 + (size_t)w * c;
+        if (xhat) {
+          pool_window(xhat + i0, xhat + i1, c, gamma, beta, out);
+        } else {
+          #pragma omp simd
+          for (int ch = 0; ch < c; ch++) {
+            const float g = gamma[ch], b = beta[ch], m = mean[ch], s = inv_std[ch];
+            const float a = fmax2(fmax2(((z[i0 + ch] - m) * s) * g + b, ((z[i0 + c + ch] - m) * s) * g + b),
+                                  fmax2(((z[i1 + ch] - m) * s) * g + b, ((z[i1 + c + ch] - m) * s) * g + b));
+            out[ch] = fmax2(a, 0.0f);
+          }
         }
       }
 }
@@ -508,13 +525,7 @@ void input_block_forward(const InputBlock& b, const float* mean, const float* in
     for (int ow = 0; ow < ow_n; ow++) {
       float* out = y + (((size_t)p.n * oh_n + p.r0 / 2) * ow_n + ow) * c;
       const float* x0 = p.xhat + (size_t)2 * ow * c;
-      const float* x1 = x0 + (size_t)b.w * c;
-      #pragma omp simd
-      for (int ch = 0; ch < c; ch++) {
-        const float g = gamma[ch], be = beta[ch];
-        const float m = fmax2(fmax2(x0[ch] * g + be, x0[c + ch] * g + be), fmax2(x1[ch] * g + be, x1[c + ch] * g + be));
-        out[ch] = fmax2(m, 0.0f);
-      }
+      pool_window(x0, x0 + (size_t)b.w * c, c, gamma, beta, out);
     }
   });
 }
@@ -692,7 +703,7 @@ napi_value ChannelMoments(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// bnReluPool(z, [n,h,w,c], mean, invStd, gamma, beta, xhat, y)
+// bnReluPool(z, [n,h,w,c], mean, invStd, gamma, beta, xhat|null, y)
 napi_value BnReluPool(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value a[8];
@@ -700,8 +711,9 @@ napi_value BnReluPool(napi_env env, napi_callback_info info) {
   int d[4];
   ints(env, a[1], d, 4);
   const float *z = f32(env, a[0]), *mean = f32(env, a[2]), *inv = f32(env, a[3]), *g = f32(env, a[4]), *b = f32(env, a[5]);
-  float *xhat = f32(env, a[6]), *y = f32(env, a[7]);
-  if (z && mean && inv && g && b && xhat && y) bn_relu_pool(z, d[0], d[1], d[2], d[3], mean, inv, g, b, xhat, y);
+  float* xhat = is_null(env, a[6]) ? nullptr : f32(env, a[6]);
+  float* y = f32(env, a[7]);
+  if (z && mean && inv && g && b && y) bn_relu_pool(z, d[0], d[1], d[2], d[3], mean, inv, g, b, xhat, y);
   return nullptr;
 }
 

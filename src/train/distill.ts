@@ -12,7 +12,7 @@ import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
 import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
-import { conv4, embedTraining } from '../models/conv4.js';
+import { conv4, embedInference, embedTraining } from '../models/conv4.js';
 import { Objective, TrainResult, runPaths, trainEpisodic } from './episodic.js';
 import { ProtoNetConfig, RunOptions, writeRunConfig } from './protonet.js';
 
@@ -45,7 +45,7 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
     const split = (e: tf.Tensor2D) => [tf.slice(e, [0, 0], [supportCount, -1]), tf.slice(e, [supportCount, 0], [-1, -1])] as tf.Tensor2D[];
     const s = embedTraining(student, images);
     // The teacher embeds in inference mode; its variables are not among those trained.
-    const t = teacher.apply(images, { training: false }) as tf.Tensor2D;
+    const t = embedInference(teacher, images);
     const proto = prototypicalLoss(...(split(s) as [tf.Tensor2D, tf.Tensor2D]), shape.way);
     const terms: Record<string, tf.Scalar> = { proto: proto.loss, accuracy: proto.accuracy };
     let loss: tf.Scalar = proto.loss;
