@@ -214,7 +214,7 @@ function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
 function inputBlockKernels(native: NativeAddon): [string, tf.KernelFunc][] {
   const channels = (i: Record<string, Info>) => [i.kernel.shape[3]];
   const table: [string, (arrays: Float32Array[], dims: number[]) => void, string[], (i: Record<string, Info>) => number[][]][] = [
-    [BLOCK_KERNELS.inputMoments, native.inputBlockMoments, ['x', 'kernel', 'bias', 'center'], (i) => [channels(i), channels(i)]],
+    [BLOCK_KERNELS.inputMoments, native.inputBlockMoments, ['x', 'kernel', 'bias'], (i) => [channels(i), channels(i)]],
     [BLOCK_KERNELS.inputForward, native.inputBlockForward, INPUT_BLOCK_ARGS.slice(0, 7),
       (i) => [[i.x.shape[0], Math.floor(i.x.shape[1] / 2), Math.floor(i.x.shape[2] / 2), i.kernel.shape[3]]]],
     [BLOCK_KERNELS.inputGradSums, native.inputBlockGradSums, INPUT_BLOCK_ARGS.slice(0, 8), (i) => [channels(i), channels(i)]],

@@ -164,8 +164,9 @@ function recomputingBlock(x: tf.Tensor4D, params: BlockParams, options: BlockOpt
   const op = tf.customGrad(((xIn: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const n = xIn.shape[0] * xIn.shape[1] * xIn.shape[2];
     const conv = { x: xIn, kernel, bias };
-    const { mean, variance, invStd } = batchStats(
-      (center, squares) => (run(BLOCK_KERNELS.inputMoments, { ...conv, center }) as tf.Tensor1D[])[squares ? 1 : 0], kernel.shape[3], n, options.epsilon);
+    // The batch mean and variance in one pass (sums in double).
+    const [mean, variance] = run(BLOCK_KERNELS.inputMoments, conv) as tf.Tensor1D[];
+    const invStd = tf.rsqrt(tf.add(variance, options.epsilon)) as tf.Tensor1D;
     const y = run(BLOCK_KERNELS.inputForward, { ...conv, mean, invStd, gamma, beta }) as tf.Tensor4D;
     save([xIn, kernel, bias, gamma, beta, mean, invStd]);
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
