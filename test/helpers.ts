@@ -9,8 +9,15 @@ import { expect } from 'chai';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHARED = path.resolve(ROOT, '..', 'shared');
 
+const made: string[] = [];
+// Removed when the test process ends, whatever the tests did with them.
+process.on('exit', () => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+/** A fresh folder under the system's temporary folder, removed when the test run ends. */
 export function tempDir(prefix = 'fewshot-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** Reads a float64 reference file from ../shared/golden (CI lays shared/ beside the clone). */

@@ -1,6 +1,6 @@
 /**
  * Timing of the standard episode shapes on the current backend: one training step (forward,
- * backward, Adam) and the embedding of 1000 images. Warm-up excluded, median of several runs.
+ * backward, Adam) and the embedding of 1000 images. Median of several runs after 2 s of warm-up.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ImageShape } from '../data/dataset.js';
@@ -40,8 +40,13 @@ function median(values: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** Warm-up lasts this long (one run at least): a small step settles only after ~10 runs. */
+const WARM_UP_MS = 2000;
+
 async function timeMs(run: () => Promise<void>, repeats: number): Promise<number> {
-  await run(); // warm-up: kernel set-up, weight and optimizer-slot creation
+  // Warm-up: kernel set-up, weight and optimizer-slot creation, JIT compilation, heap growth.
+  const warmUpEnd = performance.now() + WARM_UP_MS;
+  do await run(); while (performance.now() < warmUpEnd);
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
@@ -54,7 +59,7 @@ async function timeMs(run: () => Promise<void>, repeats: number): Promise<number
 export async function benchShape(
   shape: BenchShape,
   backend: { name: string; threads: number },
-  repeats = 3,
+  repeats = 5,
 ): Promise<BenchResult> {
   const images = shape.way * (shape.shot + shape.query);
   const model = conv4({ inputShape: shape.inputShape, seed: 0 });

@@ -25,7 +25,7 @@ export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
     .description('time one training step and the embedding of 1000 images for the standard episode shapes')
-    .option('--repeats <n>', 'timed runs per measurement (median reported; one warm-up run excluded)', positiveInt('--repeats'), 3)
+    .option('--repeats <n>', 'timed runs per measurement (median reported, after 2 s of warm-up runs)', positiveInt('--repeats'), 5)
     .option('--shapes <names>', `comma-separated subset of ${BENCH_SHAPES.map((s) => s.name).join(',')}`)
     .addOption(new Option('--json', 'print one JSON array, an object per shape'))
     .addOption(backendOption())
