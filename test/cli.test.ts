@@ -51,6 +51,18 @@ describe('command line', function () {
     expectOneLineError(fewshot('episodes', 'show', path.join(ROOT, 'episodes', 'omniglot-test-5w1s.json')), /fewshot data omniglot --from/);
   });
 
+  it('refuses to start a new run over an existing one, leaving it as it was', () => {
+    const run = tempDir();
+    fs.writeFileSync(path.join(run, 'config.json'), '{"episodes": 7}\n');
+    fs.writeFileSync(path.join(run, 'log.jsonl'), '{"episode": 5}\n');
+    for (const command of [['train'], ['distill', '--teacher', run]]) {
+      expectOneLineError(fewshot(...command, '--out', run, '--dataset', 'synthetic'),
+        new RegExp(`^fewshot: ${run}: already holds a run \\(config.json\\); add --resume`));
+    }
+    expect(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).to.equal('{"episodes": 7}\n');
+    expect(fs.readFileSync(path.join(run, 'log.jsonl'), 'utf8')).to.equal('{"episode": 5}\n');
+  });
+
   it('refuses bad numbers in options', () => {
     const r = fewshot('train', '--out', tempDir(), '--way', '0');
     expect(r.code).to.not.equal(0);

@@ -1,7 +1,7 @@
 /** `fewshot distill`: RKD (and KD) self-distillation or distillation into a narrower student. */
 import { Command, Option } from 'commander';
 import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
-import { readRunConfig } from '../train/protonet.js';
+import { readRunConfig, refuseExistingRun } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
@@ -27,6 +27,7 @@ export function registerDistillCommand(program: Command): void {
       let config: DistillConfig;
       if (opts.resume) config = readRunConfig<DistillConfig>(opts.out);
       else {
+        refuseExistingRun(opts.out);
         if (!opts.teacher) throw new Error('--teacher is required (unless --resume)');
         const weights = rkdWeights(opts.rkd);
         config = {

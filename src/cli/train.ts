@@ -1,7 +1,7 @@
 /** `fewshot train`: a Prototypical Network, episodically, into a run folder. */
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
-import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, trainProtoNet } from '../train/protonet.js';
+import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, refuseExistingRun, trainProtoNet } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
@@ -47,6 +47,7 @@ export function registerTrainCommand(program: Command): void {
     .addOption(backendOption())
     .action(async (opts) => {
       await startBackend(opts.backend);
+      if (!opts.resume) refuseExistingRun(opts.out);
       const config: ProtoNetConfig = opts.resume ? readRunConfig<ProtoNetConfig>(opts.out) : trainingConfig(opts);
       const bar = progressBar('train', config.episodes);
       const result = await trainProtoNet(config, opts.out, {

@@ -53,6 +53,16 @@ export function readRunConfig<C>(dir: string): C {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as C;
 }
 
+/**
+ * Refuses to start a new run in a folder that holds one: it would overwrite its config and log and
+ * mix with its checkpoints. The caller asks for --resume, or another folder.
+ */
+export function refuseExistingRun(dir: string): void {
+  if (fs.existsSync(path.join(dir, 'config.json'))) {
+    throw new Error(`${dir}: already holds a run (config.json); add --resume to continue it, or choose another --out`);
+  }
+}
+
 export function writeRunConfig(dir: string, config: object): void {
   writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
 }
