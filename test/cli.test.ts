@@ -63,6 +63,19 @@ describe('command line', function () {
     expect(fs.readFileSync(path.join(run, 'log.jsonl'), 'utf8')).to.equal('{"episode": 5}\n');
   });
 
+  it('demo: a re-run replaces the previous run, student included', () => {
+    const out = tempDir();
+    const episodesOf = (run: string) => JSON.parse(fs.readFileSync(path.join(out, run, 'checkpoint', 'state.json'), 'utf8')).episode;
+    const first = fewshot('demo', '--out', out, '--episodes', '6', '--width', '8');
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/synthetic-test-5w1s\s+600\s+\d+\.\d\d \+- /);
+    expect([episodesOf('teacher'), episodesOf('student/gen1')]).to.deep.equal([6, 6]);
+    const second = fewshot('demo', '--out', out, '--episodes', '4', '--width', '8');
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.include(`replacing the previous demo run in ${out}`);
+    expect([episodesOf('teacher'), episodesOf('student/gen1')]).to.deep.equal([4, 4]);
+  });
+
   it('refuses bad numbers in options', () => {
     const r = fewshot('train', '--out', tempDir(), '--way', '0');
     expect(r.code).to.not.equal(0);

@@ -3,6 +3,7 @@
  * embedded synthetic glyphs, self-distil it into a student with RKD-D + RKD-A, and evaluate both on
  * the same frozen synthetic test episodes: means with 95% intervals and the paired difference.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -38,6 +39,12 @@ export function registerDemoCommand(program: Command): void {
       };
       const log = (line: LogLine) => console.log(formatLogLine(line));
       const started = Date.now();
+      // The demo is one job: a re-run starts over, rather than keep a student of an earlier teacher.
+      const parts = ['teacher', 'student', 'eval'].map((p) => path.join(opts.out, p));
+      if (parts.some((p) => fs.existsSync(p))) {
+        console.log(`replacing the previous demo run in ${opts.out}`);
+        parts.forEach((p) => fs.rmSync(p, { recursive: true, force: true }));
+      }
 
       console.log(`teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`);
       let bar = progressBar('teacher', config.episodes);
