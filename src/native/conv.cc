@@ -126,8 +126,6 @@ void conv_forward_rows(const float* xp, int n_img, int hp, int wp, int cin, cons
 
 void conv_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
                   const float* bias, float* out, int oh_n, int ow_n, int cout) {
-  if (fewshot::winograd_fits(kh_n, kw_n, cin, cout, oh_n, ow_n) && oh_n == hp - 2 && ow_n == wp - 2)
-    return fewshot::winograd_forward(xp, n_img, hp, wp, cin, w, bias, out, cout);
   if (cout % 16 == 0) return conv_forward_rows<2, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   if (cout % 8 == 0) return conv_forward_rows<1, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   return conv_forward_t<1, 8>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
@@ -193,8 +191,6 @@ void conv_filter_grad_t(const float* xp, int n_img, int hp, int wp, int cin, con
 
 void conv_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, int oh_n, int ow_n,
                       int kh_n, int kw_n, float* dw, int cout) {
-  if (fewshot::winograd_fits(kh_n, kw_n, cin, cout, oh_n, ow_n) && oh_n == hp - 2 && ow_n == wp - 2)
-    return fewshot::winograd_filter_grad(xp, n_img, hp, wp, cin, dy, dw, cout);
   if (cout % 16 == 0) return conv_filter_grad_t<16, 6>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
   if (cout % 8 == 0) return conv_filter_grad_t<8, 12>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
   return conv_filter_grad_t<1, 8>(xp, n_img, hp, wp, cin, dy, oh_n, ow_n, kh_n, kw_n, dw, cout);
@@ -658,6 +654,12 @@ void ints(napi_env env, napi_value arr, int* out, int count) {
   for (int i = 0; i < count; i++) { napi_value e; napi_get_element(env, arr, i, &e); out[i] = i32(env, e); }
 }
 
+// Whether a convolution goes by Winograd: 3x3, stride 1 (the output is the padded input less 2).
+bool winograd(const fewshot::WinogradDims& d, int kh, int kw, int bottom, int right) {
+  return fewshot::winograd_fits(kh, kw, d.cin, d.cout, d.oh, d.ow) && d.oh == d.h + d.top + bottom - 2 &&
+         d.ow == d.w + d.left + right - 2;
+}
+
 // conv2d(x, w, bias|null, out, [n,h,w,cin, kh,kw,cout, oh,ow, top,bottom,left,right])
 napi_value Conv2d(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -670,6 +672,11 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   float* out = f32(env, a[3]);
   if (!x || !w || !out) return nullptr;
   const Dims d{v[0], v[1], v[2], v[3]};
+  const fewshot::WinogradDims wd{d.n, d.h, d.w, d.c, v[9], v[11], v[6], v[7], v[8]};
+  if (winograd(wd, v[4], v[5], v[10], v[12])) {  // reads x in place: no padded copy
+    fewshot::winograd_forward(x, wd, w, bias, out);
+    return nullptr;
+  }
   std::vector<float> xp = pad_input(x, d, v[9], v[10], v[11], v[12]);
   conv_forward(xp.data(), d.n, d.h + v[9] + v[10], d.w + v[11] + v[12], d.c, w, v[4], v[5], bias, out, v[7], v[8], v[6]);
   return nullptr;
@@ -686,6 +693,11 @@ napi_value FilterGrad(napi_env env, napi_callback_info info) {
   float* dw = f32(env, a[2]);
   if (!x || !dy || !dw) return nullptr;
   const Dims d{v[0], v[1], v[2], v[3]};
+  const fewshot::WinogradDims wd{d.n, d.h, d.w, d.c, v[9], v[11], v[6], v[7], v[8]};
+  if (winograd(wd, v[4], v[5], v[10], v[12])) {
+    fewshot::winograd_filter_grad(x, wd, dy, dw);
+    return nullptr;
+  }
   std::vector<float> xp = pad_input(x, d, v[9], v[10], v[11], v[12]);
   conv_filter_grad(xp.data(), d.n, d.h + v[9] + v[10], d.w + v[11] + v[12], d.c, dy, v[7], v[8], v[4], v[5], dw, v[6]);
   return nullptr;

@@ -19,16 +19,19 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 constexpr int TILES = 48;  // tiles per block: the block's transforms (16 x 48 x 64 floats) stay in L2
 
+// The 2x2 output tiles of a convolution of x [n, h, w, cin] padded by (top, left) at the start
+// (and as much as the output size needs at the end) into [n, oh, ow, cout].
 struct Tiling {
-  int n_img, hp, wp, cin, cout, oh, ow, th, tw;
+  int n_img, h, w, cin, top, left, cout, oh, ow, th, tw;
   long tiles() const { return (long)n_img * th * tw; }
-  Tiling(int n_img, int hp, int wp, int cin, int cout)
-      : n_img(n_img), hp(hp), wp(wp), cin(cin), cout(cout), oh(hp - 2), ow(wp - 2), th((hp - 1) / 2), tw((wp - 1) / 2) {}
+  Tiling(const WinogradDims& d)
+      : n_img(d.n), h(d.h), w(d.w), cin(d.cin), top(d.top), left(d.left), cout(d.cout), oh(d.oh), ow(d.ow),
+        th((d.oh + 1) / 2), tw((d.ow + 1) / 2) {}
 };
 
 // V[xi][k][ci] = (B^T d B)[xi] for the block's tiles t0 + k, 8 input channels at a time (cin % 8 == 0);
-// input rows and columns past the padded image read as zero.
-void input_transform(const Tiling& s, const float* xp, long t0, int tb, float* V) {
+// the padding (rows and columns outside the image) reads as zero: no padded copy of the input.
+void input_transform(const Tiling& s, const float* x, long t0, int tb, float* V) {
   const v8 zero = {};
   for (int k = 0; k < tb; k++) {
     const long t = t0 + k;
@@ -36,11 +39,15 @@ void input_transform(const Tiling& s, const float* xp, long t0, int tb, float* V
     const int r0 = 2 * (rem / s.tw), c0 = 2 * (rem % s.tw);
     for (int ci = 0; ci < s.cin; ci += 8) {
       v8 d[4][4];
-      for (int r = 0; r < 4; r++)
-        for (int c = 0; c < 4; c++)
-          d[r][c] = (r0 + r < s.hp && c0 + c < s.wp)
-                        ? *(const v8*)(xp + (((size_t)n * s.hp + r0 + r) * s.wp + c0 + c) * s.cin + ci)
+      for (int r = 0; r < 4; r++) {
+        const int y = r0 + r - s.top;
+        for (int c = 0; c < 4; c++) {
+          const int xc = c0 + c - s.left;
+          d[r][c] = (y >= 0 && y < s.h && xc >= 0 && xc < s.w)
+                        ? *(const v8*)(x + (((size_t)n * s.h + y) * s.w + xc) * s.cin + ci)
                         : zero;
+        }
+      }
       v8 e[4][4];  // B^T d
       for (int c = 0; c < 4; c++) {
         e[0][c] = d[0][c] - d[2][c];
@@ -116,9 +123,9 @@ bool winograd_fits(int kh, int kw, int cin, int cout, int oh, int ow) {
   return kh == 3 && kw == 3 && cin % 8 == 0 && cout % 16 == 0 && 16 * tiles * 4 <= 3 * 9L * oh * ow;
 }
 
-void winograd_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, const float* bias,
-                      float* out, int cout) {
-  const Tiling s(n_img, hp, wp, cin, cout);
+void winograd_forward(const float* x, const WinogradDims& d, const float* w, const float* bias, float* out) {
+  const Tiling s(d);
+  const int cin = d.cin, cout = d.cout;
   const std::vector<float> U = filter_transform(w, cin, cout);
   #pragma omp parallel
   {
@@ -126,7 +133,7 @@ void winograd_forward(const float* xp, int n_img, int hp, int wp, int cin, const
     #pragma omp for schedule(static)
     for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
       const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
-      input_transform(s, xp, t0, tb, V.data());
+      input_transform(s, x, t0, tb, V.data());
       for (int xi = 0; xi < 16; xi++)
         gemm(&V[(size_t)xi * TILES * cin], cin, &U[(size_t)xi * cin * cout], cout, &M[(size_t)xi * TILES * cout], cout,
              tb, cin, cout, false);
@@ -154,8 +161,9 @@ void winograd_forward(const float* xp, int n_img, int hp, int wp, int cin, const
   }
 }
 
-void winograd_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, float* dw, int cout) {
-  const Tiling s(n_img, hp, wp, cin, cout);
+void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy, float* dw) {
+  const Tiling s(d);
+  const int cin = d.cin, cout = d.cout;
   const size_t plane = (size_t)cin * cout;
   const int threads = omp_get_max_threads();
   std::vector<float> dU((size_t)threads * 16 * plane, 0.0f);
@@ -166,7 +174,7 @@ void winograd_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, c
     #pragma omp for schedule(static)
     for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
       const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
-      input_transform(s, xp, t0, tb, V.data());
+      input_transform(s, x, t0, tb, V.data());
       // D[xi][k][co] = (A dy A^T)[xi], dy past the map's edge zero.
       for (int k = 0; k < tb; k++) {
         const long t = t0 + k;

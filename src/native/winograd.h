@@ -6,11 +6,14 @@ namespace fewshot {
 // Whether a 3x3, stride-1 convolution with an oh x ow output is worth doing by Winograd.
 bool winograd_fits(int kh, int kw, int cin, int cout, int oh, int ow);
 
-// out [n, hp - 2, wp - 2, cout] = bias + xp [n, hp, wp, cin] (already padded) convolved with w [3, 3, cin, cout].
-void winograd_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, const float* bias,
-                      float* out, int cout);
+// A 3x3 convolution of x [n, h, w, cin], zero-padded by top rows and left columns (and at the end
+// as the output needs), into [n, oh, ow, cout]; stride 1.
+struct WinogradDims { int n, h, w, cin, top, left, cout, oh, ow; };
 
-// dw [3, 3, cin, cout] = the filter gradient for dy [n, hp - 2, wp - 2, cout] of that convolution.
-void winograd_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const float* dy, float* dw, int cout);
+// out [n, oh, ow, cout] = bias (or nullptr) + x convolved with w [3, 3, cin, cout].
+void winograd_forward(const float* x, const WinogradDims& d, const float* w, const float* bias, float* out);
+
+// dw [3, 3, cin, cout] = the filter gradient for dy [n, oh, ow, cout] of that convolution.
+void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy, float* dw);
 
 }  // namespace fewshot
