@@ -63,10 +63,11 @@ void input_transform(const Tiling& s, const float* x, long t0, int tb, float* V)
   }
 }
 
-// C (rows x n, row stride ldc) = A (rows x k, stride lda) * B (k x n, stride ldb), or += when
-// accumulate; register tiles of 6 rows x 16 columns (n % 16 == 0); rows past the end repeat the
-// last (computed, not stored).
-void gemm(const float* A, int lda, const float* B, int ldb, float* C, int ldc, int rows, int k, int n, bool accumulate) {
+// C (rows x n, row stride ldc) = A (rows x k; A[i][p] at A[i * lda + p * acol]) * B (k x n, row
+// stride ldb), or += when accumulate; register tiles of 6 rows x 16 columns (n % 16 == 0); rows
+// past the end repeat the last (computed, not stored). acol lets A be a transposed block in place.
+void gemm(const float* A, int lda, int acol, const float* B, int ldb, float* C, int ldc, int rows, int k, int n,
+          bool accumulate) {
   for (int i0 = 0; i0 < rows; i0 += 6) {
     const int last = std::min(6, rows - i0) - 1;
     const float* a[6];
@@ -79,7 +80,7 @@ void gemm(const float* A, int lda, const float* B, int ldb, float* C, int ldc, i
       for (int p = 0; p < k; p++) {
         const v8 b0 = *(const v8*)(B + (size_t)p * ldb + j0), b1 = *(const v8*)(B + (size_t)p * ldb + j0 + 8);
         for (int i = 0; i < 6; i++) {
-          const float av = a[i][p];
+          const float av = a[i][(size_t)p * acol];
           acc[i][0] += av * b0;
           acc[i][1] += av * b1;
         }
@@ -135,7 +136,7 @@ void winograd_forward(const float* x, const WinogradDims& d, const float* w, con
       const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
       input_transform(s, x, t0, tb, V.data());
       for (int xi = 0; xi < 16; xi++)
-        gemm(&V[(size_t)xi * TILES * cin], cin, &U[(size_t)xi * cin * cout], cout, &M[(size_t)xi * TILES * cout], cout,
+        gemm(&V[(size_t)xi * TILES * cin], cin, 1, &U[(size_t)xi * cin * cout], cout, &M[(size_t)xi * TILES * cout], cout,
              tb, cin, cout, false);
       // y = A^T M A, 8 output channels at a time; outputs past the map's edge are not stored.
       for (int k = 0; k < tb; k++) {
@@ -169,7 +170,7 @@ void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy
   std::vector<float> dU((size_t)threads * 16 * plane, 0.0f);
   #pragma omp parallel
   {
-    std::vector<float> V((size_t)16 * TILES * cin), D((size_t)16 * TILES * cout), Vt((size_t)TILES * cin);
+    std::vector<float> V((size_t)16 * TILES * cin), D((size_t)16 * TILES * cout);
     float* mine = &dU[(size_t)omp_get_thread_num() * 16 * plane];
     #pragma omp for schedule(static)
     for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
@@ -193,13 +194,10 @@ void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy
           }
         }
       }
-      // dU[xi] += V[xi]^T D[xi]: the block's V[xi] transposed first, so the GEMM reads rows.
-      for (int xi = 0; xi < 16; xi++) {
-        const float* v = &V[(size_t)xi * TILES * cin];
-        for (int k = 0; k < tb; k++)
-          for (int ci = 0; ci < cin; ci++) Vt[(size_t)ci * TILES + k] = v[(size_t)k * cin + ci];
-        gemm(Vt.data(), TILES, &D[(size_t)xi * TILES * cout], cout, mine + (size_t)xi * plane, cout, cin, tb, cout, true);
-      }
+      // dU[xi] += V[xi]^T D[xi], V[xi] read transposed in place.
+      for (int xi = 0; xi < 16; xi++)
+        gemm(&V[(size_t)xi * TILES * cin], 1, cin, &D[(size_t)xi * TILES * cout], cout, mine + (size_t)xi * plane, cout,
+             cin, tb, cout, true);
     }
   }
   // Sum the threads' dU, then dw = G^T dU G.
