@@ -218,7 +218,7 @@ function inputBlockKernels(native: NativeAddon): [string, tf.KernelFunc][] {
     [BLOCK_KERNELS.inputForward, native.inputBlockForward, INPUT_BLOCK_ARGS.slice(0, 7),
       (i) => [[i.x.shape[0], Math.floor(i.x.shape[1] / 2), Math.floor(i.x.shape[2] / 2), i.kernel.shape[3]]]],
     [BLOCK_KERNELS.inputGradSums, native.inputBlockGradSums, INPUT_BLOCK_ARGS.slice(0, 8), (i) => [channels(i), channels(i)]],
-    [BLOCK_KERNELS.inputGrad, native.inputBlockGrad, INPUT_BLOCK_ARGS, (i) => [i.kernel.shape, channels(i)]],
+    [BLOCK_KERNELS.inputGrad, native.inputBlockGrad, INPUT_BLOCK_ARGS, (i) => [i.kernel.shape]],
   ];
   return table.map(([name, run, inputs, outputShapes]) => [name, (a: KernelArgs) => {
     const b = a.backend as unknown as WasmBackend;

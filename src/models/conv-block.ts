@@ -128,6 +128,14 @@ function gradScales(dBeta: tf.Tensor1D, dGamma: tf.Tensor1D, gamma: tf.Tensor1D,
   return { beta: tf.div(dBeta, n) as tf.Tensor1D, gamma: tf.div(dGamma, n) as tf.Tensor1D, scale: tf.mul(gamma, invStd) as tf.Tensor1D };
 }
 
+/**
+ * The conv bias's gradient: exactly zero, since batch norm in training mode subtracts the batch
+ * mean, which absorbs the bias (computed, it is float noise that Adam would scale up to steps).
+ */
+function zeroBiasGrad(kernel: tf.Tensor4D): tf.Tensor1D {
+  return tf.zeros([kernel.shape[3]]);
+}
+
 /** Rows [start, start + count) of x (x itself when that is all of it). */
 function rows(x: tf.Tensor4D, start: number, count: number): tf.Tensor4D {
   return count === x.shape[0] ? x : tf.slice(x, [start, 0, 0, 0], [count, -1, -1, -1]);
@@ -177,8 +185,8 @@ function recomputingBlock(x: tf.Tensor4D, params: BlockParams, options: BlockOpt
         const inputs = { x: xs, kernel: w, bias: bs, mean: mu, invStd: inv, gamma: g, beta: b, dy };
         const [dBeta, dGamma] = run(BLOCK_KERNELS.inputGradSums, inputs) as tf.Tensor1D[];
         const m = gradScales(dBeta, dGamma, g, inv, n);
-        const [dKernel, dBias] = run(BLOCK_KERNELS.inputGrad, { ...inputs, mBeta: m.beta, mGamma: m.gamma, scale: m.scale }) as tf.Tensor[];
-        return [tf.zerosLike(xs), dKernel, dBias, dGamma, dBeta];
+        const dKernel = run(BLOCK_KERNELS.inputGrad, { ...inputs, mBeta: m.beta, mGamma: m.gamma, scale: m.scale }) as tf.Tensor4D;
+        return [tf.zerosLike(xs), dKernel, zeroBiasGrad(w), dGamma, dBeta];
       }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -243,14 +251,12 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
         const m = gradScales(dBeta, dGamma, g, inv, n);
         // Pass 2: the conv output's gradient, then the conv's, chunk by chunk.
         let dKernel: tf.Tensor4D | undefined;
-        let dBias: tf.Tensor1D | undefined;
         const dx = xhats.map((xk, k) => {
           const dz = tf.tidy(() => post.gradInput(xk, g, b, chunk(dy, k), () => chunk(ys, k), m));
           const xsk = chunk(xs, k);
           const dk = tf.engine().runKernel('Conv2DBackpropFilter', { x: xsk, dy: dz }, { ...CONV, filterShape: w.shape }) as tf.Tensor4D;
-          const db = channelSum(dz);
-          // (The replaced partial sums are small; the tidy takes them.)
-          [dKernel, dBias] = dKernel && dBias ? [tf.add(dKernel, dk) as tf.Tensor4D, tf.add(dBias, db) as tf.Tensor1D] : [dk, db];
+          // (The replaced partial sum is small; the tidy takes it.)
+          dKernel = dKernel ? (tf.add(dKernel, dk) as tf.Tensor4D) : dk;
           const dxk = options.inputGrad
             ? (tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter: w }, { ...CONV, inputShape: xsk.shape }) as tf.Tensor4D)
             : undefined;
@@ -261,7 +267,7 @@ export function convBlockTraining(x: tf.Tensor4D, params: BlockParams, options: 
         });
         const dxAll = !options.inputGrad ? tf.zerosLike(xs) : dx.length === 1 ? dx[0]! : tf.concat(dx as tf.Tensor4D[], 0);
         if (dx.length > 1) tf.dispose(dx as tf.Tensor[]);
-        return [dxAll, dKernel!, dBias!, dGamma, dBeta];
+        return [dxAll, dKernel!, zeroBiasGrad(saved[1] as tf.Tensor4D), dGamma, dBeta];
       }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

@@ -586,12 +586,12 @@ void tap_grad(const float* xt, size_t rs, int cin, int w, int rows, const float*
 }
 
 // With dz = scale * (d - xhat * m_gamma - m_beta) (as bn_grad_input): dw[tap, co] = sum over
-// pixels of xp[pixel's tap] * dz[co] (tap by tap, 16 channels of accumulators), dbias = sum dz.
+// pixels of xp[pixel's tap] * dz[co] (tap by tap, 8 to 64 channels of accumulators).
 void input_block_grad(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma,
                       const float* beta, const float* dy, const float* m_beta, const float* m_gamma,
-                      const float* scale, float* dw, float* dbias) {
+                      const float* scale, float* dw) {
   const int c = b.cout, taps = b.taps(), kwcin = b.kw_n * b.cin;
-  const size_t rs = (size_t)b.wp * b.cin, wsize = (size_t)(taps + 1) * c;
+  const size_t rs = (size_t)b.wp * b.cin, wsize = (size_t)taps * c;
   ThreadSums sums(wsize);
   std::vector<float> pair((size_t)omp_get_max_threads() * wsize);
   each_row_pair(b, mean, inv_std, [&](const RowPair& p) {
@@ -611,14 +611,9 @@ void input_block_grad(const InputBlock& b, const float* mean, const float* inv_s
       else if (c % 16 == 0) tap_grad<2>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
       else tap_grad<1>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
     }
-    std::fill(s + (size_t)taps * c, s + wsize, 0.0f);
-    for (size_t q = 0; q < pixels; q++)
-      #pragma omp simd
-      for (int ch = 0; ch < c; ch++) s[(size_t)taps * c + ch] += dz[q * c + ch];
     sums.add(s);
   });
-  sums.total(dw, 0, (size_t)taps * c);
-  sums.total(dbias, (size_t)taps * c, c);
+  sums.total(dw, 0, wsize);
 }
 
 // ---- N-API glue ----
@@ -819,12 +814,12 @@ napi_value InputBlockGradSums(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// inputBlockGrad([x, w, bias, mean, invStd, gamma, beta, dy, mBeta, mGamma, scale, dw, dBias], dims)
+// inputBlockGrad([x, w, bias, mean, invStd, gamma, beta, dy, mBeta, mGamma, scale, dw], dims)
 napi_value InputBlockGrad(napi_env env, napi_callback_info info) {
   Args a = args(env, info);
   if (a.ok)
     input_block_grad(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5], a.t[6], a.t[7],
-                     a.t[8], a.t[9], a.t[10], a.t[11], a.t[12]);
+                     a.t[8], a.t[9], a.t[10], a.t[11]);
   return nullptr;
 }
 
