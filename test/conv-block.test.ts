@@ -62,16 +62,17 @@ describe('fused Conv-4 training blocks', () => {
   }
 
   // With 8 or 16 filters and the native kernels, the first block recomputes its convolution in
-  // every pass; odd sizes leave pixels that no pooling window covers.
+  // every pass; odd sizes leave pixels that no pooling window covers. Reference: the cpu backend.
   for (const [shape, width] of [[[5, 9, 11, 1], 8], [[4, 12, 10, 3], 16]] as const) {
     it(`equal the tf.layers path with the first block recomputed (x [${shape}], ${width} filters, native)`, async function () {
       await initBackend('wasm');
       requireNative(this, blockKernels());
       const x = tf.add(tf.mul(tf.randomUniform([...shape], 0, 1, 'float32', 4), 2), 0.5) as tf.Tensor4D;
       const dy = tf.randomNormal([shape[0], width], 0, 1, 'float32', 5) as tf.Tensor2D;
-      useNativeKernels(false);
+      // The reference: tf.layers on the cpu backend.
+      await initBackend('cpu');
       const reference = trainingStep((m, input) => m.apply(input, { training: true }) as tf.Tensor2D, x, dy, width);
-      useNativeKernels(true);
+      await initBackend('wasm');
       let fused: ReturnType<typeof trainingStep> | undefined;
       const profile = await tf.profile(() => { fused = trainingStep((m, input) => embedTraining(m, input), x, dy, width); });
       const kernels = new Set(profile.kernels.map((k) => k.name));
@@ -81,8 +82,8 @@ describe('fused Conv-4 training blocks', () => {
     });
   }
 
-  // Inference with the native kernels: the first block recomputed (8 filters) or not (6), and a
-  // model loaded from a checkpoint (its batch norm is tf.layers' own class).
+  // Inference with the native kernels against tf.layers on cpu: the first block recomputed (8
+  // filters) or not (6), and a model loaded from a checkpoint (its batch norm is tf.layers' own).
   for (const [shape, width, loaded] of [[[5, 9, 11, 1], 8, false], [[4, 12, 10, 3], 6, false], [[3, 16, 14, 1], 16, true]] as const) {
     it(`inference blocks equal model.apply (x [${shape}], ${width} filters${loaded ? ', loaded' : ''}, native)`, async function () {
       await initBackend('wasm');
@@ -101,9 +102,9 @@ describe('fused Conv-4 training blocks', () => {
         fs.rmSync(dir, { recursive: true });
         expect(hasFusedTraining(model), 'a loaded model trains through tf.layers').to.equal(false);
       }
-      useNativeKernels(false);
+      await initBackend('cpu');
       const reference = model.apply(x, { training: false }) as tf.Tensor2D;
-      useNativeKernels(true);
+      await initBackend('wasm');
       const profile = await tf.profile(() => embedInference(model, x));
       const fused = profile.result as tf.Tensor2D;
       expect(profile.kernels.some((k) => k.name === 'FewshotInputBlockForward' || k.name === 'FewshotBnReluPool')).to.equal(true);
