@@ -1,10 +1,10 @@
 /**
- * Native convolution kernels (src/native/conv.cc, an N-API addon built by node-gyp at install with
- * the host's SIMD and OpenMP threads) stacked on the wasm backend: Conv2D, FusedConv2D (bias, no
- * activation), Conv2DBackpropFilter and Conv2DBackpropInput for NHWC, stride 1, no dilation, and
- * MaxPoolGrad. They
- * read and write the wasm heap in place. Other arguments, or a missing addon, fall through to the
- * wasm kernels. FEWSHOT_NATIVE=0 turns them off (the reference path).
+ * Native kernels (src/native, an N-API addon built by node-gyp at install with the host's SIMD and
+ * OpenMP threads) stacked on the wasm backend: Conv2D, FusedConv2D (bias, no activation),
+ * Conv2DBackpropFilter and Conv2DBackpropInput for NHWC, stride 1, no dilation (3x3 ones by
+ * Winograd), and MaxPoolGrad; plus kernels of their own for the Conv-4 blocks (BLOCK_KERNELS).
+ * They read and write the wasm heap in place. Other arguments, or a missing addon, fall through to
+ * the wasm kernels. FEWSHOT_NATIVE=0 turns them off (the reference path).
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';

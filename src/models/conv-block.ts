@@ -1,12 +1,14 @@
 /**
  * Training-mode Conv-4 blocks [3x3 conv -> batch norm -> ReLU -> 2x2 max-pool] as one op each,
- * with a hand-written gradient, computed over the episode's images in chunks.
+ * with a hand-written gradient, computed over the episode's images in chunks; and the same blocks
+ * in inference mode on the native kernels.
  *
  * Why: through tf.layers, autodiff keeps every op's saved inputs and every intermediate gradient
  * until the backward pass ends, about 29 MiB per 84x84x3 image; wasm addresses 4 GB, so a 400-image
  * miniImageNet episode cannot train. A block here keeps only its normalised conv output (xhat) for
  * backward and recomputes the cheap ReLU and pooling from it, chunk by chunk; batch norm still uses
  * the statistics of the whole episode, so the result is the layers model's, to float rounding.
+ * With the native kernels the first block keeps nothing: it recomputes its (cheap) convolution.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BLOCK_KERNELS, blockKernels } from '../kernels/native.js';

@@ -1,7 +1,9 @@
 // Native kernels for the wasm backend, on float32 arrays in the wasm heap, with OpenMP threads and
 // the host's SIMD (built with -march=native at install): 2-D convolution (NHWC, stride 1, no
-// dilation) forward, filter gradient and input gradient; max-pool gradient; and the batch norm ->
-// ReLU -> 2x2 max-pool of a Conv-4 block, forward and backward. See src/kernels/native.ts.
+// dilation) forward, filter gradient and input gradient (3x3 ones by Winograd, winograd.cc);
+// max-pool gradient; the batch norm -> ReLU -> 2x2 max-pool of a Conv-4 block, forward (training
+// and inference) and backward; and a first block whole, its convolution recomputed in every pass.
+// See src/kernels/native.ts.
 #include <node_api.h>
 #include "winograd.h"
 #include <omp.h>
