@@ -18,7 +18,7 @@ source scripts/miniimagenet-settings.sh
 RUN=${RUN:-runs/miniimagenet-protonet-${SHOT}shot}
 RESULTS=${RESULTS:-scripts/results/$(basename "$RUN")}
 
-if [ -f "$RUN/checkpoint/model.json" ]; then
+if [ -f "$RUN/config.json" ]; then
   fewshot train --resume --out "$RUN" --backend "$BACKEND"
 else
   fewshot train --out "$RUN" --backend "$BACKEND" "${data[@]}" \

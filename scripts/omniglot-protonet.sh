@@ -15,7 +15,7 @@ BACKEND=${BACKEND:-auto}
 RESULTS=${RESULTS:-scripts/results/$(basename "$RUN")}
 fewshot() { node dist/src/cli/main.js "$@"; }
 
-if [ -f "$RUN/checkpoint/model.json" ]; then
+if [ -f "$RUN/config.json" ]; then
   fewshot train --resume --out "$RUN" --backend "$BACKEND"
 else
   fewshot train --out "$RUN" --backend "$BACKEND" \

@@ -12,7 +12,7 @@ RESULTS=${RESULTS:-scripts/results/sweep-synthetic}
 TEACHER=runs/sweeps/synthetic-teacher
 fewshot() { node dist/src/cli/main.js "$@"; }
 
-if [ -f "$TEACHER/checkpoint/model.json" ]; then fewshot train --resume --out "$TEACHER" --backend "$BACKEND"
+if [ -f "$TEACHER/config.json" ]; then fewshot train --resume --out "$TEACHER" --backend "$BACKEND"
 else
   fewshot train --out "$TEACHER" --backend "$BACKEND" --dataset synthetic --split train \
     --val-suite episodes/synthetic-val-5w1s.json --way 10 --shot 5 --query 5 --width 16 --episodes 100 \

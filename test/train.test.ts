@@ -52,7 +52,7 @@ describe('episodic training', function () {
     expect(new Set(counts).size, `tensor counts ${counts}`).to.equal(1);
   });
 
-  it('resumed after a kill, ends with the same weights and log as an uninterrupted run', async () => {
+  it('resumed after a kill, before or after its first checkpoint, ends as an uninterrupted run', async () => {
     const whole = tempDir();
     await trainProtoNet(small, whole);
 
@@ -74,5 +74,14 @@ describe('episodic training', function () {
     const strip = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n')
       .map((l) => { const { episodesPerSecond, tensors, rssMB, ...rest } = JSON.parse(l); return rest; });
     expect(strip(killed)).to.deep.equal(strip(whole));
+
+    // Killed before its first checkpoint: --resume starts it over, to the same end.
+    const early = tempDir();
+    await trainProtoNet(small, early, { onEpisode: (e: number) => { if (e === 2) throw new Error('killed'); } }).catch(() => undefined);
+    expect(fs.existsSync(runPaths(early).checkpoint)).to.equal(false);
+    await trainProtoNet(small, early, { resume: true });
+    const c = await weightsOf(runPaths(early).checkpoint);
+    a.forEach((w, i) => expect(Array.from(c[i]), `weight ${i} (started over)`).to.deep.equal(Array.from(w)));
+    expect(strip(early)).to.deep.equal(strip(whole));
   });
 });

@@ -139,9 +139,8 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
       tf.dispose(saved.optimizerWeights.map((w) => w.tensor));
     }
     state = saved.state!;
-  } else if (run.resume) {
-    throw new Error(`${dir}: nothing to resume (no checkpoint/)`);
   }
+  // (Resuming a run killed before its first checkpoint starts it over: it had nothing to keep.)
   const log = readLog(paths.log, state.episode);
   writeFileAtomic(paths.log, [Buffer.from(log.map((l) => JSON.stringify(l) + '\n').join(''))]);
 
