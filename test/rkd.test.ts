@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { rkdAngle, rkdAngleDirect, rkdDistance } from '../src/losses/rkd.js';
 import { initBackend } from '../src/backend.js';
-import { flat, golden, relativeError } from './helpers.js';
+import { RKD_ANGLE_KERNEL, nativeRkdAngle } from '../src/kernels/native.js';
+import { flat, golden, relativeError, requireNative } from './helpers.js';
 
 interface RkdCase {
   name: string;
@@ -110,6 +111,35 @@ describe('RKD losses', () => {
     const value = rkdAngle(tf.tensor2d(x[0]), tf.tensor2d(x[1])).dataSync()[0];
     await tf.setBackend('cpu');
     expect(relativeError([value], [total / n ** 3])).to.be.below(1e-4);
+  });
+
+  it('native RKD-A equals the bounded path on cpu: value and gradient, repeated and far-off points', async function () {
+    await initBackend('wasm');
+    requireNative(this, nativeRkdAngle());
+    const cases: [string, () => [tf.Tensor2D, tf.Tensor2D]][] = [
+      ['random', () => [tf.randomNormal([37, 6], 0, 1, 'float32', 1) as tf.Tensor2D, tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D]],
+      ['a repeated point', () => {
+        const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
+        return [tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D, tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D];
+      }],
+      ['far from the origin', () => [tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D,
+        tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D]],
+    ];
+    for (const [label, make] of cases) {
+      await initBackend('cpu');
+      const [s0, t0] = make();
+      // (The bounded tfjs path, itself tested against the direct formula above.)
+      const reference = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t0))([s0]);
+      const [expectedValue, expectedGrad] = [reference.value.dataSync(), reference.grads[0].dataSync()];
+      await initBackend('wasm');
+      const [s, t] = make();
+      let native: { value: tf.Tensor; grads: tf.Tensor[] } | undefined;
+      const profile = await tf.profile(() => { native = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t))([s]); });
+      expect(profile.kernels.some((k) => k.name === RKD_ANGLE_KERNEL), label).to.equal(true);
+      expect(relativeError(native!.value.dataSync(), expectedValue), `${label}: value`).to.be.below(1e-4);
+      expect(relativeError(native!.grads[0].dataSync(), expectedGrad), `${label}: gradient`).to.be.below(1e-4);
+    }
+    await tf.setBackend('cpu');
   });
 
   it('passes no gradient into the teacher', () => {

@@ -29,6 +29,8 @@ interface NativeAddon {
   inputBlockForward(arrays: Float32Array[], dims: number[]): void;
   inputBlockGradSums(arrays: Float32Array[], dims: number[]): void;
   inputBlockGrad(arrays: Float32Array[], dims: number[]): void;
+  /** RKD-A's loss sum and unscaled Gram gradient: [gs, gt, loss (1 float), dgram, ddiag], [n]. */
+  rkdAngle(arrays: Float32Array[], dims: number[]): void;
   threads(): number;
 }
 
@@ -232,6 +234,28 @@ function inputBlockKernels(native: NativeAddon): [string, tf.KernelFunc][] {
   }]);
 }
 
+/**
+ * RKD-A over all triplets from the centred Gram matrices of student and teacher (src/losses/rkd.ts):
+ * [loss sum, dGram, dDiag], the gradient unscaled and not symmetrised, as rkd.ts's bounded path.
+ */
+export const RKD_ANGLE_KERNEL = 'FewshotRkdAngle';
+
+function rkdAngleKernel(native: NativeAddon): tf.KernelFunc {
+  return (a) => {
+    const b = a.backend as unknown as WasmBackend;
+    const { gs, gt } = a.inputs as Record<string, Info>;
+    const n = gs.shape[0];
+    const outs = [b.makeOutput([], 'float32'), b.makeOutput([n, n], 'float32'), b.makeOutput([n], 'float32')];
+    native.rkdAngle([heap(b, gs), heap(b, gt), ...outs.map((o) => heap(b, o))], [n]);
+    return outs;
+  };
+}
+
+/** Whether the native RKD-A kernel can run now (as blockKernels()). */
+export function nativeRkdAngle(): boolean {
+  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(RKD_ANGLE_KERNEL, 'wasm') !== undefined;
+}
+
 /** Whether the block kernels can run now: on wasm, registered, and not turned off. */
 export function blockKernels(): boolean {
   return enabled && tf.getBackend() === 'wasm' && tf.getKernel(BLOCK_KERNELS.moments, 'wasm') !== undefined;
@@ -249,7 +273,7 @@ export function registerNativeKernels(): number {
     [tf.MaxPoolGrad, maxPoolGrad]] as const) {
     replace(name, cached(name, () => make(native)));
   }
-  for (const [kernelName, kernelFunc] of blockKernelFuncs(native)) {
+  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const]) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   return native.threads();

@@ -3,6 +3,7 @@
  * teacher embeddings T of the same N images. The teacher is constant: no gradient flows into it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { RKD_ANGLE_KERNEL, nativeRkdAngle } from '../kernels/native.js';
 
 type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
 
@@ -129,6 +130,7 @@ export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, budget = 1 
     return { ...cs, gap: tf.tidy(() => tf.sub(cs.cos, gramCosines(t, start, size).cos)) as tf.Tensor3D };
   };
 
+  if (nativeRkdAngle()) return rkdAngleNative(student, teacher);
   // The teacher is an input (with a zero gradient) so that the tape keeps it for the backward pass.
   const loss = tf.customGrad(((s: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([s, t]);
@@ -171,12 +173,38 @@ export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, budget = 1 
             tf.dispose([dGram, dDiag]);
             [dGram, dDiag] = next;
           }
-          // G = c c^T: dc = (dG + dG^T) c; then through the centring, dx = dc - mean(dc).
-          const symmetric = tf.add(tf.add(dGram, tf.transpose(dGram)), tf.mul(tf.diag(dDiag), 2));
-          const dc = tf.mul(tf.matMul(symmetric, gs.c), tf.mul(dy, scale));
-          return [tf.sub(dc, tf.mean(dc, 0, true)), tf.zerosLike(teacherSaved)];
+          return [gramToInput(dGram, dDiag, gs.c, tf.mul(dy, scale)), tf.zerosLike(teacherSaved)];
         });
       },
+    };
+  }) as unknown as CustomGradientFunc);
+  return loss(student, teacher) as tf.Scalar;
+}
+
+/** G = c c^T: dc = (dG + dG^T + 2 diag(dDiag)) c * factor; then through the centring, dx = dc - mean(dc). */
+function gramToInput(dGram: tf.Tensor, dDiag: tf.Tensor, c: tf.Tensor2D, factor: tf.Tensor): tf.Tensor {
+  const symmetric = tf.add(tf.add(dGram, tf.transpose(dGram)), tf.mul(tf.diag(dDiag), 2));
+  const dc = tf.mul(tf.matMul(symmetric, c), factor);
+  return tf.sub(dc, tf.mean(dc, 0, true));
+}
+
+/**
+ * rkdAngle on the native kernel (src/native/conv.cc): every triplet in one pass on both cores,
+ * forward and gradient together (the gradient is kept for the backward pass: N x N floats).
+ */
+function rkdAngleNative(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
+  const n = student.shape[0];
+  const loss = tf.customGrad(((s: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
+    const gs = centredGram(s as tf.Tensor2D);
+    const gt = centredGram(t as tf.Tensor2D);
+    const [sum, dGram, dDiag] = tf.engine().runKernel(RKD_ANGLE_KERNEL, { gs: gs.gram, gt: gt.gram }) as tf.Tensor[];
+    save([dGram, dDiag, gs.c, t]);
+    return {
+      value: tf.div(sum, n * n * n) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const [dG, dD, c, teacherSaved] = saved as tf.Tensor2D[];
+        return [gramToInput(dG, dD, c, tf.div(dy, n * n * n)), tf.zerosLike(teacherSaved)];
+      }),
     };
   }) as unknown as CustomGradientFunc);
   return loss(student, teacher) as tf.Scalar;

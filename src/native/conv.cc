@@ -618,6 +618,83 @@ void input_block_grad(const InputBlock& b, const float* mean, const float* inv_s
   sums.total(dw, 0, wsize);
 }
 
+// ---- RKD-A (src/losses/rkd.ts) from the centred Gram matrices of student and teacher ----
+// At vertex i: dot_ijk = G_jk - a_ij - a_ik (a_ij = G_ij - G_ii / 2), r_ij = 1 / |x_j - x_i| (0 at
+// j = i or a repeated point), cos = dot r_ij r_ik. Returns sum over (i, j, k) of huber(cos_s - cos_t)
+// and, unscaled, the gradient with respect to the student's Gram matrix as rkd.ts's bounded path
+// writes it: dgram (N x N, not symmetrised) and ddiag (N). Vertices across threads; per-thread
+// partial dgram, added last.
+void rkd_angle(const float* gs, const float* gt, int n, double* loss, float* dgram, float* ddiag) {
+  const int threads = omp_get_max_threads();
+  std::vector<float> part((size_t)threads * n * n, 0.0f), diag_part((size_t)threads * n, 0.0f);
+  std::vector<double> loss_part(threads, 0.0);
+  #pragma omp parallel
+  {
+    const int tid = omp_get_thread_num();
+    float* dg = &part[(size_t)tid * n * n];
+    float* dd = &diag_part[(size_t)tid * n];
+    std::vector<float> as(n), at(n), rs(n), rt(n), rows(n), q(n);
+    double lsum = 0;
+    #pragma omp for schedule(dynamic, 4)
+    for (int i = 0; i < n; i++) {
+      const float* gsi = gs + (size_t)i * n;
+      const float* gti = gt + (size_t)i * n;
+      for (int j = 0; j < n; j++) {
+        as[j] = gsi[j] - 0.5f * gsi[i];
+        at[j] = gti[j] - 0.5f * gti[i];
+        const float ns = gs[(size_t)j * n + j] - 2.0f * as[j], nt = gt[(size_t)j * n + j] - 2.0f * at[j];
+        rs[j] = (j != i && ns > 0.0f) ? 1.0f / std::sqrt(ns) : 0.0f;
+        rt[j] = (j != i && nt > 0.0f) ? 1.0f / std::sqrt(nt) : 0.0f;
+      }
+      for (int j = 0; j < n; j++) {
+        const float* gsj = gs + (size_t)j * n;
+        const float* gtj = gt + (size_t)j * n;
+        float* dgj = dg + (size_t)j * n;
+        const float asj = as[j], atj = at[j], rsj = rs[j], rtj = rt[j];
+        float hsum = 0.0f, gcos = 0.0f, l = 0.0f;
+        #pragma omp simd reduction(+ : hsum, gcos, l)
+        for (int k = 0; k < n; k++) {
+          const float rr = rsj * rs[k];
+          const float cs = (gsj[k] - asj - as[k]) * rr;
+          const float ct = (gtj[k] - atj - at[k]) * (rtj * rt[k]);
+          const float gap = cs - ct, a = std::fabs(gap), m = a < 1.0f ? a : 1.0f;
+          l += 0.5f * m * m + (a - m);
+          const float g = gap < -1.0f ? -1.0f : (gap > 1.0f ? 1.0f : gap);  // huber'(gap)
+          const float h = g * rr;
+          dgj[k] += h;
+          hsum += h;
+          gcos += g * cs;
+        }
+        lsum += l;
+        q[j] = -rsj * rsj * gcos;
+        rows[j] = hsum + q[j];
+      }
+      // dG_ij -= 2 rows_ij, dDiag_i += sum_j rows_ij, dDiag_j += q_ij (rkd.ts, backward).
+      float rowsum = 0.0f;
+      for (int j = 0; j < n; j++) {
+        dg[(size_t)i * n + j] -= 2.0f * rows[j];
+        rowsum += rows[j];
+        dd[j] += q[j];
+      }
+      dd[i] += rowsum;
+    }
+    loss_part[tid] = lsum;
+  }
+  *loss = 0;
+  for (int t = 0; t < threads; t++) *loss += loss_part[t];
+  #pragma omp parallel for schedule(static)
+  for (long e = 0; e < (long)n * n; e++) {
+    float v = 0.0f;
+    for (int t = 0; t < threads; t++) v += part[(size_t)t * n * n + e];
+    dgram[e] = v;
+  }
+  for (int j = 0; j < n; j++) {
+    float v = 0.0f;
+    for (int t = 0; t < threads; t++) v += diag_part[(size_t)t * n + j];
+    ddiag[j] = v;
+  }
+}
+
 // ---- N-API glue ----
 
 float* f32(napi_env env, napi_value v, size_t* length = nullptr) {
@@ -825,6 +902,16 @@ napi_value InputBlockGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// rkdAngle([gs, gt, loss (1 float), dgram, ddiag], [n])
+napi_value RkdAngle(napi_env env, napi_callback_info info) {
+  Args a = args(env, info);
+  if (!a.ok) return nullptr;
+  double loss = 0;
+  rkd_angle(a.t[0], a.t[1], a.d[0], &loss, a.t[3], a.t[4]);
+  a.t[2][0] = (float)loss;
+  return nullptr;
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value out;
   napi_create_int32(env, omp_get_max_threads(), &out);
@@ -844,6 +931,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"inputBlockForward", nullptr, InputBlockForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"inputBlockGradSums", nullptr, InputBlockGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"inputBlockGrad", nullptr, InputBlockGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"rkdAngle", nullptr, RkdAngle, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
