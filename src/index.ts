@@ -23,8 +23,8 @@ export type { FrozenEpisodes } from './episodes/manifest.js';
 export { readSuite, writeSuite, sampleSuite, loadSuiteEpisodes, openEpisodeSource } from './episodes/suite.js';
 export type { Suite, EpisodeSource } from './episodes/suite.js';
 
-export { conv4, embeddingSize, embedTraining, hasFusedTraining } from './models/conv4.js';
-export { convBlockTraining } from './models/conv-block.js';
+export { conv4, embeddingSize, embedInference, embedTraining, hasFusedTraining } from './models/conv4.js';
+export { convBlockInference, convBlockTraining } from './models/conv-block.js';
 export { registerNativeKernels, useNativeKernels, nativeAddon } from './kernels/native.js';
 export { saveCheckpoint, loadCheckpoint, loadModel } from './models/checkpoint.js';
 
