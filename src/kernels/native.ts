@@ -251,14 +251,19 @@ function rkdAngleKernel(native: NativeAddon): tf.KernelFunc {
   };
 }
 
-/** Whether the native RKD-A kernel can run now (as blockKernels()). */
-export function nativeRkdAngle(): boolean {
-  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(RKD_ANGLE_KERNEL, 'wasm') !== undefined;
+/** Whether a kernel of our own can run now: on wasm, registered, and not turned off. */
+function ready(kernelName: string): boolean {
+  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(kernelName, 'wasm') !== undefined;
 }
 
-/** Whether the block kernels can run now: on wasm, registered, and not turned off. */
+/** Whether the native RKD-A kernel can run now. */
+export function nativeRkdAngle(): boolean {
+  return ready(RKD_ANGLE_KERNEL);
+}
+
+/** Whether the block kernels can run now. */
 export function blockKernels(): boolean {
-  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(BLOCK_KERNELS.moments, 'wasm') !== undefined;
+  return ready(BLOCK_KERNELS.moments);
 }
 
 /**
