@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { comparePaired } from '../eval/compare.js';
 import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { readEpisodeAccuracies } from '../eval/results.js';
+import { SHIPPED_SUITES_DIR } from '../episodes/suite.js';
 import { distill, generationDir, rkdWeights } from '../train/distill.js';
 import { LogLine, runPaths } from '../train/episodic.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
@@ -17,8 +17,6 @@ import { formatLogLine, formatTable } from './format.js';
 import { backendOption, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
 
-/** The shipped suites, wherever the package is installed. */
-export const EPISODES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'episodes');
 
 const pct = (x: number) => (100 * x).toFixed(2);
 
@@ -34,7 +32,7 @@ export function registerDemoCommand(program: Command): void {
       const backend = await startBackend(opts.backend);
       const config: ProtoNetConfig = {
         ...DEFAULT_PROTONET,
-        dataset: 'synthetic', split: 'train', valSuite: path.join(EPISODES_DIR, 'synthetic-val-5w1s.json'),
+        dataset: 'synthetic', split: 'train', valSuite: path.join(SHIPPED_SUITES_DIR, 'synthetic-val-5w1s.json'),
         way: 10, shot: 5, query: 5, width: opts.width, episodes: opts.episodes, validateEvery: 50, logEvery: 25,
       };
       const log = (line: LogLine) => console.log(formatLogLine(line));
@@ -60,7 +58,7 @@ export function registerDemoCommand(program: Command): void {
       });
       bar.stop();
 
-      const suites = ['synthetic-test-5w1s.json', 'synthetic-test-5w5s.json'].map((f) => path.join(EPISODES_DIR, f));
+      const suites = ['synthetic-test-5w1s.json', 'synthetic-test-5w5s.json'].map((f) => path.join(SHIPPED_SUITES_DIR, f));
       const models = { teacher: teacherBest, 'RKD-DA student': runPaths(generationDir(path.join(opts.out, 'student'), 1)).best };
       const scores: Record<string, SuiteScore[]> = {};
       for (const [name, dir] of Object.entries(models)) {

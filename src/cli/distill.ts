@@ -5,7 +5,8 @@ import { readRunConfig, refuseExistingRun } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
-import { trainingOptions, trainingConfig } from './train.js';
+import { explicitSettings, trainingOptions, trainingConfig } from './train.js';
+import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';
 
 export function registerDistillCommand(program: Command): void {
   const command = program
@@ -13,7 +14,7 @@ export function registerDistillCommand(program: Command): void {
     .description('train students against a teacher: prototypical loss + lambda_D RKD-D + lambda_A RKD-A (+ lambda_KD KD)')
     .requiredOption('--out <dir>', 'run folder: config.json and gen<g>/ (each a training run folder)')
     .option('--resume', 'continue the run in --out (its config.json is used)')
-    .option('--teacher <dir>', "teacher model folder (a run's best/)")
+    .option('--teacher <dir>', "teacher model folder (a run's best/), or with --recipe the teacher's recipe run folder")
     .addOption(new Option('--rkd <relations>', 'which RKD terms, with the literature\'s weights: d (25), a (50), da (12.5 and 25), none').choices(['none', 'd', 'a', 'da']).default('da'))
     .option('--lambda-d <x>', 'override the RKD-D weight', nonNegativeNumber('--lambda-d'))
     .option('--lambda-a <x>', 'override the RKD-A weight', nonNegativeNumber('--lambda-a'))
@@ -22,16 +23,29 @@ export function registerDistillCommand(program: Command): void {
     .option('--generations <n>', 'generations: each best student teaches the next', positiveInt('--generations'), 1);
   trainingOptions(command)
     .addOption(backendOption())
-    .action(async (opts) => {
+    .action(async (opts, command: Command) => {
       await startBackend(opts.backend);
       let config: DistillConfig;
-      if (opts.resume) config = readRunConfig<DistillConfig>(opts.out);
-      else {
+      if (opts.resume) {
+        config = readRunConfig<DistillConfig>(opts.out);
+        if (!config.teacher) throw new Error(`${opts.out}: holds a training run, not a distillation; resume it with 'fewshot train --resume --out ${opts.out}'`);
+      } else {
         refuseExistingRun(opts.out);
         if (!opts.teacher) throw new Error('--teacher is required (unless --resume)');
         const weights = rkdWeights(opts.rkd);
+        // With a recipe the student trains on the recipe's final split for the teacher's final budget.
+        let settings = trainingConfig(opts);
+        let teacher = opts.teacher as string;
+        if (opts.recipe) {
+          const recipe = findRecipe(opts.recipe);
+          const given = recipeTeacher(opts.teacher);
+          if (given.config.recipe !== recipe.name) throw new Error(`--teacher ${opts.teacher}: trained by recipe ${given.config.recipe}, not ${recipe.name}`);
+          const overrides = explicitSettings(command, opts);
+          settings = finalStageConfig(recipeConfig(recipe, overrides), overrides.episodes ?? given.episodes);
+          teacher = given.model;
+        }
         config = {
-          ...trainingConfig(opts), teacher: opts.teacher, generations: opts.generations,
+          ...settings, teacher, generations: opts.generations,
           lambdaD: opts.lambdaD ?? weights.lambdaD, lambdaA: opts.lambdaA ?? weights.lambdaA,
           lambdaKD: opts.lambdaKd, temperature: opts.temperature,
         };

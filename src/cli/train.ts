@@ -2,6 +2,7 @@
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
 import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, refuseExistingRun, trainProtoNet } from '../train/protonet.js';
+import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
@@ -25,7 +26,16 @@ export function trainingOptions(command: Command): Command {
     .option('--patience <n>', 'stop after n validations without improvement (0: never)', nonNegativeInt('--patience'), d.patience)
     .option('--log-every <n>', 'log every n episodes', positiveInt('--log-every'), d.logEvery)
     .option('--seed <n>', 'seed of the weights and the episode stream', nonNegativeInt('--seed'), d.seed)
+    .addOption(new Option('--select-by <figure>', 'validation figure that picks the best model').choices(['accuracy', 'loss']).default('accuracy'))
+    .option('--recipe <name>', `a published protocol's settings (${Object.keys(RECIPES).join(', ')}); options given explicitly override them`)
     .addOption(new Option('--json', 'print log lines as JSON'));
+}
+
+/** The training settings given explicitly on the command line (they override a recipe's). */
+export function explicitSettings(command: Command, opts: Record<string, any>): Partial<ProtoNetConfig> {
+  const optionOf: Record<string, string> = { dataDir: 'data' };
+  return Object.fromEntries(Object.entries(trainingConfig(opts))
+    .filter(([key]) => command.getOptionValueSource(optionOf[key] ?? key) === 'cli')) as Partial<ProtoNetConfig>;
 }
 
 export function trainingConfig(opts: Record<string, any>): ProtoNetConfig {
@@ -34,6 +44,7 @@ export function trainingConfig(opts: Record<string, any>): ProtoNetConfig {
     way: opts.way, shot: opts.shot, query: opts.query, width: opts.width,
     episodes: opts.episodes, lr: opts.lr, lrHalveEvery: opts.lrHalveEvery,
     validateEvery: opts.validateEvery, patience: opts.patience, logEvery: opts.logEvery, seed: opts.seed,
+    selectBy: opts.selectBy,
   };
 }
 
@@ -45,10 +56,16 @@ export function registerTrainCommand(program: Command): void {
     .option('--resume', 'continue the run in --out from its last checkpoint (its config.json is used)');
   trainingOptions(command)
     .addOption(backendOption())
-    .action(async (opts) => {
+    .action(async (opts, command: Command) => {
       await startBackend(opts.backend);
       if (!opts.resume) refuseExistingRun(opts.out);
-      const config: ProtoNetConfig = opts.resume ? readRunConfig<ProtoNetConfig>(opts.out) : trainingConfig(opts);
+      const saved = opts.resume ? readRunConfig<ProtoNetConfig & Partial<RecipeRunConfig> & { teacher?: string }>(opts.out) : undefined;
+      if (saved?.teacher) throw new Error(`${opts.out}: holds a distillation run; resume it with 'fewshot distill --resume --out ${opts.out}'`);
+      if (saved?.recipe || (!saved && opts.recipe)) {
+        const config = saved as RecipeRunConfig ?? recipeConfig(findRecipe(opts.recipe), explicitSettings(command, opts));
+        return trainRecipeCommand(config, opts);
+      }
+      const config: ProtoNetConfig = saved ?? trainingConfig(opts);
       const bar = progressBar('train', config.episodes);
       const result = await trainProtoNet(config, opts.out, {
         resume: opts.resume,
@@ -65,4 +82,29 @@ export function registerTrainCommand(program: Command): void {
               `; best model in ${opts.out}/best`,
       );
     });
+}
+
+/** `fewshot train --recipe`: both stages, a progress bar and log lines for each. */
+async function trainRecipeCommand(config: RecipeRunConfig, opts: Record<string, any>): Promise<void> {
+  console.log(`recipe ${config.recipe}: stage 1 on ${config.split} (best by validation ${config.selectBy} on ${config.valSuite}), ` +
+    `stage 2 on ${config.finalSplit}`);
+  let bar: ReturnType<typeof progressBar> | undefined;
+  let stage = '';
+  const result = await trainRecipe(config, opts.out, {
+    resume: opts.resume,
+    onStage: (name, episodes) => {
+      bar?.stop();
+      stage = name;
+      bar = progressBar(name, episodes);
+    },
+    onEpisode: (e) => bar!.update(e),
+    onLog: (line) => console.log(opts.json ? JSON.stringify({ stage, ...line }) : `${stage}  ${formatLogLine(line)}`),
+  });
+  bar?.stop();
+  const s = result.select.state;
+  console.log(opts.json
+    ? JSON.stringify({ done: true, selectedEpisodes: s.bestEpisode, bestValLoss: s.bestValLoss, bestValAccuracy: s.bestValAccuracy,
+        finalEpisodes: result.final.state.episode, seconds: result.select.seconds + result.final.seconds })
+    : `stage 1: best validation loss ${s.bestValLoss?.toFixed(4)} (${(100 * s.bestValAccuracy).toFixed(2)}%) at episode ${s.bestEpisode}` +
+      ` of ${s.episode}; stage 2: ${result.final.state.episode} episodes on ${config.finalSplit}; model in ${recipePaths(opts.out).model}`);
 }

@@ -3,6 +3,8 @@
  * split, way, shot, query, episode count, seed, and the sha256 of the manifest they generate.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FewShotDataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../atomic.js';
 import { EpisodeSampler, EpisodeShape, checkEpisodeShape } from './sampler.js';
@@ -17,6 +19,17 @@ export interface Suite extends EpisodeShape {
   readonly seed: string | number;
   /** sha256 of the manifest CSV; absent until the suite is first frozen. */
   readonly sha256?: string;
+}
+
+/** The suites shipped with the package (the top-level `episodes/` folder). */
+export const SHIPPED_SUITES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'episodes');
+
+/** A suite argument as a file: a path that exists, else the name of a shipped suite (`omniglot-test-5w1s`). */
+export function resolveSuite(nameOrFile: string): string {
+  if (fs.existsSync(nameOrFile)) return nameOrFile;
+  const shipped = path.join(SHIPPED_SUITES_DIR, `${nameOrFile.replace(/\.json$/i, '')}.json`);
+  if (!nameOrFile.includes('/') && fs.existsSync(shipped)) return shipped;
+  throw new Error(`${nameOrFile}: no such suite file, nor a shipped suite of that name (see ${SHIPPED_SUITES_DIR})`);
 }
 
 export function readSuite(file: string): Suite {

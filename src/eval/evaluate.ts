@@ -19,6 +19,8 @@ import { Interval, meanInterval } from './stats.js';
 export interface EvaluationResult extends Interval {
   /** Accuracy of each episode, in the order given. */
   readonly accuracies: readonly number[];
+  /** Mean prototypical loss (query cross-entropy) over the episodes. */
+  readonly loss: number;
   readonly episodeIndices: readonly number[];
   readonly seconds: number;
   readonly distinctImages: number;
@@ -84,17 +86,21 @@ export function embedEpisodes(
 export async function scoreEpisodes(table: EmbeddingTable, episodes: readonly Episode[]): Promise<Omit<EvaluationResult, 'seconds' | 'distinctImages'>> {
   if (episodes.length === 0) throw new Error('no episodes to evaluate');
   const accuracies: number[] = [];
+  let lossSum = 0;
   for (const ep of episodes) {
     const rows = (list: readonly ImageRef[]) => tf.tensor1d(list.map(table.rowOf), 'int32');
-    const accuracy = tf.tidy(() => {
+    const scored = tf.tidy(() => {
       const support = tf.gather(table.embeddings, rows(ep.support)) as tf.Tensor2D;
       const query = tf.gather(table.embeddings, rows(ep.query)) as tf.Tensor2D;
-      return prototypicalLoss(support, query, ep.classes.length).accuracy;
+      const out = prototypicalLoss(support, query, ep.classes.length);
+      return tf.stack([out.accuracy, out.loss]);
     });
-    accuracies.push((await accuracy.data())[0]);
-    accuracy.dispose();
+    const [accuracy, loss] = await scored.data();
+    scored.dispose();
+    accuracies.push(accuracy);
+    lossSum += loss;
   }
-  return { ...meanInterval(accuracies), accuracies, episodeIndices: episodes.map((e) => e.index) };
+  return { ...meanInterval(accuracies), accuracies, loss: lossSum / episodes.length, episodeIndices: episodes.map((e) => e.index) };
 }
 
 export async function evaluateEpisodes(

@@ -73,13 +73,11 @@ export async function saveCheckpoint(
   dir: string,
   model: tf.LayersModel,
   state?: TrainingState,
-  optimizer?: tf.Optimizer,
+  optimizerWeights?: readonly { name: string; tensor: tf.Tensor }[],
 ): Promise<void> {
-  const optimizerWeights = optimizer ? await optimizer.getWeights() : [];
-  const specs = optimizerWeights.map((w) => ({ name: w.name, shape: w.tensor.shape }));
-  const data = await Promise.all(optimizerWeights.map((w) => w.tensor.data()));
-  // getWeights() makes a fresh tensor for the iteration count; the rest are the live variables.
-  optimizerWeights.filter((w) => !(w.tensor instanceof tf.Variable)).forEach((w) => w.tensor.dispose());
+  const optimizer = optimizerWeights !== undefined;
+  const specs = (optimizerWeights ?? []).map((w) => ({ name: w.name, shape: w.tensor.shape }));
+  const data = await Promise.all((optimizerWeights ?? []).map((w) => w.tensor.data()));
   await writeFolderAtomic(dir, async (tmp) => {
     await model.save(folderSaver(tmp));
     if (state) {

@@ -7,14 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openDataset } from '../data/open.js';
-import { openEpisodeSource } from '../episodes/suite.js';
 import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
 import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
 import { conv4, embedInference, embedTraining } from '../models/conv4.js';
 import { Objective, TrainResult, runPaths, trainEpisodic } from './episodic.js';
-import { ProtoNetConfig, RunOptions, writeRunConfig } from './protonet.js';
+import { ProtoNetConfig, RunOptions, openValidation, writeRunConfig } from './protonet.js';
 
 export interface DistillWeights {
   /** Weight of RKD-D (25 alone in the RKD literature). */
@@ -44,8 +43,10 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
     const supportCount = shape.way * shape.shot;
     const split = (e: tf.Tensor2D) => [tf.slice(e, [0, 0], [supportCount, -1]), tf.slice(e, [supportCount, 0], [-1, -1])] as tf.Tensor2D[];
     const s = embedTraining(student, images);
-    // The teacher embeds in inference mode; its variables are not among those trained.
-    const t = embedInference(teacher, images);
+    // The teacher embeds in inference mode (its variables are not among those trained), and only
+    // when some term needs it: a same-budget baseline (every weight 0) runs the same code for free.
+    let teacherEmbeddings: tf.Tensor2D | undefined;
+    const t = () => (teacherEmbeddings ??= embedInference(teacher, images));
     const proto = prototypicalLoss(...(split(s) as [tf.Tensor2D, tf.Tensor2D]), shape.way);
     const terms: Record<string, tf.Scalar> = { proto: proto.loss, accuracy: proto.accuracy };
     let loss: tf.Scalar = proto.loss;
@@ -54,10 +55,10 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
       terms[name] = term();
       loss = tf.add(loss, tf.mul(weight, terms[name]));
     };
-    add('rkdD', w.lambdaD, () => rkdDistance(s, t));
-    add('rkdA', w.lambdaA, () => rkdAngle(s, t));
+    add('rkdD', w.lambdaD, () => rkdDistance(s, t()));
+    add('rkdA', w.lambdaA, () => rkdAngle(s, t()));
     add('kd', w.lambdaKD, () => {
-      const teacherLogits = prototypicalLoss(...(split(t) as [tf.Tensor2D, tf.Tensor2D]), shape.way).logits;
+      const teacherLogits = prototypicalLoss(...(split(t()) as [tf.Tensor2D, tf.Tensor2D]), shape.way).logits;
       return kdLoss(proto.logits, teacherLogits, w.temperature);
     });
     return { loss, terms };
@@ -72,9 +73,7 @@ export const generationDir = (dir: string, generation: number) => path.join(dir,
  */
 export async function distill(config: DistillConfig, dir: string, options: RunOptions = {}): Promise<TrainResult[]> {
   const dataset = openDataset(config.dataset, config.split, config.dataDir);
-  const validation = config.valSuite
-    ? await openEpisodeSource(config.valSuite, (d, s) => openDataset(d, s, config.dataDir))
-    : undefined;
+  const validation = await openValidation(config);
   fs.mkdirSync(dir, { recursive: true });
   if (!options.resume) writeRunConfig(dir, config);
   const results: TrainResult[] = [];
@@ -92,7 +91,7 @@ export async function distill(config: DistillConfig, dir: string, options: RunOp
         dataset,
         shape: config,
         schedule: config,
-        validation: validation && { dataset: validation.dataset, episodes: validation.frozen.episodes },
+        validation,
         dir: genDir,
         ...options,
         resume: hasCheckpoint(runPaths(genDir).checkpoint),

@@ -1,8 +1,9 @@
 /**
  * The episodic training loop: one episode per step, Adam with a step-halving learning rate,
  * validation on a frozen suite, early stopping, the best checkpoint kept, and resume after a kill
- * that ends with the same weights as an uninterrupted run (episode i is a function of the seed
- * and i; weights, optimizer moments and counters are restored from the last checkpoint).
+ * that ends bit-identical to an uninterrupted run (episode i is a function of the seed and i;
+ * weights, optimizer moments and counters are restored from the last checkpoint). A non-finite
+ * loss stops the run before it can touch a checkpoint.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FewShotDataset, imageBatch } from '../data/dataset.js';
 import { EpisodeSampler, Episode, EpisodeShape } from '../episodes/sampler.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
+import { Adam } from './adam.js';
 import { evaluateEpisodes } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../atomic.js';
 
@@ -23,6 +25,8 @@ export interface TrainSchedule {
   readonly validateEvery: number;
   /** Stop after this many validations without improvement (0: never). */
   readonly patience: number;
+  /** Which validation figure picks the best model: mean loss (lower) or mean accuracy (higher). */
+  readonly selectBy?: 'loss' | 'accuracy';
   readonly logEvery: number;
   /** Seeds the training episode stream. */
   readonly seed: number;
@@ -64,9 +68,11 @@ export interface LogLine {
 }
 
 export interface TrainState {
-  /** Episodes completed. */
+  /** Episodes completed (= Adam steps taken). */
   episode: number;
+  /** Validation accuracy and loss of the best model so far (-1 and Infinity before the first). */
   bestValAccuracy: number;
+  bestValLoss?: number;
   bestEpisode: number;
   /** Validations since the best one. */
   sinceBest: number;
@@ -102,43 +108,100 @@ export const runPaths = (dir: string) => ({
   log: path.join(dir, 'log.jsonl'),
 });
 
+/** A loss that stopped being a number: the run stops and its checkpoints stay as they were. */
+export class DivergedError extends Error {
+  constructor(readonly episode: number, readonly term: string, readonly value: number) {
+    super(`training diverged at episode ${episode}: ${term} is ${value}; the last checkpoint and best model are kept ` +
+      '(lower --lr, or check the data)');
+  }
+}
+
 /** Only the trained model's variables: a teacher's, also on the tape, stay as they are. */
 function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
 
-function learningRate(schedule: TrainSchedule, episode: number): number {
+export function learningRate(schedule: TrainSchedule, episode: number): number {
   return schedule.lr * 0.5 ** Math.floor(episode / schedule.lrHalveEvery);
+}
+
+/** Throws unless every weight of the model is finite (checked before any checkpoint is written). */
+function assertFiniteWeights(model: tf.LayersModel, episode: number): void {
+  const bad = model.weights.find((w) => tf.tidy(() => !tf.all(tf.isFinite(w.read())).dataSync()[0]));
+  if (bad) throw new DivergedError(episode, `weight ${bad.name}`, NaN);
 }
 
 function readLog(file: string, upTo: number): LogLine[] {
   if (!fs.existsSync(file)) return [];
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
-    .map((l) => JSON.parse(l) as LogLine)
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as LogLine;
+      } catch {
+        throw new Error(`${file}:${i + 1}: not a JSON log line (a torn write?)`);
+      }
+    })
     .filter((l) => l.episode <= upTo);
+}
+
+/** Is validation result `val` better than the best so far? */
+function improves(state: TrainState, val: { mean: number; loss: number }, selectBy: 'loss' | 'accuracy'): boolean {
+  return selectBy === 'loss' ? val.loss < (state.bestValLoss ?? Infinity) : val.mean > state.bestValAccuracy;
+}
+
+/**
+ * One training step: gradients of the objective on one episode, checked for finite loss terms,
+ * then one Adam update. Returns the loss terms' values.
+ */
+export function trainStep(
+  objective: Objective, variables: tf.Variable[], optimizer: Adam, lr: number,
+  images: tf.Tensor4D, episode: Episode, shape: EpisodeShape,
+): Record<string, number> {
+  let names: string[] = [];
+  let termValues: tf.Tensor1D | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const out = objective(images, episode, shape);
+    names = ['loss', ...Object.keys(out.terms)];
+    // One read of every term per step: stacked, kept past the gradient's tidy.
+    termValues = tf.keep(tf.stack([out.loss, ...Object.values(out.terms)]) as tf.Tensor1D);
+    return out.loss;
+  }, variables);
+  const read = termValues!.dataSync();
+  tf.dispose([value, termValues!]);
+  const values = Object.fromEntries(names.map((n, i) => [n, read[i]]));
+  const bad = names.find((n) => !Number.isFinite(values[n]));
+  if (bad) {
+    tf.dispose(Object.values(grads));
+    throw new DivergedError(optimizer.step + 1, bad, values[bad]);
+  }
+  optimizer.apply(variables.map((v) => grads[v.name]), lr);
+  tf.dispose(Object.values(grads));
+  return values;
 }
 
 export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
   const { model, objective, dataset, shape, schedule, dir } = run;
   if (schedule.validateEvery % schedule.logEvery !== 0) {
-    throw new Error(`validateEvery (${schedule.validateEvery}) must be a multiple of logEvery (${schedule.logEvery})`);
+    throw new Error(`--validate-every (${schedule.validateEvery}) must be a multiple of --log-every (${schedule.logEvery})`);
   }
+  const selectBy = schedule.selectBy ?? 'accuracy';
   const paths = runPaths(dir);
   fs.mkdirSync(dir, { recursive: true });
   const sampler = new EpisodeSampler(dataset, shape, schedule.seed);
-  const optimizer = tf.train.adam(schedule.lr);
-  let state: TrainState = { episode: 0, bestValAccuracy: -1, bestEpisode: 0, sinceBest: 0, stopped: false };
+  const variables = trainableVariables(model);
+  const optimizer = new Adam(variables);
+  let state: TrainState = { episode: 0, bestValAccuracy: -1, bestValLoss: Infinity, bestEpisode: 0, sinceBest: 0, stopped: false };
 
   if (run.resume && hasCheckpoint(paths.checkpoint)) {
     const saved = await loadCheckpoint<TrainState>(paths.checkpoint);
     model.setWeights(saved.model.getWeights());
     saved.model.dispose();
-    // Adam creates its moment variables on the first step: make them, then overwrite them.
+    if (!saved.state) throw new Error(`${paths.checkpoint}: no state.json (not a training checkpoint)`);
+    state = { ...saved.state, bestValLoss: saved.state.bestValLoss ?? Infinity };
     if (saved.optimizerWeights) {
-      await optimizer.setWeights(saved.optimizerWeights);
+      optimizer.restore(saved.optimizerWeights, state.episode);
       tf.dispose(saved.optimizerWeights.map((w) => w.tensor));
     }
-    state = saved.state!;
   }
   // (Resuming a run killed before its first checkpoint starts it over: it had nothing to keep.)
   const log = readLog(paths.log, state.episode);
@@ -148,60 +211,67 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
   let intervalStart = Date.now();
   let sums: Record<string, number> = {};
   let counted = 0;
-  const checkpoint = () => saveCheckpoint(paths.checkpoint, model, state, optimizer);
+  const checkpoint = async () => {
+    assertFiniteWeights(model, state.episode);
+    await saveCheckpoint(paths.checkpoint, model, state, optimizer.weights());
+  };
 
-  while (!state.stopped && state.episode < schedule.episodes) {
-    const e = state.episode;
-    const lr = learningRate(schedule, e);
-    (optimizer as unknown as { learningRate: number }).learningRate = lr;
-    const episode = sampler.episode(e);
-    const images = imageBatch(dataset, [...episode.support, ...episode.query]);
-    let terms: Record<string, tf.Scalar> = {};
-    const loss = optimizer.minimize(() => {
-      const out = objective(images, episode, shape);
-      terms = Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, tf.keep(v)]));
-      return out.loss;
-    }, true, trainableVariables(model));
-    for (const [k, v] of Object.entries({ loss: loss!, ...terms })) sums[k] = (sums[k] ?? 0) + v.dataSync()[0];
-    tf.dispose([images, loss!, ...Object.values(terms)]);
-    counted++;
-    state.episode = e + 1;
-    run.onEpisode?.(state.episode);
+  try {
+    while (!state.stopped && state.episode < schedule.episodes) {
+      const e = state.episode;
+      const lr = learningRate(schedule, e);
+      const episode = sampler.episode(e);
+      const images = imageBatch(dataset, [...episode.support, ...episode.query]);
+      let values: Record<string, number>;
+      try {
+        values = trainStep(objective, variables, optimizer, lr, images, episode, shape);
+      } finally {
+        images.dispose();
+      }
+      for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v;
+      counted++;
+      state.episode = e + 1;
+      run.onEpisode?.(state.episode);
 
-    if (state.episode % schedule.logEvery === 0 || state.episode === schedule.episodes) {
-      const seconds = (Date.now() - intervalStart) / 1000;
-      const line: Record<string, number> = { episode: state.episode, lr };
-      for (const [k, v] of Object.entries(sums)) line[k] = v / counted;
-      line.episodesPerSecond = counted / Math.max(seconds, 1e-9);
-      // Live tensors: flat across a healthy run, growing when something leaks.
-      line.tensors = tf.memory().numTensors;
-      // Process memory: wasm's heap never shrinks, so a leak or fragmentation shows here first.
-      line.rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
-      if ((state.episode % schedule.validateEvery === 0 || state.episode === schedule.episodes) && run.validation) {
-        const val = await evaluateEpisodes(model, run.validation.dataset, run.validation.episodes);
-        line.valAccuracy = val.mean;
-        line.valCi95 = val.ci95;
-        if (val.mean > state.bestValAccuracy) {
-          Object.assign(state, { bestValAccuracy: val.mean, bestEpisode: state.episode, sinceBest: 0 });
-          await saveCheckpoint(paths.best, model, { episode: state.episode, valAccuracy: val.mean, valCi95: val.ci95 });
-        } else if (schedule.patience > 0 && ++state.sinceBest >= schedule.patience) {
-          state.stopped = true;
+      if (state.episode % schedule.logEvery === 0 || state.episode === schedule.episodes) {
+        const seconds = (Date.now() - intervalStart) / 1000;
+        const line: Record<string, number> = { episode: state.episode, lr };
+        for (const [k, v] of Object.entries(sums)) line[k] = v / counted;
+        line.episodesPerSecond = counted / Math.max(seconds, 1e-9);
+        // Live tensors: flat across a healthy run, growing when something leaks.
+        line.tensors = tf.memory().numTensors;
+        // Process memory: wasm's heap never shrinks, so a leak or fragmentation shows here first.
+        line.rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
+        if ((state.episode % schedule.validateEvery === 0 || state.episode === schedule.episodes) && run.validation) {
+          const val = await evaluateEpisodes(model, run.validation.dataset, run.validation.episodes);
+          Object.assign(line, { valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
+          if (improves(state, val, selectBy)) {
+            assertFiniteWeights(model, state.episode);
+            Object.assign(state, { bestValAccuracy: val.mean, bestValLoss: val.loss, bestEpisode: state.episode, sinceBest: 0 });
+            await saveCheckpoint(paths.best, model, { episode: state.episode, valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
+          } else if (schedule.patience > 0 && ++state.sinceBest >= schedule.patience) {
+            state.stopped = true;
+          }
+        }
+        const logLine = line as unknown as LogLine;
+        log.push(logLine);
+        fs.appendFileSync(paths.log, JSON.stringify(logLine) + '\n');
+        run.onLog?.(logLine);
+        sums = {};
+        counted = 0;
+        intervalStart = Date.now();
+        if (state.episode % schedule.validateEvery === 0 || state.stopped || state.episode === schedule.episodes) {
+          await checkpoint();
         }
       }
-      const logLine = line as unknown as LogLine;
-      log.push(logLine);
-      fs.appendFileSync(paths.log, JSON.stringify(logLine) + '\n');
-      run.onLog?.(logLine);
-      sums = {};
-      counted = 0;
-      intervalStart = Date.now();
-      if (state.episode % schedule.validateEvery === 0 || state.stopped || state.episode === schedule.episodes) {
-        await checkpoint();
-      }
     }
+    // Without validation the final model is the one to keep.
+    if (!run.validation) {
+      assertFiniteWeights(model, state.episode);
+      await saveCheckpoint(paths.best, model, { episode: state.episode });
+    }
+  } finally {
+    optimizer.dispose();
   }
-  // Without validation the final model is the one to keep.
-  if (!run.validation) await saveCheckpoint(paths.best, model, { episode: state.episode });
-  optimizer.dispose();
   return { state, log, seconds: (Date.now() - started) / 1000 };
 }

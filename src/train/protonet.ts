@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openDataset } from '../data/open.js';
 import type { EpisodeShape } from '../episodes/sampler.js';
-import { openEpisodeSource } from '../episodes/suite.js';
+import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { conv4, embedTraining } from '../models/conv4.js';
 import { writeFileAtomic } from '../atomic.js';
-import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, trainEpisodic } from './episodic.js';
+import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, Validation, trainEpisodic } from './episodic.js';
 
 export interface ProtoNetConfig extends TrainSchedule, EpisodeShape {
   readonly dataset: string;
@@ -67,12 +67,17 @@ export function writeRunConfig(dir: string, config: object): void {
   writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
 }
 
+/** The validation episodes a config names (a suite file, or a shipped suite by name), if any. */
+export async function openValidation(config: ProtoNetConfig): Promise<Validation | undefined> {
+  if (!config.valSuite) return undefined;
+  const source = await openEpisodeSource(resolveSuite(config.valSuite), (d, s) => openDataset(d, s, config.dataDir));
+  return { dataset: source.dataset, episodes: source.frozen.episodes };
+}
+
 /** Trains a ProtoNet into the run folder `dir` (config.json, log.jsonl, checkpoint/, best/). */
 export async function trainProtoNet(config: ProtoNetConfig, dir: string, options: RunOptions = {}): Promise<TrainResult> {
   const dataset = openDataset(config.dataset, config.split, config.dataDir);
-  const validation = config.valSuite
-    ? await openEpisodeSource(config.valSuite, (d, s) => openDataset(d, s, config.dataDir))
-    : undefined;
+  const validation = await openValidation(config);
   if (!options.resume) writeRunConfig(dir, config);
   const model = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed });
   try {
@@ -82,7 +87,7 @@ export async function trainProtoNet(config: ProtoNetConfig, dir: string, options
       dataset,
       shape: config,
       schedule: config,
-      validation: validation && { dataset: validation.dataset, episodes: validation.frozen.episodes },
+      validation,
       dir,
       ...options,
     });

@@ -1,0 +1,118 @@
+/**
+ * Named recipes: a published training protocol as settings plus stages, run by
+ * `fewshot train --recipe NAME` (the teacher) and `fewshot distill --recipe NAME` (students).
+ *
+ * The Snell et al. 2017 Omniglot protocol, as in the official code (run_train.py, then
+ * run_trainval.py): stage 1 trains on the train split, validates on 5-way episodes at the model's
+ * shot and keeps the model of lowest validation loss, stopping on patience; stage 2 retrains from
+ * scratch on trainval (train + val classes) for the episode count stage 1 selected, and that model
+ * is the one evaluated. Students get the teacher's stage-2 budget on trainval, with no validation
+ * (the val classes are training classes there), so every model of a comparison sees the same
+ * number of episodes of the same split.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { hasCheckpoint } from '../models/checkpoint.js';
+import { runPaths, TrainResult } from './episodic.js';
+import { ProtoNetConfig, RunOptions, readRunConfig, trainProtoNet, writeRunConfig } from './protonet.js';
+
+export interface Recipe {
+  readonly name: string;
+  readonly description: string;
+  /** Stage 1 (model selection): split, validation suite, schedule, patience. */
+  readonly config: ProtoNetConfig;
+  /** Stage 2 retrains from scratch on this split for stage 1's best episode count. */
+  readonly finalSplit: string;
+}
+
+function snellOmniglot(shot: 1 | 5): Recipe {
+  return {
+    name: `snell2017-omniglot-${shot}shot`,
+    description: `Prototypical Networks on Omniglot, ${shot}-shot model (Snell et al. 2017): Conv-4 64, 60-way ${shot}-shot 5-query ` +
+      `episodes, Adam 1e-3 halved every 2000 episodes, best by 5-way ${shot}-shot validation loss, then retrained on trainval`,
+    config: {
+      dataset: 'omniglot', split: 'train', valSuite: `omniglot-val-5w${shot}s`,
+      way: 60, shot, query: 5, width: 64,
+      lr: 1e-3, lrHalveEvery: 2000,
+      // Validation every 500 episodes; 10 without a lower loss (5000 episodes, two or three lr halvings,
+      // after which the lr is too small to change the model) stop the stage. 40,000 is only a cap.
+      episodes: 40000, validateEvery: 500, patience: 10, selectBy: 'loss',
+      logEvery: 50, seed: 0,
+    },
+    finalSplit: 'trainval',
+  };
+}
+
+export const RECIPES: Readonly<Record<string, Recipe>> = Object.fromEntries(
+  [snellOmniglot(1), snellOmniglot(5)].map((r) => [r.name, r]),
+);
+
+export function findRecipe(name: string): Recipe {
+  const recipe = RECIPES[name];
+  if (!recipe) throw new Error(`--recipe: unknown recipe '${name}' (one of ${Object.keys(RECIPES).join(', ')})`);
+  return recipe;
+}
+
+/** A recipe run folder: config.json (the recipe and its settings), select/ and final/ (training runs). */
+export const recipePaths = (dir: string) => ({
+  select: path.join(dir, 'select'),
+  final: path.join(dir, 'final'),
+  /** The model a recipe run delivers. */
+  model: runPaths(path.join(dir, 'final')).best,
+});
+
+export interface RecipeRunConfig extends ProtoNetConfig {
+  readonly recipe: string;
+  readonly finalSplit: string;
+}
+
+/** The recipe's settings with some replaced (e.g. another seed). */
+export function recipeConfig(recipe: Recipe, overrides: Partial<ProtoNetConfig> = {}): RecipeRunConfig {
+  const config = { ...recipe.config, ...overrides };
+  return { ...config, recipe: recipe.name, finalSplit: recipe.finalSplit };
+}
+
+/** Stage 2's settings: the final split, the selected budget, no validation. */
+export function finalStageConfig(config: RecipeRunConfig, episodes: number): ProtoNetConfig {
+  const { recipe: _recipe, finalSplit, ...rest } = config;
+  // Without validation the interval only paces checkpoints: frequent, since students' steps are slow.
+  const checkpointEvery = [100, 50].find((n) => episodes % n === 0 && n % config.logEvery === 0) ?? config.validateEvery;
+  return { ...rest, split: finalSplit, valSuite: undefined, episodes, patience: 0, validateEvery: checkpointEvery };
+}
+
+export interface RecipeResult {
+  readonly select: TrainResult;
+  readonly final: TrainResult;
+}
+
+/**
+ * Runs both stages of a recipe into `dir`. Re-running with `resume` continues whichever stage
+ * was unfinished; each stage resumes bit-identically from its last checkpoint.
+ */
+export async function trainRecipe(
+  config: RecipeRunConfig, dir: string,
+  options: RunOptions & { onStage?: (stage: 'select' | 'final', episodes: number) => void } = {},
+): Promise<RecipeResult> {
+  if (!options.resume) writeRunConfig(dir, config);
+  const { recipe: _recipe, finalSplit: _finalSplit, ...selectConfig } = config;
+  const paths = recipePaths(dir);
+  const stage = (stageDir: string) => ({ ...options, resume: hasCheckpoint(runPaths(stageDir).checkpoint) });
+  options.onStage?.('select', selectConfig.episodes);
+  const select = await trainProtoNet(selectConfig, paths.select, stage(paths.select));
+  if (select.state.bestEpisode <= 0) throw new Error(`${paths.select}: no validated model to take the episode count from`);
+  options.onStage?.('final', select.state.bestEpisode);
+  const final = await trainProtoNet(finalStageConfig(config, select.state.bestEpisode), paths.final, stage(paths.final));
+  return { select, final };
+}
+
+/** The model and the budget a recipe run hands to its students. */
+export function recipeTeacher(dir: string): { model: string; episodes: number; config: RecipeRunConfig } {
+  const config = readRunConfig<RecipeRunConfig>(dir);
+  if (!config.recipe) throw new Error(`${dir}: not a recipe run (its config.json names no recipe)`);
+  const paths = recipePaths(dir);
+  if (!fs.existsSync(path.join(paths.final, 'config.json')) || !hasCheckpoint(paths.model)) {
+    throw new Error(`${dir}: the recipe run has not finished its final stage (no ${paths.model})`);
+  }
+  const final = readRunConfig<ProtoNetConfig>(paths.final);
+  return { model: paths.model, episodes: final.episodes, config };
+}
