@@ -80,5 +80,19 @@ describe('command line', function () {
     const r = fewshot('train', '--out', tempDir(), '--way', '0');
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.match(/--way must be a positive integer, got '0'/);
+    for (const lr of ['Infinity', 'NaN', '-1']) {
+      const bad = fewshot('train', '--out', tempDir(), '--lr', lr);
+      expect(bad.code).to.not.equal(0);
+      expect(bad.stderr).to.include(`--lr must be a finite positive number, got '${lr}'`);
+    }
+  });
+
+  it('a diverging run stops with one line naming the episode, exit 1', () => {
+    const out = tempDir();
+    const r = fewshot('train', '--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '8', '--episodes', '8',
+      '--validate-every', '4', '--log-every', '2', '--lr', '1e38', '--backend', 'wasm', '--out', out);
+    expectOneLineError(r, /^fewshot: training diverged at episode \d+: \S+( \S+)? is (NaN|-?Infinity); the last checkpoint and best model are kept/);
+    expect(r.code).to.equal(1);
+    expect(fs.existsSync(path.join(out, 'best'))).to.equal(false);
   });
 });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { ProtoNetConfig, DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
-import { runPaths } from '../src/train/episodic.js';
+import { DivergedError, runPaths } from '../src/train/episodic.js';
 import { loadCheckpoint, loadModel } from '../src/models/checkpoint.js';
 import { initBackend } from '../src/backend.js';
 import { tempDir } from './helpers.js';
@@ -29,6 +29,10 @@ async function weightsOf(dir: string): Promise<Float32Array[]> {
   return data;
 }
 
+/** A run's log without the fields that measure the machine rather than the run. */
+const strip = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n')
+  .map((l) => { const { episodesPerSecond, tensors, rssMB, ...rest } = JSON.parse(l); return rest; });
+
 describe('episodic training', function () {
   before(async () => {
     // The pure-JS cpu backend takes seconds per step; wasm with its fill-in kernels, milliseconds.
@@ -52,6 +56,42 @@ describe('episodic training', function () {
     expect(new Set(counts).size, `tensor counts ${counts}`).to.equal(1);
   });
 
+  it('resumed after kills at late points, ends bit-identical to an uninterrupted run (weights, best, log)', async () => {
+    // 40 steps: Adam's bias corrections past t = 18 are where a pow()-restored optimizer drifted.
+    const long: ProtoNetConfig = { ...small, episodes: 40, valSuite: 'synthetic-val-5w1s', selectBy: 'loss', validateEvery: 8, logEvery: 4 };
+    const whole = tempDir();
+    await trainProtoNet(long, whole);
+    const reference = [await weightsOf(runPaths(whole).checkpoint), await weightsOf(runPaths(whole).best)];
+    for (const killAt of [19, 30, 39]) {
+      const dir = tempDir();
+      await trainProtoNet(long, dir, { onEpisode: (e) => { if (e === killAt) throw new Error('killed'); } }).catch((err: Error) => {
+        if (err.message !== 'killed') throw err;
+      });
+      const state = (await loadCheckpoint(runPaths(dir).checkpoint)).state as { episode: number };
+      expect(state.episode).to.equal(killAt - (killAt % 8));
+      await trainProtoNet(long, dir, { resume: true });
+      const got = [await weightsOf(runPaths(dir).checkpoint), await weightsOf(runPaths(dir).best)];
+      got.forEach((weights, k) => weights.forEach((w, i) =>
+        expect(Array.from(w), `${k ? 'best' : 'last'} weight ${i}, killed at ${killAt}`).to.deep.equal(Array.from(reference[k][i]))));
+      expect(strip(dir)).to.deep.equal(strip(whole));
+    }
+  });
+
+  it('stops on a non-finite loss with an error naming the episode and term; checkpoint and best untouched', async () => {
+    const dir = tempDir();
+    const config: ProtoNetConfig = { ...small, valSuite: 'synthetic-val-5w1s' };
+    await trainProtoNet(config, dir, { onEpisode: (e) => { if (e === 6) throw new Error('killed'); } }).catch(() => undefined);
+    const files = (sub: string) => ['model.json', 'weights.bin', 'state.json', 'optimizer.bin']
+      .filter((f) => fs.existsSync(path.join(dir, sub, f))).map((f) => fs.readFileSync(path.join(dir, sub, f)));
+    const before = [files('checkpoint'), files('best')];
+    expect(before[0]).to.have.length(4);
+    let error: Error | undefined;
+    await trainProtoNet({ ...config, lr: 1e38 }, dir, { resume: true }).catch((err: Error) => { error = err; });
+    expect(error, 'training should have stopped').to.be.instanceOf(DivergedError);
+    expect(error!.message).to.match(/^training diverged at episode (5|6|7|8): (loss|accuracy|weight .*) is (NaN|-?Infinity)/);
+    expect([files('checkpoint'), files('best')]).to.deep.equal(before);
+  });
+
   it('resumed after a kill, before or after its first checkpoint, ends as an uninterrupted run', async () => {
     const whole = tempDir();
     await trainProtoNet(small, whole);
@@ -71,8 +111,6 @@ describe('episodic training', function () {
     const [a, b] = [await weightsOf(runPaths(whole).checkpoint), await weightsOf(runPaths(killed).checkpoint)];
     expect(a.length).to.equal(b.length);
     a.forEach((w, i) => expect(Array.from(b[i]), `weight ${i}`).to.deep.equal(Array.from(w)));
-    const strip = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n')
-      .map((l) => { const { episodesPerSecond, tensors, rssMB, ...rest } = JSON.parse(l); return rest; });
     expect(strip(killed)).to.deep.equal(strip(whole));
 
     // Killed before its first checkpoint: --resume starts it over, to the same end.

@@ -36,7 +36,7 @@ export function nonNegativeInt(name: string): (value: string) => number {
 export function positiveNumber(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got '${value}'`);
+    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a finite positive number, got '${value}'`);
     return n;
   };
 }
@@ -44,7 +44,7 @@ export function positiveNumber(name: string): (value: string) => number {
 export function nonNegativeNumber(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!(n >= 0)) throw new InvalidArgumentError(`${name} must be a non-negative number, got '${value}'`);
+    if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a finite non-negative number, got '${value}'`);
     return n;
   };
 }

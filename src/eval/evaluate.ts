@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../atomic.js';
 import { openDataset } from '../data/open.js';
-import { EpisodeSource, openEpisodeSource } from '../episodes/suite.js';
+import { EpisodeSource, openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { loadModel } from '../models/checkpoint.js';
 import { embedInference } from '../models/conv4.js';
 import { writeEpisodeAccuracies } from './results.js';
@@ -144,7 +144,7 @@ export async function evaluateCheckpoint(
 ): Promise<SuiteScore[]> {
   const model = await loadModel(modelDir);
   const manifestOf = options.dataset && options.split ? { dataset: options.dataset, split: options.split } : undefined;
-  const opened = await Promise.all(sources.map((file) => openEpisodeSource(file, (d, s) => openDataset(d, s, options.data), manifestOf)));
+  const opened = await Promise.all(sources.map((file) => openEpisodeSource(resolveSuite(file), (d, s) => openDataset(d, s, options.data), manifestOf)));
   const scores: SuiteScore[] = [];
   try {
     // Suites of the same split share most images (Omniglot's four test suites: nearly all 33,840):
