@@ -5,7 +5,7 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { registerNativeKernels } from './kernels/native.js';
+import { nativeStatus, registerNativeKernels } from './kernels/native.js';
 import { registerWasmFillIns } from './kernels/wasm.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -18,9 +18,19 @@ export interface BackendInfo {
   readonly provider: string;
   /** Threads the backend computes on. */
   readonly threads: number;
+  /** Why a faster path was not taken (one short clause each), for the one-line report. */
+  readonly fallbacks?: readonly string[];
 }
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+
+/** Why a package could not be imported: absent, or present and failing (e.g. libtensorflow missing). */
+export function importFailure(pkg: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const message = firstLine(err);
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(pkg)) return `${pkg} not installed`;
+  return `${pkg} failed to load: ${message}`;
+}
 
 async function tryNative(): Promise<BackendInfo | string> {
   const failures: string[] = [];
@@ -28,7 +38,7 @@ async function tryNative(): Promise<BackendInfo | string> {
     try {
       await import(pkg);
     } catch (err) {
-      failures.push(`${pkg}: ${firstLine(err)}`);
+      failures.push(importFailure(pkg, err));
       continue;
     }
     // A native package bundling its own copy of tfjs-core registers its backend there, not here.
@@ -39,7 +49,7 @@ async function tryNative(): Promise<BackendInfo | string> {
     await tf.setBackend('tensorflow');
     return { name: 'tensorflow', provider: pkg, threads: os.cpus().length };
   }
-  return failures.join('; ');
+  return failures.join(', ');
 }
 
 async function useWasm(): Promise<BackendInfo> {
@@ -49,9 +59,10 @@ async function useWasm(): Promise<BackendInfo> {
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
   // tfjs-backend-wasm disables its threads under Node: it computes on one; the native
   // convolutions (built at install, when a compiler is there) use every core.
+  const native = nativeStatus();
   return nativeThreads > 0
-    ? { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm + native convolutions', threads: nativeThreads }
-    : { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1 };
+    ? { name: 'wasm', provider: `@tensorflow/tfjs-backend-wasm + native kernels ${native.target?.march ?? ''}`.trimEnd(), threads: nativeThreads }
+    : { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1, fallbacks: [`native kernels not used: ${native.reason}`] };
 }
 
 async function useCpu(): Promise<BackendInfo> {
@@ -85,10 +96,12 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
       const native = await tryNative();
       if (typeof native !== 'string') current = native;
       else {
+        const notTensorflow = `not tensorflow: ${native}`;
         try {
-          current = await useWasm();
-        } catch {
-          current = await useCpu();
+          const wasm = await useWasm();
+          current = { ...wasm, fallbacks: [notTensorflow, ...(wasm.fallbacks ?? [])] };
+        } catch (err) {
+          current = { ...(await useCpu()), fallbacks: [notTensorflow, `not wasm: ${firstLine(err)}`] };
         }
       }
       break;
@@ -99,8 +112,10 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   return current;
 }
 
+/** The one-line report: what runs, then why anything faster did not (`; `-separated). */
 export function describeBackend(info: BackendInfo): string {
-  return `${info.name} (${info.provider}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+  const main = `${info.name} (${info.provider}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+  return [main, ...(info.fallbacks ?? [])].join('; ');
 }
 
 function firstLine(err: unknown): string {

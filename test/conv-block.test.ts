@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
-import { blockKernels, useNativeKernels } from '../src/kernels/native.js';
+import { blockKernels, nativeCalls, useNativeKernels } from '../src/kernels/native.js';
 import { saveCheckpoint, loadModel } from '../src/models/checkpoint.js';
 import { conv4, embedInference, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
 import { relativeError, requireNative, tempDir } from './helpers.js';
@@ -54,9 +54,13 @@ describe('fused Conv-4 training blocks', () => {
       useNativeKernels(false);
       const reference = trainingStep((m, input) => m.apply(input, { training: true }) as tf.Tensor2D, x, dy);
       useNativeKernels(native);
+      const before = nativeCalls();
       for (const chunk of [1, 3, 7, undefined]) {
         expectSameStep(trainingStep((m, input) => embedTraining(m, input, chunk), x, dy), reference, `chunk ${chunk ?? 'default'}`);
       }
+      const ran = Object.keys(nativeCalls()).filter((k) => nativeCalls()[k] !== before[k]);
+      if (native) expect(ran, 'native entry points that ran').to.include.members(['conv2d', 'filterGrad', 'channelMoments', 'bnReluPool', 'bnGradSums', 'bnGradInput']);
+      else expect(ran, 'native entry points that ran with native off').to.deep.equal([]);
       useNativeKernels(true);
     });
   }

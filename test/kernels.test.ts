@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
-import { nativeAddon, useNativeKernels } from '../src/kernels/native.js';
+import { nativeAddon, nativeCalls, useNativeKernels } from '../src/kernels/native.js';
 import { registerWasmFillIns } from '../src/kernels/wasm.js';
 import { requireNative } from './helpers.js';
 
@@ -114,8 +114,13 @@ for (const native of [false, true]) describe(native ? 'native kernels on wasm' :
   for (const [xShape, wShape, stride, pad] of cases) {
     it(`conv2d gradients match cpu: x [${xShape}], w [${wShape}], stride ${stride}, ${pad}`, async () => {
       const cpu = await on('cpu', convGrads(xShape, wShape, stride, pad));
+      const before = nativeCalls();
       const wasm = await on('wasm', convGrads(xShape, wShape, stride, pad));
       ['dx', 'dW', 'y', 'y + bias'].forEach((name, i) => expect(relErr(wasm[i], cpu[i]), name).to.be.lessThan(TOLERANCE));
+      // Stride 1 goes native (y, y + bias, y again under tf.grads, dx as a forward convolution; dW): a silent fallback fails here.
+      const ran = (k: string) => (nativeCalls()[k] ?? 0) - (before[k] ?? 0);
+      if (native && stride === 1) expect([ran('conv2d'), ran('filterGrad')], 'native calls (conv2d, filterGrad)').to.deep.equal([4, 1]);
+      else expect(ran('conv2d') + ran('filterGrad'), 'native calls with native off').to.equal(0);
     });
   }
 

@@ -34,23 +34,97 @@ interface NativeAddon {
   threads(): number;
 }
 
-const ADDON = new URL('../../../src/native/build/Release/fewshot_native.node', import.meta.url);
+const BUILD = new URL('../../../src/native/build/Release/', import.meta.url);
+const ADDON = new URL('fewshot_native.node', BUILD);
+const TARGET = new URL('target.json', BUILD);
+
+/** What the build recorded: the ISA level it was compiled for and the CPU flags that level needs. */
+export interface NativeTarget {
+  readonly arch: string;
+  readonly march: string;
+  readonly requires: readonly string[];
+  readonly builtOn?: string;
+}
+
+export interface NativeStatus {
+  readonly loaded: boolean;
+  /** Why the kernels are not in use (absent when loaded). */
+  readonly reason?: string;
+  readonly target?: NativeTarget;
+  readonly addonPath: string;
+}
+
+/** This CPU's feature flags (Linux /proc/cpuinfo; FEWSHOT_CPU_FLAGS stands in for them in tests). */
+export function cpuFlags(): Set<string> | undefined {
+  const given = process.env.FEWSHOT_CPU_FLAGS;
+  if (given !== undefined) return new Set(given.split(/\s+/).filter(Boolean));
+  try {
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
+    return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 let addon: NativeAddon | undefined | null = null;
+let status: NativeStatus | undefined;
+const calls: Record<string, number> = {};
 
-/** The addon, or undefined when it was not built (or is turned off). */
+/** Calls of each native entry point so far: tests assert the native path ran, not a silent fallback. */
+export function nativeCalls(): Readonly<Record<string, number>> {
+  return { ...calls };
+}
+
+/** The addon with each entry point counting its calls (a few hundred calls per step: no cost). */
+function counted(raw: NativeAddon): NativeAddon {
+  // (The addon's exports are not all enumerable: list them by name.)
+  return Object.fromEntries(Object.getOwnPropertyNames(raw).map((name) => [name, (raw as unknown as Record<string, unknown>)[name]])
+    .map(([name, f]) => [name, typeof f !== 'function' ? f
+    : (...args: unknown[]) => {
+      calls[name as string] = (calls[name as string] ?? 0) + 1;
+      return (f as (...a: unknown[]) => unknown)(...args);
+    }])) as unknown as NativeAddon;
+}
+
+function load(): { addon?: NativeAddon; status: NativeStatus } {
+  const addonPath = ADDON.pathname;
+  const refuse = (reason: string) => ({ status: { loaded: false, reason, addonPath } });
+  if (process.env.FEWSHOT_NATIVE === '0') return refuse('turned off (FEWSHOT_NATIVE=0)');
+  if (!fs.existsSync(ADDON)) return refuse('not built (no compiler at install, or FEWSHOT_NATIVE=0 then; npm run build:native)');
+  let target: NativeTarget | undefined;
+  try {
+    target = JSON.parse(fs.readFileSync(TARGET, 'utf8')) as NativeTarget;
+  } catch {
+    // A build without its record may have been made for any CPU: running it could fault.
+    return refuse(`built without ${TARGET.pathname} (its CPU target is unknown; npm run build:native)`);
+  }
+  const flags = cpuFlags();
+  const missing = flags ? target.requires.filter((f) => !flags.has(f)) : [];
+  if (missing.length) {
+    return { status: { loaded: false, target, addonPath,
+      reason: `built for ${target.march}, this CPU lacks ${missing.join(' ')} (rebuild here: npm run build:native)` } };
+  }
+  try {
+    return { addon: counted(createRequire(import.meta.url)(addonPath) as NativeAddon), status: { loaded: true, target, addonPath } };
+  } catch (err) {
+    return { status: { loaded: false, target, addonPath, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` } };
+  }
+}
+
+/** The addon, or undefined when it was not built, is turned off, or cannot run on this CPU. */
 export function nativeAddon(): NativeAddon | undefined {
   if (addon === null) {
-    addon = undefined;
-    if (process.env.FEWSHOT_NATIVE !== '0' && fs.existsSync(ADDON)) {
-      try {
-        addon = createRequire(import.meta.url)(ADDON.pathname) as NativeAddon;
-      } catch {
-        addon = undefined; // built for another Node or machine: the wasm kernels serve
-      }
-    }
+    const loaded = load();
+    addon = loaded.addon;
+    status = loaded.status;
   }
   return addon;
+}
+
+/** Whether the native kernels are in use, and if not, why. */
+export function nativeStatus(): NativeStatus {
+  nativeAddon();
+  return status!;
 }
 
 type Info = tf.TensorInfo;
