@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import sharp from 'sharp';
 import yazl from 'yazl';
 import { downloadFile, downloadOmniglot, md5OfFile } from '../src/data/download.js';
-import { ROOT, SHARED, tempDir } from './helpers.js';
+import { ROOT, SHARED, requireData, tempDir } from './helpers.js';
 
 const ZIPS = ['images_background.zip', 'images_evaluation.zip'];
 const SHARED_ZIPS = path.join(SHARED, 'data', 'omniglot');
@@ -94,7 +94,7 @@ describe('downloads', function () {
   after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
   before(async function () {
-    if (!fs.existsSync(path.join(SHARED_ZIPS, ZIPS[0]))) this.skip();
+    requireData(this, path.join(SHARED_ZIPS, ZIPS[0]));
     // The shared zips' bytes differ from the official ones: their own MD5s are passed explicitly.
     md5 = Object.fromEntries(await Promise.all(ZIPS.map(async (n) => [n, await md5OfFile(path.join(SHARED_ZIPS, n))])));
   });

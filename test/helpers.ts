@@ -7,6 +7,7 @@ import { expect } from 'chai';
 
 /** The project root (tests run from dist/test). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Real datasets, where this workshop lays them beside the clone (absent in a user's clone: tests skip). */
 export const SHARED = path.resolve(ROOT, '..', 'shared');
 
 const made: string[] = [];
@@ -20,10 +21,22 @@ export function tempDir(prefix = 'fewshot-test-'): string {
   return dir;
 }
 
-/** Reads a float64 reference file from ../shared/golden (CI lays shared/ beside the clone). */
+/** Reads a float64 reference file of test/fixtures/golden (made by scripts/make-golden.py). */
 export function golden<T>(name: string): T {
-  return JSON.parse(fs.readFileSync(path.join(SHARED, 'golden', name), 'utf8')) as T;
+  return JSON.parse(fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'golden', name), 'utf8')) as T;
 }
+
+/**
+ * Skips a test that needs real data (a file or folder beside the clone, as in this workshop's
+ * ../shared) when it is absent, saying so once; a user's plain clone has none.
+ */
+export function requireData(ctx: Mocha.Context, file: string): void {
+  if (fs.existsSync(file)) return;
+  if (!skippedFor.has(file)) console.log(`      (skipped: needs ${path.relative(process.cwd(), file)}, absent here)`);
+  skippedFor.add(file);
+  ctx.skip();
+}
+const skippedFor = new Set<string>();
 
 /** max |a - b| / max(max |b|, floor): relative error against the reference's scale. */
 export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor = 1e-12): number {

@@ -8,9 +8,10 @@ import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { FewShotDataset } from '../src/data/dataset.js';
 import { importOmniglot, openOmniglot } from '../src/data/omniglot.js';
+import { SHARED, requireData } from './helpers.js';
 
 const SIZE = 105;
-const SHARED = '/work/shared/data/omniglot';
+const OMNIGLOT_ZIPS = path.join(SHARED, 'data', 'omniglot');
 const PIL_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'omniglot-pil');
 
 /** Tiny Omniglot: part -> character -> image names. */
@@ -233,7 +234,7 @@ describe('omniglot', function () {
   });
 
   it('resizes like PIL (Image.LANCZOS) on real Omniglot images', async function () {
-    if (!fs.existsSync(path.join(SHARED, 'images_background.zip'))) this.skip();
+    requireData(this, path.join(OMNIGLOT_ZIPS, 'images_background.zip'));
     const index = JSON.parse(fs.readFileSync(path.join(PIL_DIR, 'index.json'), 'utf8')) as {
       images: { file: string; zip: string; entry: string }[];
     };
@@ -241,7 +242,7 @@ describe('omniglot', function () {
     const from = path.join(root, 'real');
     for (const zip of new Set(index.images.map((i) => i.zip))) {
       const wanted = index.images.filter((i) => i.zip === zip).map((i) => i.entry);
-      for (const [entry, png] of await readZipEntries(path.join(SHARED, zip), wanted)) {
+      for (const [entry, png] of await readZipEntries(path.join(OMNIGLOT_ZIPS, zip), wanted)) {
         fs.mkdirSync(path.dirname(path.join(from, entry)), { recursive: true });
         fs.writeFileSync(path.join(from, entry), png);
       }
