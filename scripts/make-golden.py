@@ -39,7 +39,11 @@ def rkd_distance(student, teacher):
 def rkd_angle(student, teacher):
     """Huber loss between cos of the angle at vertex i of (x_j - x_i, x_k - x_i), over all triplets."""
     def cosines(e):
-        unit = F.normalize(e.unsqueeze(0) - e.unsqueeze(1), p=2, dim=2)  # [i, j] = unit(x_j - x_i); zero when j == i
+        diff = e.unsqueeze(0) - e.unsqueeze(1)  # [i, j] = x_j - x_i
+        norm = diff.norm(dim=2, keepdim=True)
+        # A zero difference (j == i, or a repeated point) is the zero vector, with zero gradient; F.normalize
+        # would give it a gradient of 1/eps (1e12) at a repeated point.
+        unit = torch.where(norm > 0, diff / norm.where(norm > 0, torch.ones_like(norm)), torch.zeros_like(diff))
         return torch.bmm(unit, unit.transpose(1, 2))
     return F.smooth_l1_loss(cosines(student), cosines(teacher.detach()), reduction='mean')
 
@@ -95,7 +99,7 @@ def make():
                  'over all N*N entries incl. diagonal) between student and teacher pairwise Euclidean distances, each divided by '
                  'its mean over off-diagonal pairs; squared distances clamped at 1e-12 before sqrt; diagonal set to 0. rkd_angle: '
                  'smooth-L1 (mean over all N*N*N entries) between cos of angle at vertex i of (x_j - x_i, x_k - x_i), unit vectors '
-                 'with zero vector when j == i. grad_*: gradient of the loss w.r.t. student (teacher is constant).')
+                 'with zero vector (and zero gradient) for a zero difference (j == i, or a repeated point). grad_*: gradient of the loss w.r.t. student (teacher is constant).')
     proto = [proto_case(3, 1, 2, 4, gen), proto_case(5, 5, 3, 16, gen), proto_case(20, 1, 5, 64, gen)]
     about_proto = ('Prototypical loss reference (float64, PyTorch autograd; scripts/make-golden.py): prototypes = class means of '
                    'support embeddings (rows class-major), logits = minus squared Euclidean distance from each query to each '

@@ -32,24 +32,45 @@ export function importFailure(pkg: string, err: unknown): string {
   return `${pkg} failed to load: ${message}`;
 }
 
+/** What each native TensorFlow package did when tried, in the order `auto` tries them. */
+export interface PackageProbe {
+  readonly package: string;
+  readonly usable: boolean;
+  readonly detail: string;
+}
+
+const probes: PackageProbe[] = [];
+
+/** The packages tried so far by `auto` or `tensorflow` in this process, with why each was (not) used. */
+export function packageProbes(): readonly PackageProbe[] {
+  return [...probes];
+}
+
 async function tryNative(): Promise<BackendInfo | string> {
-  const failures: string[] = [];
+  probes.length = 0;
   for (const pkg of NATIVE_PACKAGES) {
     try {
       await import(pkg);
     } catch (err) {
-      failures.push(importFailure(pkg, err));
+      probes.push({ package: pkg, usable: false, detail: importFailure(pkg, err) });
       continue;
     }
     // A native package bundling its own copy of tfjs-core registers its backend there, not here.
     if (!tf.findBackend('tensorflow')) {
-      failures.push(`${pkg}: loaded, but registered on another copy of @tensorflow/tfjs-core`);
+      probes.push({ package: pkg, usable: false, detail: `${pkg} loaded, but registered on another copy of @tensorflow/tfjs-core` });
       continue;
     }
     await tf.setBackend('tensorflow');
-    return { name: 'tensorflow', provider: pkg, threads: os.cpus().length };
+    // The GPU build of TensorFlow runs on its CPU kernels when it finds no usable CUDA device: say so.
+    const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
+    const onCpu = pkg.endsWith('-gpu') && gpu === false;
+    probes.push({ package: pkg, usable: true, detail: onCpu ? `${pkg} loaded, but TensorFlow sees no GPU device` : `${pkg} loaded` });
+    return {
+      name: 'tensorflow', provider: onCpu ? `${pkg} on its CPU kernels` : pkg, threads: os.cpus().length,
+      fallbacks: onCpu ? ['TensorFlow sees no usable GPU device (CUDA 11.2 and cuDNN 8.1 needed: fewshot doctor)'] : undefined,
+    };
   }
-  return failures.join(', ');
+  return probes.map((p) => p.detail).join(', ');
 }
 
 async function useWasm(): Promise<BackendInfo> {
@@ -110,6 +131,11 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
       throw new Error(`--backend: '${choice as string}' is not one of ${BACKEND_CHOICES.join(', ')}`);
   }
   return current;
+}
+
+/** The backend line of this process's backend, if one was initialised. */
+export function currentBackendLine(): string | undefined {
+  return current && describeBackend(current);
 }
 
 /** The one-line report: what runs, then why anything faster did not (`; `-separated). */

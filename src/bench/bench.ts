@@ -8,6 +8,11 @@ import type { EpisodeShape } from '../episodes/sampler.js';
 import { conv4 } from '../models/conv4.js';
 import { prototypicalObjective } from '../train/protonet.js';
 import { embedImages } from '../eval/evaluate.js';
+import { BackendInfo, describeBackend } from '../backend.js';
+import { nativeCalls } from '../kernels/native.js';
+import { Provenance, provenance } from '../provenance.js';
+import { Adam } from '../train/adam.js';
+import { trainStep } from '../train/episodic.js';
 
 export interface BenchShape extends EpisodeShape {
   readonly name: string;
@@ -33,6 +38,9 @@ export interface BenchResult extends EpisodeShape {
   readonly threads: number;
   /** Peak resident memory of the process (each shape runs in its own), MiB. */
   readonly peakRssMB: number;
+  /** Whether the native kernels ran in the timed steps (not merely were loaded). */
+  readonly nativeKernels: boolean;
+  readonly provenance: Provenance;
 }
 
 function median(values: number[]): number {
@@ -58,21 +66,23 @@ async function timeMs(run: () => Promise<void>, repeats: number): Promise<number
 
 export async function benchShape(
   shape: BenchShape,
-  backend: { name: string; threads: number },
+  backend: BackendInfo,
   repeats = 5,
 ): Promise<BenchResult> {
   const images = shape.way * (shape.shot + shape.query);
   const model = conv4({ inputShape: shape.inputShape, seed: 0 });
   const objective = prototypicalObjective(model);
-  const optimizer = tf.train.adam(1e-3);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = new Adam(variables);
   const x = tf.randomUniform([images, ...shape.inputShape], 0, 1, 'float32', 1) as tf.Tensor4D;
   const episode = { index: 0, classes: [], support: [], query: [] };
   try {
+    const callsBefore = Object.values(nativeCalls()).reduce((a, b) => a + b, 0);
+    // The training loop's own step (reads the loss terms, so it waits for the backend).
     const trainStepMs = await timeMs(async () => {
-      const loss = optimizer.minimize(() => objective(x, episode, shape).loss, true);
-      await loss!.data(); // wait for the backend to finish
-      loss!.dispose();
+      trainStep(objective, variables, optimizer, 1e-3, x, episode, shape);
     }, repeats);
+    const nativeKernels = Object.values(nativeCalls()).reduce((a, b) => a + b, 0) > callsBefore;
     const [h, w, c] = shape.inputShape;
     const pixels = new Float32Array(h * w * c).fill(0.5);
     const dataset = {
@@ -87,7 +97,10 @@ export async function benchShape(
       e.dispose();
     }, repeats);
     const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
-    return { ...shape, images, trainStepMs, embed1000Ms, backend: backend.name, threads: backend.threads, peakRssMB };
+    return {
+      ...shape, images, trainStepMs, embed1000Ms, backend: backend.name, threads: backend.threads, peakRssMB, nativeKernels,
+      provenance: provenance(describeBackend(backend)),
+    };
   } finally {
     x.dispose();
     model.dispose();

@@ -6,6 +6,7 @@ import { registerCompareCommand } from './compare.js';
 import { registerDataCommands } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDistillCommand } from './distill.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerEpisodeCommands } from './episodes.js';
 import { registerEvalCommand } from './eval.js';
 import { registerReportCommand } from './report.js';
@@ -26,6 +27,7 @@ registerCompareCommand(program);
 registerBenchCommand(program);
 registerSweepCommand(program);
 registerReportCommand(program);
+registerDoctorCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One line naming what went wrong; the stack only when asked for.

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../atomic.js';
+import { provenance, recordedPath } from '../provenance.js';
 import { openDataset } from '../data/open.js';
 import { EpisodeSource, openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { loadModel } from '../models/checkpoint.js';
@@ -172,7 +173,7 @@ export async function evaluateCheckpoint(
             accuracy: result.mean, ci95: result.ci95, std: result.std,
             // The shared embedding time is split evenly over the group's suites.
             seconds: (Date.now() - t0) / 1000 + embedSeconds / group.length,
-            backend: options.backend, episodesCsv,
+            backend: options.backend, episodesCsv: episodesCsv && recordedPath(episodesCsv),
           });
         }
       } finally {
@@ -184,7 +185,8 @@ export async function evaluateCheckpoint(
   }
   scores.sort((a, b) => opened.findIndex((o) => o.name === a.suite) - opened.findIndex((o) => o.name === b.suite));
   if (options.out) {
-    writeFileAtomic(path.join(options.out, 'summary.json'), [Buffer.from(JSON.stringify({ model: modelDir, scores }, null, 2) + '\n')]);
+    const summary = { model: recordedPath(modelDir), scores, provenance: provenance(options.backend) };
+    writeFileAtomic(path.join(options.out, 'summary.json'), [Buffer.from(JSON.stringify(summary, null, 2) + '\n')]);
   }
   return scores;
 }

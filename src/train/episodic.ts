@@ -12,6 +12,8 @@ import { FewShotDataset, imageBatch } from '../data/dataset.js';
 import { EpisodeSampler, Episode, EpisodeShape } from '../episodes/sampler.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import { Adam } from './adam.js';
+import { currentBackendLine } from '../backend.js';
+import { provenance } from '../provenance.js';
 import { evaluateEpisodes } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../atomic.js';
 
@@ -213,7 +215,8 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
   let counted = 0;
   const checkpoint = async () => {
     assertFiniteWeights(model, state.episode);
-    await saveCheckpoint(paths.checkpoint, model, state, optimizer.weights());
+    // Each checkpoint says which code wrote it (a run resumed across versions shows it here).
+    await saveCheckpoint(paths.checkpoint, model, { ...state, provenance: provenance(currentBackendLine()) }, optimizer.weights());
   };
 
   try {

@@ -8,6 +8,8 @@ import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { conv4, embedTraining } from '../models/conv4.js';
 import { writeFileAtomic } from '../atomic.js';
+import { currentBackendLine } from '../backend.js';
+import { provenance } from '../provenance.js';
 import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, Validation, trainEpisodic } from './episodic.js';
 
 export interface ProtoNetConfig extends TrainSchedule, EpisodeShape {
@@ -63,8 +65,10 @@ export function refuseExistingRun(dir: string): void {
   }
 }
 
+/** Writes a run's config.json, with the provenance of the process that started the run. */
 export function writeRunConfig(dir: string, config: object): void {
-  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+  const { provenance: _previous, ...settings } = config as { provenance?: unknown };
+  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify({ ...settings, provenance: provenance(currentBackendLine()) }, null, 2) + '\n')]);
 }
 
 /** The validation episodes a config names (a suite file, or a shipped suite by name), if any. */

@@ -1,0 +1,64 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { ROOT, requireNative, tempDir } from './helpers.js';
+
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const doctor = (env: Record<string, string> = {}) => {
+  const r = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, ...env } });
+  expect(r.status, r.stderr).to.equal(0);
+  return JSON.parse(r.stdout);
+};
+const GPU_PACKAGE = path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
+
+describe('fewshot doctor', function () {
+  it('reports each backend tried with its reason, the CUDA libraries, the native kernels and the versions', () => {
+    const report = doctor();
+    expect(report.packages.map((p: { package: string }) => p.package)).to.deep.equal(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+    expect(Object.keys(report.gpuLibraries)).to.include.members(['libcudart.so.11.0', 'libcudnn.so.8']);
+    expect(report.provenance).to.include({ package: 'fewshot-rkd', node: process.version });
+    expect(report.provenance.tfjs).to.match(/^4\./);
+    if (fs.existsSync(path.join(ROOT, '.git'))) expect(report.provenance.gitCommit).to.match(/^[0-9a-f]{40}$/);
+    if (!fs.existsSync(GPU_PACKAGE)) expect(report.packages[0]).to.deep.equal({ package: '@tensorflow/tfjs-node-gpu', usable: false, detail: '@tensorflow/tfjs-node-gpu not installed' });
+  });
+
+  it('names the loader error of a GPU package that fails to load, and the backend line carries it', function () {
+    // A stand-in for tfjs-node-gpu whose libtensorflow is missing, as on a machine without its download.
+    if (fs.existsSync(GPU_PACKAGE)) this.skip(); // the real package is installed here: leave it alone
+    fs.mkdirSync(GPU_PACKAGE, { recursive: true });
+    try {
+      fs.writeFileSync(path.join(GPU_PACKAGE, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '0.0.0-stand-in', main: 'index.js' }));
+      fs.writeFileSync(path.join(GPU_PACKAGE, 'index.js'),
+        "throw new Error('libtensorflow.so.2: cannot open shared object file: No such file or directory');\n");
+      const report = doctor();
+      expect(report.packages[0]).to.deep.equal({ package: '@tensorflow/tfjs-node-gpu', usable: false,
+        detail: '@tensorflow/tfjs-node-gpu failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory' });
+      expect(report.backend).to.include('not tensorflow: @tensorflow/tfjs-node-gpu failed to load: libtensorflow.so.2');
+    } finally {
+      fs.rmSync(GPU_PACKAGE, { recursive: true, force: true });
+    }
+  });
+
+  it('on a CPU without the build\'s flags, refuses the native kernels in one line and runs on wasm', function () {
+    requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json')));
+    const report = doctor({ FEWSHOT_CPU_FLAGS: 'fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt' });
+    expect(report.native.loaded).to.equal(false);
+    expect(report.native.missingCpuFlags).to.include.members(['avx2', 'fma']);
+    expect(report.native.reason).to.match(/^built for x86-64-v3, this CPU lacks avx .*avx2.* fma .*\(rebuild here: npm run build:native\)$/);
+    expect(report.backend).to.match(/^wasm \(@tensorflow\/tfjs-backend-wasm, 1 thread\); .*native kernels not used: built for x86-64-v3/);
+  });
+
+  it('refuses an addon whose build left no record of its CPU target', function () {
+    const build = path.join(ROOT, 'src', 'native', 'build', 'Release');
+    requireNative(this, fs.existsSync(path.join(build, 'target.json')));
+    const copy = path.join(tempDir(), 'target.json');
+    fs.copyFileSync(path.join(build, 'target.json'), copy);
+    fs.rmSync(path.join(build, 'target.json'));
+    try {
+      expect(doctor().native.reason).to.match(/built without .*target\.json \(its CPU target is unknown; npm run build:native\)/);
+    } finally {
+      fs.copyFileSync(copy, path.join(build, 'target.json'));
+    }
+  });
+});
