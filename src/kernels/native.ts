@@ -54,10 +54,23 @@ export interface NativeStatus {
   readonly addonPath: string;
 }
 
-/** This CPU's feature flags (Linux /proc/cpuinfo; FEWSHOT_CPU_FLAGS stands in for them in tests). */
+const CPU_PROBE = new URL('fewshot_cpu.node', BUILD);
+
+/**
+ * This CPU's feature flags, as CPUID reports them to this process (a baseline-compiled probe built
+ * beside the kernels); /proc/cpuinfo where the probe is absent. FEWSHOT_CPU_FLAGS stands in for both
+ * in tests. (An emulator or hypervisor may show the host's /proc/cpuinfo while hiding features.)
+ */
 export function cpuFlags(): Set<string> | undefined {
   const given = process.env.FEWSHOT_CPU_FLAGS;
   if (given !== undefined) return new Set(given.split(/\s+/).filter(Boolean));
+  if (fs.existsSync(CPU_PROBE)) {
+    try {
+      return new Set((createRequire(import.meta.url)(CPU_PROBE.pathname) as { features(): string[] }).features());
+    } catch {
+      // fall through to /proc/cpuinfo
+    }
+  }
   try {
     const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
     return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : undefined;

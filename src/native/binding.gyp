@@ -1,8 +1,15 @@
 {
-  "targets": [{
-    "target_name": "fewshot_native",
-    "sources": ["conv.cc", "winograd.cc"],
-    "cflags_cc": ["-O3", "<!(node -p \"process.env.FEWSHOT_NATIVE_MARCH_FLAG || '-march=x86-64-v3'\")", "-fopenmp", "-ffp-contract=fast"],
-    "ldflags": ["-fopenmp"]
-  }]
+  "targets": [
+    {
+      "target_name": "fewshot_native",
+      "sources": ["conv.cc", "winograd.cc"],
+      "cflags_cc": ["-O3", "<!(node -p \"process.env.FEWSHOT_NATIVE_MARCH_FLAG || '-march=x86-64-v3'\")", "-fopenmp", "-ffp-contract=fast"],
+      "ldflags": ["-fopenmp"]
+    },
+    {
+      "target_name": "fewshot_cpu",
+      "sources": ["cpu.cc"],
+      "cflags_cc": ["-O2"]
+    }
+  ]
 }
