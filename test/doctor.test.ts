@@ -62,3 +62,34 @@ describe('fewshot doctor', function () {
     }
   });
 });
+
+describe('the native boundary', function () {
+  it('refuses arrays whose length disagrees with their dims, naming the kernel and the argument', async function () {
+    const { nativeAddon } = await import('../src/kernels/native.js');
+    const native = nativeAddon();
+    requireNative(this, native !== undefined);
+    const dims = [1, 5, 5, 2, 3, 3, 4, 5, 5, 1, 1, 1, 1]; // n,h,w,cin, kh,kw,cout, oh,ow, padding
+    const [x, w, out] = [new Float32Array(50), new Float32Array(72), new Float32Array(100)];
+    expect(() => native!.conv2d(x, w, null, out, dims)).to.not.throw();
+    expect(() => native!.conv2d(new Float32Array(49), w, null, out, dims)).to.throw(RangeError, 'conv2d: x holds 49 floats, its dims need 50');
+    expect(() => native!.conv2d(x, w, new Float32Array(3), out, dims)).to.throw(RangeError, 'conv2d: bias holds 3 floats, its dims need 4');
+    expect(() => native!.conv2d(x, w, null, out, dims.slice(0, 12))).to.throw(RangeError, 'conv2d: dims: expected 13 ints, got 12');
+    expect(() => native!.conv2d(x, w, null, out, [1, 5, 5, 2, 3, 3, 4, 6, 5, 1, 1, 1, 1])).to.throw(RangeError, /conv2d: output size does not follow/);
+    expect(() => native!.rkdAngle([new Float32Array(9), new Float32Array(9), new Float32Array(1), new Float32Array(9)], [3]))
+      .to.throw(RangeError, 'rkdAngle: expected at least 5 arrays');
+  });
+
+  it('a model is refused on data of another image shape, in one line naming both (native path included)', async () => {
+    // A Conv-4 for 28x28x3 images (as one trained on colour glyphs), evaluated on 28x28x1 episodes.
+    const { conv4 } = await import('../src/models/conv4.js');
+    const { saveCheckpoint } = await import('../src/models/checkpoint.js');
+    const model = path.join(tempDir(), 'colour');
+    const colour = conv4({ inputShape: [28, 28, 3], width: 8, seed: 0 });
+    await saveCheckpoint(model, colour);
+    colour.dispose();
+    const r = spawnSync(process.execPath, [CLI, 'eval', model, 'synthetic-test-5w1s'], { encoding: 'utf8' });
+    expect(r.status).to.equal(1);
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('backend:'));
+    expect(lines).to.deep.equal([`fewshot: ${model} on synthetic-test-5w1s (synthetic/test): the model takes 28x28x3 images, the data has 28x28x1`]);
+  });
+});

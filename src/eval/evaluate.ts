@@ -10,7 +10,7 @@ import { provenance, recordedPath } from '../provenance.js';
 import { openDataset } from '../data/open.js';
 import { EpisodeSource, openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { loadModel } from '../models/checkpoint.js';
-import { embedInference } from '../models/conv4.js';
+import { checkImageShape, embedInference } from '../models/conv4.js';
 import { writeEpisodeAccuracies } from './results.js';
 import { FewShotDataset, ImageRef, imageBatch } from '../data/dataset.js';
 import type { Episode } from '../episodes/sampler.js';
@@ -148,6 +148,7 @@ export async function evaluateCheckpoint(
   const opened = await Promise.all(sources.map((file) => openEpisodeSource(resolveSuite(file), (d, s) => openDataset(d, s, options.data), manifestOf)));
   const scores: SuiteScore[] = [];
   try {
+    for (const source of opened) checkImageShape(model, source.dataset.imageShape, `${modelDir} on ${source.name} (${source.dataset.name})`);
     // Suites of the same split share most images (Omniglot's four test suites: nearly all 33,840):
     // embed the union once per dataset split.
     const byDataset = new Map<string, EpisodeSource[]>();

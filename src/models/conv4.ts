@@ -87,11 +87,29 @@ export function hasFusedTraining(model: tf.LayersModel): boolean {
   return conv4Blocks(model)?.every(([, bn]) => bn instanceof LeanBatchNormalization) ?? false;
 }
 
+/** The image shape [h, w, c] a model takes, as text (`28x28x1`). */
+export function modelImageShape(model: tf.LayersModel): string {
+  return model.inputs[0].shape.slice(1).join('x');
+}
+
+/**
+ * Refuses images of another shape than the model's input, before any kernel sees them: the fused
+ * native paths bypass the layers' own shape checks.
+ * @param what names the model and the data in the message (e.g. `runs/a/best on omniglot/test`)
+ */
+export function checkImageShape(model: tf.LayersModel, imageShape: readonly number[], what = 'the model'): void {
+  const expected = model.inputs[0].shape.slice(1);
+  if (expected.length !== imageShape.length || expected.some((d, i) => d !== null && d !== imageShape[i])) {
+    throw new Error(`${what}: the model takes ${expected.join('x')} images, the data has ${imageShape.join('x')}`);
+  }
+}
+
 /**
  * Inference-mode embeddings, as `model.apply(images, { training: false })`; with the native
  * kernels, a Conv-4 (built by conv4() or loaded) runs as fused blocks (conv-block.ts).
  */
 export function embedInference(model: tf.LayersModel, images: tf.Tensor4D): tf.Tensor2D {
+  checkImageShape(model, images.shape.slice(1));
   const blocks = conv4Blocks(model);
   if (!blocks || !blockKernels()) return model.apply(images, { training: false }) as tf.Tensor2D;
   return tf.tidy(() => {
@@ -111,6 +129,7 @@ export function embedInference(model: tf.LayersModel, images: tf.Tensor4D): tf.T
  * 400-image 84x84x3 episode within wasm's 4 GB. `chunk` overrides the images per chunk (tests).
  */
 export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, chunk?: number): tf.Tensor2D {
+  checkImageShape(model, images.shape.slice(1));
   const blocks = conv4Blocks(model);
   if (!blocks || !hasFusedTraining(model)) return model.apply(images, { training: true }) as tf.Tensor2D;
   return tf.tidy(() => {

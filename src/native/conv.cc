@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace {
@@ -696,36 +697,84 @@ void rkd_angle(const float* gs, const float* gt, int n, double* loss, float* dgr
 }
 
 // ---- N-API glue ----
+//
+// Every entry point checks its arguments before touching memory: the dims array has the expected
+// length and no negative entry, and every array holds exactly the floats its dims imply. A mismatch
+// throws a RangeError naming the kernel and the argument (never a read or write out of bounds).
 
-float* f32(napi_env env, napi_value v, size_t* length = nullptr) {
-  napi_typedarray_type type;
-  size_t len;
-  void* data;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, &len, &data, &buffer, &offset) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, nullptr, "expected a Float32Array");
-    return nullptr;
+struct Call {
+  napi_env env;
+  const char* kernel;
+  std::vector<napi_value> a;
+  bool ok = true;
+
+  Call(napi_env e, napi_callback_info info, const char* name, size_t argc) : env(e), kernel(name), a(argc) {
+    size_t got = argc;
+    napi_get_cb_info(env, info, &got, a.data(), nullptr, nullptr);
+    if (got != argc) fail("expected " + std::to_string(argc) + " arguments, got " + std::to_string(got));
   }
-  if (length) *length = len;
-  return static_cast<float*>(data);
-}
 
-int i32(napi_env env, napi_value v) {
-  int32_t out = 0;
-  napi_get_value_int32(env, v, &out);
-  return out;
-}
+  void fail(const std::string& what) {
+    if (!ok) return;
+    ok = false;
+    napi_throw_range_error(env, nullptr, (std::string(kernel) + ": " + what).c_str());
+  }
 
-bool is_null(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  return t == napi_null || t == napi_undefined;
-}
+  // The ints of the array argument `i`, exactly `count` of them, none negative.
+  std::vector<int> dims(size_t i, uint32_t count) {
+    std::vector<int> out(count, 0);
+    uint32_t length = 0;
+    if (!ok) return out;
+    if (napi_get_array_length(env, a[i], &length) != napi_ok || length != count) {
+      fail("dims: expected " + std::to_string(count) + " ints, got " + std::to_string(length));
+      return out;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+      napi_value e;
+      napi_get_element(env, a[i], k, &e);
+      if (napi_get_value_int32(env, e, &out[k]) != napi_ok || out[k] < 0) fail("dims[" + std::to_string(k) + "] is not a non-negative int");
+    }
+    return out;
+  }
 
-// Reads an array of ints.
-void ints(napi_env env, napi_value arr, int* out, int count) {
-  for (int i = 0; i < count; i++) { napi_value e; napi_get_element(env, arr, i, &e); out[i] = i32(env, e); }
+  // A Float32Array argument of exactly `want` floats (or null, when `optional`).
+  float* floats_of(napi_value v, const char* name, size_t want, bool optional = false) {
+    if (!ok) return nullptr;
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (optional && (t == napi_null || t == napi_undefined)) return nullptr;
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    napi_value buffer;
+    size_t offset;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float32_array) {
+      fail(std::string(name) + " is not a Float32Array");
+      return nullptr;
+    }
+    if (length != want) {
+      fail(std::string(name) + " holds " + std::to_string(length) + " floats, its dims need " + std::to_string(want));
+      return nullptr;
+    }
+    return static_cast<float*>(data);
+  }
+  float* floats(size_t i, const char* name, size_t want, bool optional = false) { return floats_of(a[i], name, want, optional); }
+
+  // Element `k` of the array argument `i` (the [arrays...] convention).
+  napi_value element(size_t i, uint32_t k) {
+    napi_value e = nullptr;
+    uint32_t length = 0;
+    napi_get_array_length(env, a[i], &length);
+    if (k >= length) fail("expected at least " + std::to_string(k + 1) + " arrays");
+    else napi_get_element(env, a[i], k, &e);
+    return e;
+  }
+};
+
+size_t prod(std::initializer_list<int> dims) {
+  size_t p = 1;
+  for (int d : dims) p *= (size_t)d;
+  return p;
 }
 
 // Whether a convolution goes by Winograd: 3x3, stride 1 (the output is the padded input less 2).
@@ -734,17 +783,25 @@ bool winograd(const fewshot::WinogradDims& d, int kh, int kw, int bottom, int ri
          d.ow == d.w + d.left + right - 2;
 }
 
+// A convolution's dims, [n,h,w,cin, kh,kw,cout, oh,ow, top,bottom,left,right], checked for consistency:
+// the output is the padded input less the kernel, plus one (stride 1).
+std::vector<int> conv_dims(Call& c, size_t i) {
+  std::vector<int> v = c.dims(i, 13);
+  if (c.ok && (v[7] != v[1] + v[9] + v[10] - v[4] + 1 || v[8] != v[2] + v[11] + v[12] - v[5] + 1)) {
+    c.fail("output size does not follow from input, kernel and padding (stride 1)");
+  }
+  return v;
+}
+
 // conv2d(x, w, bias|null, out, [n,h,w,cin, kh,kw,cout, oh,ow, top,bottom,left,right])
 napi_value Conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value a[5];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  int v[13];
-  ints(env, a[4], v, 13);
-  const float *x = f32(env, a[0]), *w = f32(env, a[1]);
-  const float* bias = is_null(env, a[2]) ? nullptr : f32(env, a[2]);
-  float* out = f32(env, a[3]);
-  if (!x || !w || !out) return nullptr;
+  Call c(env, info, "conv2d", 5);
+  const std::vector<int> v = conv_dims(c, 4);
+  const float* x = c.floats(0, "x", prod({v[0], v[1], v[2], v[3]}));
+  const float* w = c.floats(1, "filter", prod({v[4], v[5], v[3], v[6]}));
+  const float* bias = c.floats(2, "bias", (size_t)v[6], true);
+  float* out = c.floats(3, "out", prod({v[0], v[7], v[8], v[6]}));
+  if (!c.ok) return nullptr;
   const Dims d{v[0], v[1], v[2], v[3]};
   const fewshot::WinogradDims wd{d.n, d.h, d.w, d.c, v[9], v[11], v[6], v[7], v[8]};
   if (winograd(wd, v[4], v[5], v[10], v[12])) {  // reads x in place: no padded copy
@@ -758,14 +815,12 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
 
 // filterGrad(x, dy, dw, [n,h,w,cin, kh,kw,cout, oh,ow, top,bottom,left,right])
 napi_value FilterGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value a[4];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  int v[13];
-  ints(env, a[3], v, 13);
-  const float *x = f32(env, a[0]), *dy = f32(env, a[1]);
-  float* dw = f32(env, a[2]);
-  if (!x || !dy || !dw) return nullptr;
+  Call c(env, info, "filterGrad", 4);
+  const std::vector<int> v = conv_dims(c, 3);
+  const float* x = c.floats(0, "x", prod({v[0], v[1], v[2], v[3]}));
+  const float* dy = c.floats(1, "dy", prod({v[0], v[7], v[8], v[6]}));
+  float* dw = c.floats(2, "dw", prod({v[4], v[5], v[3], v[6]}));
+  if (!c.ok) return nullptr;
   const Dims d{v[0], v[1], v[2], v[3]};
   const fewshot::WinogradDims wd{d.n, d.h, d.w, d.c, v[9], v[11], v[6], v[7], v[8]};
   if (winograd(wd, v[4], v[5], v[10], v[12])) {
@@ -779,136 +834,130 @@ napi_value FilterGrad(napi_env env, napi_callback_info info) {
 
 // maxPoolGrad(x, dy, dx, [n,h,w,c, oh,ow, fh,fw, sh,sw, top,left])
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value a[4];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  int v[12];
-  ints(env, a[3], v, 12);
-  const float *x = f32(env, a[0]), *dy = f32(env, a[1]);
-  float* dx = f32(env, a[2]);
-  if (x && dy && dx) max_pool_grad(x, dy, dx, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  Call c(env, info, "maxPoolGrad", 4);
+  const std::vector<int> v = c.dims(3, 12);
+  const float* x = c.floats(0, "x", prod({v[0], v[1], v[2], v[3]}));
+  const float* dy = c.floats(1, "dy", prod({v[0], v[4], v[5], v[3]}));
+  float* dx = c.floats(2, "dx", prod({v[0], v[1], v[2], v[3]}));
+  if (c.ok) max_pool_grad(x, dy, dx, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
   return nullptr;
 }
 
 // channelMoments(z, [pixels, c], center, s1, s2)
 napi_value ChannelMoments(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value a[5];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  int d[2];
-  ints(env, a[1], d, 2);
-  const float *z = f32(env, a[0]), *center = f32(env, a[2]);
-  float *s1 = f32(env, a[3]), *s2 = f32(env, a[4]);
-  if (z && center && s1 && s2) channel_moments(z, d[0], d[1], center, s1, s2);
+  Call c(env, info, "channelMoments", 5);
+  const std::vector<int> d = c.dims(1, 2);
+  const float* z = c.floats(0, "z", prod({d[0], d[1]}));
+  const float* center = c.floats(2, "center", d[1]);
+  float *s1 = c.floats(3, "s1", d[1]), *s2 = c.floats(4, "s2", d[1]);
+  if (c.ok) channel_moments(z, d[0], d[1], center, s1, s2);
   return nullptr;
 }
 
 // bnReluPool(z, [n,h,w,c], mean, invStd, gamma, beta, xhat|null, y)
 napi_value BnReluPool(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value a[8];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  int d[4];
-  ints(env, a[1], d, 4);
-  const float *z = f32(env, a[0]), *mean = f32(env, a[2]), *inv = f32(env, a[3]), *g = f32(env, a[4]), *b = f32(env, a[5]);
-  float* xhat = is_null(env, a[6]) ? nullptr : f32(env, a[6]);
-  float* y = f32(env, a[7]);
-  if (z && mean && inv && g && b && y) bn_relu_pool(z, d[0], d[1], d[2], d[3], mean, inv, g, b, xhat, y);
+  Call c(env, info, "bnReluPool", 8);
+  const std::vector<int> d = c.dims(1, 4);
+  const size_t full = prod({d[0], d[1], d[2], d[3]});
+  const float* z = c.floats(0, "z", full);
+  const float *mean = c.floats(2, "mean", d[3]), *inv = c.floats(3, "invStd", d[3]);
+  const float *g = c.floats(4, "gamma", d[3]), *b = c.floats(5, "beta", d[3]);
+  float* xhat = c.floats(6, "xhat", full, true);
+  float* y = c.floats(7, "y", prod({d[0], d[1] / 2, d[2] / 2, d[3]}));
+  if (c.ok) bn_relu_pool(z, d[0], d[1], d[2], d[3], mean, inv, g, b, xhat, y);
   return nullptr;
 }
 
 // bnGradSums(xhat, [n,h,w,c], gamma, beta, dy, dbeta, dgamma)
 napi_value BnGradSums(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value a[7];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  int d[4];
-  ints(env, a[1], d, 4);
-  const float *xhat = f32(env, a[0]), *g = f32(env, a[2]), *b = f32(env, a[3]), *dy = f32(env, a[4]);
-  float *db = f32(env, a[5]), *dg = f32(env, a[6]);
-  if (xhat && g && b && dy && db && dg) bn_grad_sums(xhat, d[0], d[1], d[2], d[3], g, b, dy, db, dg);
+  Call c(env, info, "bnGradSums", 7);
+  const std::vector<int> d = c.dims(1, 4);
+  const float* xhat = c.floats(0, "xhat", prod({d[0], d[1], d[2], d[3]}));
+  const float *g = c.floats(2, "gamma", d[3]), *b = c.floats(3, "beta", d[3]);
+  const float* dy = c.floats(4, "dy", prod({d[0], d[1] / 2, d[2] / 2, d[3]}));
+  float *db = c.floats(5, "dBeta", d[3]), *dg = c.floats(6, "dGamma", d[3]);
+  if (c.ok) bn_grad_sums(xhat, d[0], d[1], d[2], d[3], g, b, dy, db, dg);
   return nullptr;
 }
 
 // bnGradInput(xhat, [n,h,w,c], gamma, beta, dy, mBeta, mGamma, scale, dz)
 napi_value BnGradInput(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value a[9];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  int d[4];
-  ints(env, a[1], d, 4);
-  const float *xhat = f32(env, a[0]), *g = f32(env, a[2]), *b = f32(env, a[3]), *dy = f32(env, a[4]);
-  const float *mb = f32(env, a[5]), *mg = f32(env, a[6]), *sc = f32(env, a[7]);
-  float* dz = f32(env, a[8]);
-  if (xhat && g && b && dy && mb && mg && sc && dz) bn_grad_input(xhat, d[0], d[1], d[2], d[3], g, b, dy, mb, mg, sc, dz);
+  Call c(env, info, "bnGradInput", 9);
+  const std::vector<int> d = c.dims(1, 4);
+  const size_t full = prod({d[0], d[1], d[2], d[3]});
+  const float* xhat = c.floats(0, "xhat", full);
+  const float *g = c.floats(2, "gamma", d[3]), *b = c.floats(3, "beta", d[3]);
+  const float* dy = c.floats(4, "dy", prod({d[0], d[1] / 2, d[2] / 2, d[3]}));
+  const float *mb = c.floats(5, "mBeta", d[3]), *mg = c.floats(6, "mGamma", d[3]), *sc = c.floats(7, "scale", d[3]);
+  float* dz = c.floats(8, "dz", full);
+  if (c.ok) bn_grad_input(xhat, d[0], d[1], d[2], d[3], g, b, dy, mb, mg, sc, dz);
   return nullptr;
 }
 
-// The arguments of a kernel called as f([arrays...], [ints...]): Float32Arrays and ints; ok is
-// false (a JS TypeError pending) when an array is not a Float32Array.
-struct Args {
+// The first block's kernels, called as f([arrays...], [n,h,w,cin, kh,kw,cout, top,bottom,left,right]):
+// the arrays by name, each checked against the dims ('c' = cout floats, 'p' = the pooled output).
+struct InputBlockCall {
+  Call c;
+  std::vector<int> v;
   std::vector<float*> t;
-  std::vector<int> d;
-  bool ok = true;
+  InputBlockCall(napi_env env, napi_callback_info info, const char* kernel, std::initializer_list<const char*> names)
+      : c(env, info, kernel, 2) {
+    v = c.dims(1, 11);
+    const int oh = v[1] + v[7] + v[8] - v[4] + 1, ow = v[2] + v[9] + v[10] - v[5] + 1;
+    if (c.ok && (oh != v[1] || ow != v[2])) c.fail("the first block's padding must keep the image size");
+    uint32_t k = 0;
+    for (const char* name : names) {
+      const std::string n(name);
+      const size_t want = n == "x" ? prod({v[0], v[1], v[2], v[3]})
+                        : n == "kernel" || n == "dw" ? prod({v[4], v[5], v[3], v[6]})
+                        : n == "dy" || n == "y" ? prod({v[0], oh / 2, ow / 2, v[6]})
+                        : (size_t)v[6];  // per-channel vectors
+      t.push_back(c.ok ? c.floats_of(c.element(0, k), name, want) : nullptr);
+      k++;
+    }
+  }
+  InputBlock block() { return input_block(t[0], v.data(), t[1], t[2]); }
 };
 
-Args args(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value a[2];
-  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  Args out;
-  uint32_t nt = 0, nd = 0;
-  napi_get_array_length(env, a[0], &nt);
-  napi_get_array_length(env, a[1], &nd);
-  for (uint32_t i = 0; i < nt && out.ok; i++) {
-    napi_value e;
-    napi_get_element(env, a[0], i, &e);
-    out.t.push_back(f32(env, e));
-    out.ok = out.t.back() != nullptr;
-  }
-  out.d.resize(nd);
-  ints(env, a[1], out.d.data(), (int)nd);
-  return out;
-}
-
-// inputBlockMoments([x, w, bias, mean, variance], dims)
 napi_value InputBlockMoments(napi_env env, napi_callback_info info) {
-  Args a = args(env, info);
-  if (a.ok) input_block_moments(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4]);
+  InputBlockCall k(env, info, "inputBlockMoments", {"x", "kernel", "bias", "mean", "variance"});
+  if (k.c.ok) input_block_moments(k.block(), k.t[3], k.t[4]);
   return nullptr;
 }
 
-// inputBlockForward([x, w, bias, mean, invStd, gamma, beta, y], dims)
 napi_value InputBlockForward(napi_env env, napi_callback_info info) {
-  Args a = args(env, info);
-  if (a.ok) input_block_forward(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5], a.t[6], a.t[7]);
+  InputBlockCall k(env, info, "inputBlockForward", {"x", "kernel", "bias", "mean", "invStd", "gamma", "beta", "y"});
+  if (k.c.ok) input_block_forward(k.block(), k.t[3], k.t[4], k.t[5], k.t[6], k.t[7]);
   return nullptr;
 }
 
-// inputBlockGradSums([x, w, bias, mean, invStd, gamma, beta, dy, dBeta, dGamma], dims)
 napi_value InputBlockGradSums(napi_env env, napi_callback_info info) {
-  Args a = args(env, info);
-  if (a.ok)
-    input_block_grad_sums(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5], a.t[6], a.t[7], a.t[8], a.t[9]);
+  InputBlockCall k(env, info, "inputBlockGradSums", {"x", "kernel", "bias", "mean", "invStd", "gamma", "beta", "dy", "dBeta", "dGamma"});
+  if (k.c.ok) input_block_grad_sums(k.block(), k.t[3], k.t[4], k.t[5], k.t[6], k.t[7], k.t[8], k.t[9]);
   return nullptr;
 }
 
-// inputBlockGrad([x, w, bias, mean, invStd, gamma, beta, dy, mBeta, mGamma, scale, dw], dims)
 napi_value InputBlockGrad(napi_env env, napi_callback_info info) {
-  Args a = args(env, info);
-  if (a.ok)
-    input_block_grad(input_block(a.t[0], a.d.data(), a.t[1], a.t[2]), a.t[3], a.t[4], a.t[5], a.t[6], a.t[7],
-                     a.t[8], a.t[9], a.t[10], a.t[11]);
+  InputBlockCall k(env, info, "inputBlockGrad",
+                   {"x", "kernel", "bias", "mean", "invStd", "gamma", "beta", "dy", "mBeta", "mGamma", "scale", "dw"});
+  if (k.c.ok) input_block_grad(k.block(), k.t[3], k.t[4], k.t[5], k.t[6], k.t[7], k.t[8], k.t[9], k.t[10], k.t[11]);
   return nullptr;
 }
 
-// rkdAngle([gs, gt, loss (1 float), dgram, ddiag], [n])
+// rkdAngle([gs, gt, loss (1 float), dgram, ddiag], [n]): Gram matrices of student and teacher.
 napi_value RkdAngle(napi_env env, napi_callback_info info) {
-  Args a = args(env, info);
-  if (!a.ok) return nullptr;
-  double loss = 0;
-  rkd_angle(a.t[0], a.t[1], a.d[0], &loss, a.t[3], a.t[4]);
-  a.t[2][0] = (float)loss;
+  Call c(env, info, "rkdAngle", 2);
+  const int n = c.dims(1, 1)[0];
+  const size_t nn = prod({n, n});
+  float* gs = c.floats_of(c.element(0, 0), "gs", nn);
+  float* gt = c.floats_of(c.element(0, 1), "gt", nn);
+  float* loss = c.floats_of(c.element(0, 2), "loss", 1);
+  float* dgram = c.floats_of(c.element(0, 3), "dgram", nn);
+  float* ddiag = c.floats_of(c.element(0, 4), "ddiag", n);
+  if (!c.ok) return nullptr;
+  double sum = 0;
+  rkd_angle(gs, gt, n, &sum, dgram, ddiag);
+  loss[0] = (float)sum;
   return nullptr;
 }
 

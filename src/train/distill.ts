@@ -11,7 +11,7 @@ import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
 import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
-import { conv4, embedInference, embedTraining } from '../models/conv4.js';
+import { checkImageShape, conv4, embedInference, embedTraining } from '../models/conv4.js';
 import { Objective, TrainResult, runPaths, trainEpisodic } from './episodic.js';
 import { ProtoNetConfig, RunOptions, openValidation, writeRunConfig } from './protonet.js';
 
@@ -82,6 +82,12 @@ export async function distill(config: DistillConfig, dir: string, options: RunOp
     const teacherDir = g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best;
     const teacher = await loadModel(teacherDir);
     teacher.trainable = false;
+    try {
+      checkImageShape(teacher, dataset.imageShape, `teacher ${teacherDir} on ${dataset.name}`);
+    } catch (err) {
+      teacher.dispose();
+      throw err;
+    }
     // Generation 1 starts from the weights a ProtoNet run of the same seed starts from: a fair baseline.
     const student = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed + g - 1 });
     try {
