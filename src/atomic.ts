@@ -5,8 +5,40 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** Whether a process of this id runs on this machine. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the `<name>.tmp-<pid>` leftovers of this module's writes whose
+ * process is dead (a kill -9 mid-write): only names of exactly that form, only of dead processes.
+ */
+export function removeStaleTemporaries(target: string): void {
+  const parent = path.dirname(path.resolve(target));
+  const base = path.basename(target);
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const match = entry.startsWith(`${base}.tmp-`) && /^\d+$/.exec(entry.slice(base.length + 5));
+    if (match && Number(match[0]) !== process.pid && !alive(Number(match[0]))) {
+      fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
+    }
+  }
+}
+
 export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  removeStaleTemporaries(file);
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     const fd = fs.openSync(tmp, 'w');
@@ -30,6 +62,7 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): vo
 export async function writeFolderAtomic(dir: string, fill: (tmp: string) => Promise<void> | void): Promise<void> {
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
+  removeStaleTemporaries(dir);
   const tmp = `${dir}.tmp-${process.pid}`;
   const old = `${dir}.old-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });

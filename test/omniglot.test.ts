@@ -210,6 +210,33 @@ describe('omniglot', function () {
     expect(fs.readFileSync(path.join(out, 'images.bin')).equals(previous)).to.equal(true);
   });
 
+  it('refuses to replace a folder holding files an import did not write, and keeps them', async () => {
+    const out = path.join(root, 'mixed');
+    fs.mkdirSync(out);
+    fs.copyFileSync(path.join(cache, 'images.bin'), path.join(out, 'images.bin'));
+    fs.writeFileSync(path.join(out, 'notes.txt'), 'x');
+    await expectFailure(zips, out, new RegExp(`^${escape(out)}: holds notes.txt, which an import did not write; refusing to replace the folder`));
+    expect(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8')).to.equal('x');
+    // A previous cache alone is replaced.
+    fs.rmSync(path.join(out, 'notes.txt'));
+    await importOmniglot({ from: zips, out });
+    expect(fs.readdirSync(out).sort()).to.deep.equal(['images.bin', 'splits']);
+  });
+
+  it('a kill -9 mid-import leaves a temporary folder that the next import removes', async () => {
+    // A dead process's leftover, as writeFolderAtomic names it (pid 2^22 + 1 is past Linux's pid_max default).
+    const out = path.join(root, 'after-kill');
+    const stale = `${out}.tmp-${2 ** 22 + 1}`;
+    fs.mkdirSync(stale, { recursive: true });
+    fs.writeFileSync(path.join(stale, 'images.bin'), Buffer.alloc(4096));
+    const live = `${out}.tmp-${process.ppid}`; // a live process's: left alone
+    fs.mkdirSync(live);
+    await importOmniglot({ from: zips, out });
+    expect(fs.existsSync(stale)).to.equal(false);
+    expect(fs.existsSync(live)).to.equal(true);
+    fs.rmSync(live, { recursive: true });
+  });
+
   it('a corrupt PNG fails naming the zip and the entry', async () => {
     const from = path.join(root, 'corrupt');
     const bad = 'images_background/Beta/character01/0302_01.png';

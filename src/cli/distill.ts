@@ -5,7 +5,7 @@ import { readRunConfig, refuseExistingRun } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, startBackend } from './options.js';
 import { progressBar } from './progress.js';
-import { explicitSettings, trainingOptions, trainingConfig } from './train.js';
+import { explicitSettings, resumedConfig, trainingOptions, trainingConfig } from './train.js';
 import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';
 
 export function registerDistillCommand(program: Command): void {
@@ -29,6 +29,7 @@ export function registerDistillCommand(program: Command): void {
       if (opts.resume) {
         config = readRunConfig<DistillConfig>(opts.out);
         if (!config.teacher) throw new Error(`${opts.out}: holds a training run, not a distillation; resume it with 'fewshot train --resume --out ${opts.out}'`);
+        config = resumedConfig(config, explicitSettings(command, opts), opts.out);
       } else {
         refuseExistingRun(opts.out);
         if (!opts.teacher) throw new Error('--teacher is required (unless --resume)');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `fewshot` command line: a thin face over the library, one file per command. */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerBenchCommand } from './bench.js';
 import { registerCompareCommand } from './compare.js';
 import { registerDataCommands } from './data.js';
@@ -15,7 +15,9 @@ import { registerTrainCommand } from './train.js';
 
 const program = new Command('fewshot')
   .description('Few-shot episodic learning with Prototypical Networks and Relational Knowledge Distillation')
-  .showHelpAfterError();
+  // Usage errors: one line and exit 2 (commands made after this inherit it), not the help page.
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined });
 
 registerDemoCommand(program);
 registerDataCommands(program);
@@ -30,6 +32,18 @@ registerReportCommand(program);
 registerDoctorCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, having printed what was asked.
+    if (err.exitCode === 0) return;
+    if (err.code === 'commander.help') {
+      process.exitCode = 2; // no command given: the help went to stderr
+      return;
+    }
+    const command = err.code === 'commander.unknownCommand' ? undefined : process.argv.slice(2).find((a) => !a.startsWith('-'));
+    console.error(`fewshot: ${err.message.replace(/^error: /, '')} (see 'fewshot ${command ? `${command} ` : ''}--help')`);
+    process.exitCode = 2;
+    return;
+  }
   // One line naming what went wrong; the stack only when asked for.
   console.error(`fewshot: ${(err as Error)?.message ?? err}`);
   if (process.env.FEWSHOT_DEBUG) console.error(err);

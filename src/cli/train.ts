@@ -1,7 +1,7 @@
 /** `fewshot train`: a Prototypical Network, episodically, into a run folder. */
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
-import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, refuseExistingRun, trainProtoNet } from '../train/protonet.js';
+import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, refuseExistingRun, trainProtoNet, writeRunConfig } from '../train/protonet.js';
 import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';
@@ -29,6 +29,27 @@ export function trainingOptions(command: Command): Command {
     .addOption(new Option('--select-by <figure>', 'validation figure that picks the best model').choices(['accuracy', 'loss']).default('accuracy'))
     .option('--recipe <name>', `a published protocol's settings (${Object.keys(RECIPES).join(', ')}); options given explicitly override them`)
     .addOption(new Option('--json', 'print log lines as JSON'));
+}
+
+/**
+ * The saved config of a run to resume, with the settings given on the command line: more
+ * `--episodes` extends the run (said on stderr); any other setting that differs is refused, naming it.
+ */
+export function resumedConfig<C extends ProtoNetConfig>(saved: C, given: Partial<ProtoNetConfig>, dir: string): C {
+  const changed = (Object.keys(given) as (keyof ProtoNetConfig)[]).filter((k) => given[k] !== saved[k]);
+  const refused = changed.filter((k) => k !== 'episodes');
+  if (refused.length) {
+    const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new Error(`${dir}: --resume continues the run as configured; ${refused.map((k) => `${flag(k)} ${given[k]} (the run has ${saved[k]})`).join(', ')}` +
+      ' would change it: start a new run instead');
+  }
+  if (changed.includes('episodes')) {
+    console.error(`${dir}: extending the run from ${saved.episodes} to ${given.episodes} episodes`);
+    const extended = { ...saved, episodes: given.episodes! };
+    writeRunConfig(dir, extended);
+    return extended;
+  }
+  return saved;
 }
 
 /** The training settings given explicitly on the command line (they override a recipe's). */
@@ -62,10 +83,11 @@ export function registerTrainCommand(program: Command): void {
       const saved = opts.resume ? readRunConfig<ProtoNetConfig & Partial<RecipeRunConfig> & { teacher?: string }>(opts.out) : undefined;
       if (saved?.teacher) throw new Error(`${opts.out}: holds a distillation run; resume it with 'fewshot distill --resume --out ${opts.out}'`);
       if (saved?.recipe || (!saved && opts.recipe)) {
-        const config = saved as RecipeRunConfig ?? recipeConfig(findRecipe(opts.recipe), explicitSettings(command, opts));
+        const config = saved ? resumedConfig(saved as RecipeRunConfig, explicitSettings(command, opts), opts.out)
+          : recipeConfig(findRecipe(opts.recipe), explicitSettings(command, opts));
         return trainRecipeCommand(config, opts);
       }
-      const config: ProtoNetConfig = saved ?? trainingConfig(opts);
+      const config: ProtoNetConfig = saved ? resumedConfig(saved, explicitSettings(command, opts), opts.out) : trainingConfig(opts);
       const bar = progressBar('train', config.episodes);
       const result = await trainProtoNet(config, opts.out, {
         resume: opts.resume,

@@ -330,12 +330,23 @@ function parseSplit(file: string, known?: ReadonlySet<string>): SplitLine[] {
 
 // --- Cache directory -----------------------------------------------------------------------------
 
-/** Refuses to replace anything but a previous cache or an empty folder. */
+/**
+ * Refuses to replace anything but a previous cache (only files an import writes) or an empty folder:
+ * the import swaps the whole folder, so anything else in it would be lost.
+ */
 function checkReplaceable(out: string): void {
   const stat = statOrUndefined(out);
   if (!stat) return;
-  if (!stat.isDirectory() || (fs.readdirSync(out).length > 0 && !fs.existsSync(path.join(out, IMAGES_FILE)))) {
-    throw new Error(`${out}: exists and is not an image cache; refusing to replace it`);
+  if (!stat.isDirectory()) throw new Error(`${out}: exists and is not a folder; refusing to replace it`);
+  // Every file below `out`, relative: an import writes images.bin and splits/vinyals/<split>.txt.
+  const ours = (file: string) => file === IMAGES_FILE || new RegExp(`^${SPLITS_DIR}/[a-z]+\\.txt$`).test(file);
+  const foreign = (fs.readdirSync(out, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((d) => !d.isDirectory())
+    .map((d) => path.relative(out, path.join(d.parentPath ?? d.path, d.name)))
+    .find((file) => !ours(file));
+  if (foreign !== undefined) {
+    throw new Error(`${out}: holds ${foreign}, which an import did not write; refusing to replace the folder ` +
+      '(an import replaces it whole: move that away, or choose another --out)');
   }
 }
 

@@ -58,8 +58,11 @@ export function prepareSplitCache(out: string): void {
   const stat = fs.statSync(out, { throwIfNoEntry: false });
   if (!stat) return;
   const isSplitFile = (f: string) => SPLIT_NAMES.some((s) => f === `${s}.bin` || f === `${s}.catalog.json`);
-  if (!stat.isDirectory() || !fs.readdirSync(out).every(isSplitFile)) {
-    throw new Error(`${out}: exists and is not a split cache; refusing to replace it`);
+  if (!stat.isDirectory()) throw new Error(`${out}: exists and is not a folder; refusing to replace it`);
+  const foreign = fs.readdirSync(out).find((f) => !isSplitFile(f));
+  if (foreign !== undefined) {
+    throw new Error(`${out}: holds ${foreign}, which an import did not write; refusing to replace the folder ` +
+      '(an import replaces it whole: move that away, or choose another --out)');
   }
 }
 

@@ -35,11 +35,10 @@ function drawWithoutReplacement(n: number, k: number, rng: () => number): number
 }
 
 export function checkEpisodeShape(shape: EpisodeShape): void {
+  // Queries too: an episode without them has nothing to score or learn from.
   for (const key of ['way', 'shot', 'query'] as const) {
     const v = shape[key];
-    if (!Number.isInteger(v) || v < (key === 'query' ? 0 : 1)) {
-      throw new Error(`${key} must be a ${key === 'query' ? 'non-negative' : 'positive'} integer, got ${v}`);
-    }
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer, got ${v}`);
   }
 }
 

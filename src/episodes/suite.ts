@@ -32,6 +32,8 @@ export function resolveSuite(nameOrFile: string): string {
   throw new Error(`${nameOrFile}: no such suite file, nor a shipped suite of that name (see ${SHIPPED_SUITES_DIR})`);
 }
 
+const SUITE_FIELDS = ['name', 'description', 'dataset', 'split', 'way', 'shot', 'query', 'episodes', 'seed', 'sha256'];
+
 export function readSuite(file: string): Suite {
   let raw: unknown;
   try {
@@ -40,12 +42,18 @@ export function readSuite(file: string): Suite {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`${file}: ${code ? `cannot read suite (${code})` : `not valid JSON (${(err as Error).message})`}`);
   }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: a suite must be a JSON object`);
   const s = raw as Record<string, unknown>;
+  const unknown = Object.keys(s).filter((k) => !SUITE_FIELDS.includes(k));
+  if (unknown.length) throw new Error(`${file}: unknown field '${unknown[0]}' (a suite has ${SUITE_FIELDS.join(', ')})`);
   const need = (key: string, type: string) => {
     if (typeof s[key] !== type) throw new Error(`${file}: field '${key}' must be a ${type}`);
   };
   for (const key of ['name', 'dataset', 'split']) need(key, 'string');
+  if (s.description !== undefined) need('description', 'string');
   for (const key of ['way', 'shot', 'query', 'episodes']) need(key, 'number');
+  // The name becomes file names (`<name>.episodes.csv`): nothing that could point elsewhere.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.name as string)) throw new Error(`${file}: field 'name' must be letters, digits, '.', '_' or '-'`);
   if (typeof s.seed !== 'string' && typeof s.seed !== 'number') throw new Error(`${file}: field 'seed' must be a string or number`);
   if (s.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(String(s.sha256))) throw new Error(`${file}: field 'sha256' is not a sha256 hex digest`);
   const suite = s as unknown as Suite;
@@ -81,7 +89,7 @@ export async function sampleSuite(suite: Suite, dataset: FewShotDataset): Promis
  * The suite's episodes, exactly as recorded: from its frozen manifest when one is beside it, else
  * sampled afresh; either way checked against the recorded sha256.
  */
-export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDataset): Promise<FrozenEpisodes> {
+export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDataset): Promise<FrozenEpisodes & { sha256: string }> {
   const suite = readSuite(suiteFile);
   const csv = suiteManifestPath(suiteFile);
   if (fs.existsSync(csv)) {
@@ -89,14 +97,14 @@ export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDatas
     if (suite.sha256 && digest !== suite.sha256) {
       throw new Error(`${csv}: sha256 ${digest.slice(0, 12)}... differs from ${suiteFile}'s ${suite.sha256.slice(0, 12)}...`);
     }
-    return readManifest(csv, dataset);
+    return { ...(await readManifest(csv, dataset)), sha256: digest };
   }
   const { sha256: digest } = await sampleSuite(suite, dataset);
   if (suite.sha256 && digest !== suite.sha256) {
     throw new Error(`${suiteFile}: sampling now gives sha256 ${digest.slice(0, 12)}..., the suite records ${suite.sha256.slice(0, 12)}...`);
   }
   const sampler = suiteSampler(suite, dataset);
-  return { shape: suite, episodes: [...sampler.episodes(0, suite.episodes)] };
+  return { shape: suite, episodes: [...sampler.episodes(0, suite.episodes)], sha256: digest };
 }
 
 /** Frozen episodes from a suite JSON or a manifest CSV, with the dataset they draw from. */
@@ -105,6 +113,8 @@ export interface EpisodeSource {
   readonly frozen: FrozenEpisodes;
   /** The suite's name, or the manifest's file name. */
   readonly name: string;
+  /** sha256 of the episodes' manifest text (what a suite records): their identity. */
+  readonly sha256: string;
 }
 
 /**
@@ -119,9 +129,13 @@ export async function openEpisodeSource(
   if (file.toLowerCase().endsWith('.json')) {
     const suite = readSuite(file);
     const dataset = openDataset(suite.dataset, suite.split);
-    return { dataset, frozen: await loadSuiteEpisodes(file, dataset), name: suite.name };
+    const { sha256: digest, ...frozen } = await loadSuiteEpisodes(file, dataset);
+    return { dataset, frozen, name: suite.name, sha256: digest };
   }
   if (!manifestDataset) throw new Error(`${file}: a manifest CSV needs the dataset and split it draws from`);
   const dataset = openDataset(manifestDataset.dataset, manifestDataset.split);
-  return { dataset, frozen: await readManifest(file, dataset), name: file.split('/').pop()!.replace(/\.csv$/i, '') };
+  return {
+    dataset, frozen: await readManifest(file, dataset), name: file.split('/').pop()!.replace(/\.csv$/i, ''),
+    sha256: sha256(fs.readFileSync(file)),
+  };
 }

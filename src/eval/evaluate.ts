@@ -11,7 +11,7 @@ import { openDataset } from '../data/open.js';
 import { EpisodeSource, openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { loadModel } from '../models/checkpoint.js';
 import { checkImageShape, embedInference } from '../models/conv4.js';
-import { writeEpisodeAccuracies } from './results.js';
+import { suiteIdentity, writeEpisodeAccuracies } from './results.js';
 import { FewShotDataset, ImageRef, imageBatch } from '../data/dataset.js';
 import type { Episode } from '../episodes/sampler.js';
 import { prototypicalLoss } from '../losses/protonet.js';
@@ -167,7 +167,7 @@ export async function evaluateCheckpoint(
           let episodesCsv: string | undefined;
           if (options.out) {
             episodesCsv = path.join(options.out, `${source.name}.episodes.csv`);
-            await writeEpisodeAccuracies(episodesCsv, result);
+            await writeEpisodeAccuracies(episodesCsv, { ...result, suite: suiteIdentity(source.name, source.sha256) });
           }
           scores.push({
             suite: source.name, ...source.frozen.shape, episodes: result.n,

@@ -1,4 +1,10 @@
-/** Per-episode accuracies as CSV (fast-csv): `episode,accuracy`, so runs compare episode by episode. */
+/**
+ * Per-episode accuracies as CSV (fast-csv): `episode,accuracy,suite`, so runs compare episode by
+ * episode. `suite` names the frozen suite and the first 16 hex digits of its sha256
+ * (`omniglot-test-5w1s@316fdb6235d1...`), so that results of different suites are never paired.
+ * Files of two columns (no suite) are still read.
+ */
+import * as fs from 'node:fs';
 import { writeToString } from 'fast-csv';
 import { readCsvRows } from '../csv.js';
 import { writeFileAtomic } from '../atomic.js';
@@ -6,22 +12,42 @@ import { writeFileAtomic } from '../atomic.js';
 export interface EpisodeAccuracies {
   readonly episodeIndices: readonly number[];
   readonly accuracies: readonly number[];
+  /** `name@sha256-prefix` of the suite the episodes come from, when recorded. */
+  readonly suite?: string;
 }
 
+/** The identity a per-episode file records for a suite. */
+export const suiteIdentity = (name: string, sha256: string) => `${name}@${sha256.slice(0, 16)}`;
+
 export async function writeEpisodeAccuracies(file: string, result: EpisodeAccuracies): Promise<void> {
-  const rows = result.episodeIndices.map((e, i) => [e, result.accuracies[i]]);
-  const text = await writeToString(rows, { headers: ['episode', 'accuracy'], includeEndRowDelimiter: true });
+  const rows = result.episodeIndices.map((e, i) => [e, result.accuracies[i], ...(result.suite ? [result.suite] : [])]);
+  const headers = ['episode', 'accuracy', ...(result.suite ? ['suite'] : [])];
+  const text = await writeToString(rows, { headers, includeEndRowDelimiter: true });
   writeFileAtomic(file, [Buffer.from(text)]);
 }
 
 export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccuracies> {
   const episodeIndices: number[] = [];
   const accuracies: number[] = [];
-  await readCsvRows(file, ['episode', 'accuracy'], (row) => {
+  const lineOf = new Map<number, number>();
+  let suite: string | undefined;
+  let firstLine = '';
+  try {
+    firstLine = fs.readFileSync(file, 'utf8').split('\n', 1)[0].trim();
+  } catch (err) {
+    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  const headers = firstLine === 'episode,accuracy' ? ['episode', 'accuracy'] : ['episode', 'accuracy', 'suite'];
+  await readCsvRows(file, headers, (row: Record<string, string>, line) => {
     const [e, a] = [Number(row.episode), Number(row.accuracy)];
-    if (!Number.isInteger(e) || !(a >= 0 && a <= 1)) throw new Error('expected an episode number and an accuracy in [0, 1]');
+    if (!Number.isInteger(e) || e < 0 || !(a >= 0 && a <= 1)) throw new Error('expected an episode number and an accuracy in [0, 1]');
+    if (lineOf.has(e)) throw new Error(`episode ${e} repeated (first on line ${lineOf.get(e)})`);
+    if (row.suite !== undefined && suite !== undefined && row.suite !== suite) throw new Error(`suite '${row.suite}', earlier rows '${suite}'`);
+    suite ??= row.suite;
+    lineOf.set(e, line);
     episodeIndices.push(e);
     accuracies.push(a);
   });
-  return { episodeIndices, accuracies };
+  if (episodeIndices.length === 0) throw new Error(`${file}: no episodes (an empty result file)`);
+  return { episodeIndices, accuracies, suite };
 }

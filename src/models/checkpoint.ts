@@ -37,14 +37,29 @@ function folderLoader(dir: string): tf.io.IOHandler {
     load: async () => {
       const file = path.join(dir, MODEL_JSON);
       if (!fs.existsSync(file)) throw new Error(`${dir}: not a checkpoint (no ${MODEL_JSON})`);
-      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      let json: Record<string, any>;
+      try {
+        json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw new Error(`${file}: not valid JSON (${(err as Error).message}): a torn or edited checkpoint`);
+      }
       const manifest = json.weightsManifest as tf.io.WeightsManifestConfig;
+      if (!Array.isArray(manifest)) throw new Error(`${file}: no weightsManifest: not a tfjs layers model`);
       const buffers = manifest.flatMap((group) =>
         group.paths.map((p) => {
-          const bytes = fs.readFileSync(path.join(dir, p));
+          // Weight paths stay inside the checkpoint folder.
+          const where = path.resolve(dir, p);
+          if (path.dirname(where) !== path.resolve(dir)) throw new Error(`${file}: weight path '${p}' points outside the checkpoint`);
+          const bytes = fs.readFileSync(where);
           return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
         }),
       );
+      const needed = manifest.flatMap((g) => g.weights).reduce((sum, w) => sum + (w.dtype === 'bool' ? 1 : 4) * w.shape.reduce((a, b) => a * b, 1), 0);
+      const got = buffers.reduce((sum, b) => sum + b.byteLength, 0);
+      if (got !== needed) {
+        throw new Error(`${path.join(dir, WEIGHTS_BIN)}: ${got} bytes, ${MODEL_JSON}'s weights need ${needed} (a truncated or torn checkpoint)`);
+      }
       return {
         modelTopology: json.modelTopology,
         format: json.format,

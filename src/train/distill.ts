@@ -12,7 +12,7 @@ import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
 import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
 import { checkImageShape, conv4, embedInference, embedTraining } from '../models/conv4.js';
-import { Objective, TrainResult, runPaths, trainEpisodic } from './episodic.js';
+import { Objective, TrainResult, checkRun, runPaths, trainEpisodic } from './episodic.js';
 import { ProtoNetConfig, RunOptions, openValidation, writeRunConfig } from './protonet.js';
 
 export interface DistillWeights {
@@ -65,6 +65,16 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
   };
 }
 
+/** Loads a teacher model folder, naming it in any error (missing, or not a readable model). */
+async function loadTeacher(dir: string): Promise<tf.LayersModel> {
+  if (!fs.existsSync(path.join(dir, 'model.json'))) throw new Error(`--teacher ${dir}: no model there (expected a run's best/ folder with model.json)`);
+  try {
+    return await loadModel(dir);
+  } catch (err) {
+    throw new Error(`--teacher ${dir}: cannot load the model (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
 export const generationDir = (dir: string, generation: number) => path.join(dir, `gen${generation}`);
 
 /**
@@ -74,13 +84,23 @@ export const generationDir = (dir: string, generation: number) => path.join(dir,
 export async function distill(config: DistillConfig, dir: string, options: RunOptions = {}): Promise<TrainResult[]> {
   const dataset = openDataset(config.dataset, config.split, config.dataDir);
   const validation = await openValidation(config);
+  checkRun(dataset, config, config);
+  if (!options.resume) {
+    // The first teacher must load and fit the data before the run folder exists.
+    const teacher = await loadTeacher(config.teacher);
+    try {
+      checkImageShape(teacher, dataset.imageShape, `--teacher ${config.teacher} on ${dataset.name}`);
+    } finally {
+      teacher.dispose();
+    }
+  }
   fs.mkdirSync(dir, { recursive: true });
   if (!options.resume) writeRunConfig(dir, config);
   const results: TrainResult[] = [];
   for (let g = 1; g <= config.generations; g++) {
     const genDir = generationDir(dir, g);
     const teacherDir = g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best;
-    const teacher = await loadModel(teacherDir);
+    const teacher = await loadTeacher(teacherDir);
     teacher.trainable = false;
     try {
       checkImageShape(teacher, dataset.imageShape, `teacher ${teacherDir} on ${dataset.name}`);

@@ -181,15 +181,27 @@ export function trainStep(
   return values;
 }
 
-export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
-  const { model, objective, dataset, shape, schedule, dir } = run;
+/**
+ * Everything about a run that can be checked before anything is written: the schedule, the episode
+ * shape against the dataset, and that the dataset has pixels to read. A run folder is only made
+ * once these hold, so a failed start leaves nothing that refuses the corrected command.
+ */
+export function checkRun(dataset: FewShotDataset, shape: EpisodeShape, schedule: TrainSchedule): EpisodeSampler {
   if (schedule.validateEvery % schedule.logEvery !== 0) {
     throw new Error(`--validate-every (${schedule.validateEvery}) must be a multiple of --log-every (${schedule.logEvery})`);
   }
+  const sampler = new EpisodeSampler(dataset, shape, schedule.seed);
+  // A catalog (ids only) or a broken cache fails here, not after the run folder is made.
+  imageBatch(dataset, sampler.episode(0).support.slice(0, 1)).dispose();
+  return sampler;
+}
+
+export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
+  const { model, objective, dataset, shape, schedule, dir } = run;
   const selectBy = schedule.selectBy ?? 'accuracy';
   const paths = runPaths(dir);
+  const sampler = checkRun(dataset, shape, schedule);
   fs.mkdirSync(dir, { recursive: true });
-  const sampler = new EpisodeSampler(dataset, shape, schedule.seed);
   const variables = trainableVariables(model);
   const optimizer = new Adam(variables);
   let state: TrainState = { episode: 0, bestValAccuracy: -1, bestValLoss: Infinity, bestEpisode: 0, sinceBest: 0, stopped: false };

@@ -10,7 +10,7 @@ import { conv4, embedTraining } from '../models/conv4.js';
 import { writeFileAtomic } from '../atomic.js';
 import { currentBackendLine } from '../backend.js';
 import { provenance } from '../provenance.js';
-import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, Validation, trainEpisodic } from './episodic.js';
+import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, Validation, checkRun, trainEpisodic } from './episodic.js';
 
 export interface ProtoNetConfig extends TrainSchedule, EpisodeShape {
   readonly dataset: string;
@@ -52,7 +52,13 @@ export interface RunOptions {
 export function readRunConfig<C>(dir: string): C {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${dir}: not a run folder (no config.json)`);
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as C;
+  try {
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not a JSON object');
+    return config as C;
+  } catch (err) {
+    throw new Error(`${file}: not a run config (${(err as Error).message}); the run cannot be resumed from it`);
+  }
 }
 
 /**
@@ -60,6 +66,7 @@ export function readRunConfig<C>(dir: string): C {
  * mix with its checkpoints. The caller asks for --resume, or another folder.
  */
 export function refuseExistingRun(dir: string): void {
+  if (dir.trim() === '') throw new Error('--out: an empty folder name');
   if (fs.existsSync(path.join(dir, 'config.json'))) {
     throw new Error(`${dir}: already holds a run (config.json); add --resume to continue it, or choose another --out`);
   }
@@ -82,6 +89,7 @@ export async function openValidation(config: ProtoNetConfig): Promise<Validation
 export async function trainProtoNet(config: ProtoNetConfig, dir: string, options: RunOptions = {}): Promise<TrainResult> {
   const dataset = openDataset(config.dataset, config.split, config.dataDir);
   const validation = await openValidation(config);
+  checkRun(dataset, config, config);
   if (!options.resume) writeRunConfig(dir, config);
   const model = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed });
   try {

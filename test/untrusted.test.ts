@@ -1,0 +1,113 @@
+/** Regression tests for hostile or broken inputs: each names the file, exits non-zero, writes nothing. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { ROOT, tempDir } from './helpers.js';
+
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+function fewshot(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, FEWSHOT_CACHE: tempDir() } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+function expectRefused(r: ReturnType<typeof fewshot>, pattern: RegExp, code = 1): void {
+  const lines = r.stderr.split('\n').filter((l) => !l.startsWith('backend:') && !l.includes('extending the run'));
+  expect(lines, r.stderr).to.have.length(1);
+  expect(lines[0]).to.match(pattern);
+  expect(r.code, r.stderr).to.equal(code);
+}
+const tiny = ['--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '8', '--episodes', '4', '--validate-every', '2', '--log-every', '2'];
+
+describe('untrusted inputs', function () {
+  let model: string;
+  let results: string;
+
+  before(() => {
+    const run = path.join(tempDir(), 'run');
+    const trained = fewshot('train', ...tiny, '--backend', 'wasm', '--out', run);
+    expect(trained.code, trained.stderr).to.equal(0);
+    model = path.join(run, 'best');
+    results = tempDir();
+    const evaluated = fewshot('eval', model, 'synthetic-test-5w1s', 'synthetic-test-5w5s', '--out', results);
+    expect(evaluated.code, evaluated.stderr).to.equal(0);
+  });
+
+  it('compare refuses per-episode files of two different suites, and repeated episodes', () => {
+    const [a, b] = ['5w1s', '5w5s'].map((s) => path.join(results, `synthetic-test-${s}.episodes.csv`));
+    expect(fs.readFileSync(a, 'utf8').split('\n')[0]).to.equal('episode,accuracy,suite');
+    expectRefused(fewshot('compare', a, b), /holds suite synthetic-test-5w1s@[0-9a-f]{16}, .* suite synthetic-test-5w5s@[0-9a-f]{16}: a paired comparison needs the same frozen suite$/);
+    const repeated = path.join(tempDir(), 'repeated.csv');
+    const lines = fs.readFileSync(a, 'utf8').trim().split('\n');
+    fs.writeFileSync(repeated, [...lines, lines[1]].join('\n') + '\n');
+    expectRefused(fewshot('compare', a, repeated), new RegExp(`^fewshot: ${repeated}:${lines.length + 1}: episode 0 repeated \\(first on line 2\\)$`));
+    const empty = path.join(tempDir(), 'empty.csv');
+    fs.writeFileSync(empty, 'episode,accuracy,suite\n');
+    expectRefused(fewshot('compare', a, empty), new RegExp(`^fewshot: ${empty}: no episodes \\(an empty result file\\)$`));
+  });
+
+  it('a suite is validated field by field: no zero queries, no unknown fields, no null, no path in its name', () => {
+    const dir = tempDir();
+    const base = { name: 'bad', dataset: 'synthetic', split: 'val', way: 5, shot: 1, query: 2, episodes: 3, seed: 0 };
+    const cases: [object | null, RegExp][] = [
+      [{ ...base, query: 0 }, /query must be a positive integer, got 0/],
+      [{ ...base, queries: 2 }, /unknown field 'queries'/],
+      [null, /a suite must be a JSON object/],
+      [{ ...base, name: '../../x' }, /field 'name' must be letters, digits/],
+    ];
+    for (const [suite, pattern] of cases) {
+      const file = path.join(dir, 'bad.json');
+      fs.writeFileSync(file, JSON.stringify(suite));
+      expectRefused(fewshot('eval', model, file), new RegExp(`^fewshot: ${file}: .*${pattern.source}`));
+    }
+  });
+
+  it('a start that fails leaves no run folder behind, so the corrected command runs', () => {
+    const out = path.join(tempDir(), 'run');
+    expectRefused(fewshot('train', ...tiny, '--way', '500', '--out', out), /^fewshot: way 500 exceeds the \d+ classes of synthetic\/train$/);
+    expectRefused(fewshot('train', ...tiny, '--validate-every', '3', '--out', out), /^fewshot: --validate-every \(3\) must be a multiple of --log-every \(2\)$/);
+    expectRefused(fewshot('distill', ...tiny, '--teacher', path.join(out, 'nowhere'), '--out', out), /^fewshot: --teacher .*nowhere: no model there/);
+    expect(fs.existsSync(out)).to.equal(false);
+    expectRefused(fewshot('train', ...tiny, '--out', ''), /^fewshot: --out: an empty folder name$/);
+    expect(fs.existsSync(path.join(process.cwd(), 'config.json'))).to.equal(false);
+    expect(fewshot('train', ...tiny, '--out', out).code).to.equal(0);
+  });
+
+  it('--resume refuses a run of the other kind, and settings that would change the run; more --episodes extends it', () => {
+    const run = path.dirname(model);
+    expectRefused(fewshot('distill', '--resume', '--out', run), /holds a training run, not a distillation; resume it with 'fewshot train --resume/);
+    expectRefused(fewshot('train', '--resume', '--out', run, '--lr', '0.01'), /--resume continues the run as configured; --lr 0.01 \(the run has 0.001\) would change it/);
+    const extended = fewshot('train', '--resume', '--out', run, '--episodes', '6');
+    expect(extended.code, extended.stderr).to.equal(0);
+    expect(extended.stderr).to.include('extending the run from 4 to 6 episodes');
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).episodes).to.equal(6);
+  });
+
+  it('a truncated or corrupt checkpoint is named, with what is wrong', () => {
+    const copy = path.join(tempDir(), 'best');
+    fs.cpSync(model, copy, { recursive: true });
+    const weights = path.join(copy, 'weights.bin');
+    fs.truncateSync(weights, 616);
+    expectRefused(fewshot('eval', copy, 'synthetic-test-5w1s'), new RegExp(`^fewshot: ${weights}: 616 bytes, model.json's weights need \\d+ \\(a truncated or torn checkpoint\\)$`));
+    fs.writeFileSync(path.join(copy, 'model.json'), '{"modelTopology": ');
+    expectRefused(fewshot('eval', copy, 'synthetic-test-5w1s'), new RegExp(`^fewshot: ${path.join(copy, 'model.json')}: not valid JSON`));
+    const run = tempDir();
+    fs.writeFileSync(path.join(run, 'config.json'), '{"episodes": ');
+    expectRefused(fewshot('train', '--resume', '--out', run), new RegExp(`^fewshot: ${path.join(run, 'config.json')}: not a run config`));
+  });
+
+  it('report refuses a sweep CSV whose complete last row lacks its newline, and duplicate rows', async () => {
+    const { RESULT_COLUMNS } = await import('../src/sweep/csv.js');
+    const header = ['key', 'way', ...RESULT_COLUMNS].join(',');
+    const row = (key: string) => [key, '5', ...RESULT_COLUMNS.map((c) => (c === 'suite' ? 's' : c === 'accuracy' ? '0.5' : '1'))].join(',');
+    const csv = path.join(tempDir(), 'sweep.csv');
+    fs.writeFileSync(csv, `${header}\n${row('0123456789abcdef')}\n${row('0123456789abcde0')}`);
+    expectRefused(fewshot('report', csv, '--out', tempDir()), new RegExp(`^fewshot: ${csv}:3: the last line has no newline`));
+    fs.writeFileSync(csv, `${header}\n${row('0123456789abcdef')}\n${row('0123456789abcdef')}\n`);
+    expectRefused(fewshot('report', csv, '--out', tempDir()), /a duplicate/);
+  });
+
+  it('usage errors are one line with exit 2, not the help page', () => {
+    expectRefused(fewshot('train', '--way', '0'), /^fewshot: option '--way <n>' argument '0' is invalid\. --way must be a positive integer, got '0' \(see 'fewshot train --help'\)$/, 2);
+    expectRefused(fewshot('frobnicate'), /^fewshot: unknown command 'frobnicate' \(see 'fewshot --help'\)$/, 2);
+  });
+});
