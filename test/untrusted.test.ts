@@ -109,5 +109,8 @@ describe('untrusted inputs', function () {
   it('usage errors are one line with exit 2, not the help page', () => {
     expectRefused(fewshot('train', '--way', '0'), /^fewshot: option '--way <n>' argument '0' is invalid\. --way must be a positive integer, got '0' \(see 'fewshot train --help'\)$/, 2);
     expectRefused(fewshot('frobnicate'), /^fewshot: unknown command 'frobnicate' \(see 'fewshot --help'\)$/, 2);
+    const version = fewshot('--version');
+    expect(version.code).to.equal(0);
+    expect(version.stdout.trim()).to.match(/^\d+\.\d+\.\d+(\+[0-9a-f]{7}(-dirty)?)?$/);
   });
 });
