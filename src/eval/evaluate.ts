@@ -122,6 +122,8 @@ export async function evaluateEpisodes(
 
 export interface SuiteScore {
   suite: string;
+  /** sha256 of the suite's manifest: which episodes these are. */
+  sha256: string;
   way: number;
   shot: number;
   query: number;
@@ -170,7 +172,8 @@ export async function evaluateCheckpoint(
             await writeEpisodeAccuracies(episodesCsv, { ...result, suite: suiteIdentity(source.name, source.sha256) });
           }
           scores.push({
-            suite: source.name, ...source.frozen.shape, episodes: result.n,
+            suite: source.name, way: source.frozen.shape.way, shot: source.frozen.shape.shot, query: source.frozen.shape.query,
+            sha256: source.sha256, episodes: result.n,
             accuracy: result.mean, ci95: result.ci95, std: result.std,
             // The shared embedding time is split evenly over the group's suites.
             seconds: (Date.now() - t0) / 1000 + embedSeconds / group.length,
