@@ -31,9 +31,14 @@ export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccura
   const accuracies: number[] = [];
   const lineOf = new Map<number, number>();
   let suite: string | undefined;
+  // The header alone says which format (a peek, not a second read of the file).
   let firstLine = '';
   try {
-    firstLine = fs.readFileSync(file, 'utf8').split('\n', 1)[0].trim();
+    const fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(64);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    fs.closeSync(fd);
+    firstLine = head.subarray(0, n).toString('utf8').split('\n', 1)[0].trim();
   } catch (err) {
     throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
   }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
-import { SweepRow, readSweepCsv, settingNames } from '../sweep/csv.js';
+import { SweepRow, settingNames } from '../sweep/csv.js';
 import { mergeSweeps } from '../sweep/merge.js';
 import { describeSettings } from '../sweep/spec.js';
 import { AccuracyPoint, CurvePoint, accuracySpec, curvesSpec, renderPlot } from './plots.js';
@@ -90,13 +90,13 @@ function curvePoints(dir: string, run: { group: string; seed: string }): CurvePo
 }
 
 export async function writeSweepReport(csv: string, options: ReportOptions): Promise<SweepReport> {
-  const table = await readSweepCsv(csv);
-  if (table.dropped) {
+  // Read with the checks merge makes (a row twice, a point with two settings): a duplicate would count as another seed.
+  const merged = await mergeSweeps([csv]);
+  const table = { file: csv, headers: merged.headers, rows: merged.rows };
+  if (merged.dropped.length) {
     throw new Error(`${csv}:${table.rows.length + 2}: the last line has no newline (a row cut by a kill?): not reported; ` +
       're-run the sweep (it resumes the point), or end the line if it is complete');
   }
-  // The checks merge makes (a row twice, a point with two settings): a duplicate would count as another seed.
-  await mergeSweeps([csv]);
   if (table.rows.length === 0) throw new Error(`${csv}: no rows to report`);
   const tables = sweepTables(table);
   const x = chooseX(csv, table.headers, table.rows, tables.varying, options.x);
