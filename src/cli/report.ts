@@ -12,8 +12,9 @@ export function registerReportCommand(program: Command): void {
     .option('--out <dir>', 'folder to write (default: the CSV\'s folder)')
     .option('--x <setting>', 'the swept setting on the x axis (default: the first swept setting but the seed)')
     .option('--logs <dirs...>', 'run folders whose log.jsonl to plot (default: the runs behind the CSV\'s checkpoints)')
-    .action(async (csv: string, opts: { out?: string; x?: string; logs?: string[] }) => {
-      const report = await writeSweepReport(csv, { out: opts.out ?? path.dirname(csv), x: opts.x, logs: opts.logs });
+    .option('--allow-mixed-code', 'report rows made by different code versions together (refused by default)')
+    .action(async (csv: string, opts: { out?: string; x?: string; logs?: string[]; allowMixedCode?: boolean }) => {
+      const report = await writeSweepReport(csv, { out: opts.out ?? path.dirname(csv), x: opts.x, logs: opts.logs, allowMixedCode: opts.allowMixedCode });
       for (const t of [report.tables.points, report.tables.seeds]) {
         if (t) console.log(`${t.title}:\n\n${formatTable(t.headers, t.rows)}\n`);
       }

@@ -10,8 +10,9 @@ import { mergeSweepFiles } from '../sweep/merge.js';
 import { runSweep } from '../sweep/run.js';
 import { parseShard } from '../sweep/shard.js';
 import { describeSettings, expandSweep, readSweepSpec, settingColumns, varyingSettings } from '../sweep/spec.js';
+import { DEFAULT_LOCK_STALE_SECONDS } from '../sweep/lock.js';
 import { formatLogLine } from './format.js';
-import { backendOption, startBackend } from './options.js';
+import { backendOption, positiveNumber, startBackend } from './options.js';
 import { Progress, progressBar } from './progress.js';
 
 export function registerSweepCommand(program: Command): void {
@@ -20,7 +21,9 @@ export function registerSweepCommand(program: Command): void {
     .description('train (or distil) and evaluate every point of a sweep spec, appending one CSV row per (point, suite); a re-run skips what is done')
     .argument('<spec>', 'sweep spec JSON (paths in it are relative to the current folder)')
     .option('--out <csv>', 'CSV to append to (default: <runs>/sweep.csv, or <runs>/shard-<i>-of-<n>.csv with --shard)')
-    .option('--shard <i/n>', 'run only the points whose index mod n is i (0-based: 0/4 .. 3/4)')
+    .option('--shard <i/n>', 'run only the points whose index mod n is i (0-based: 0/4 .. 3/4); \'slurm\': i and n of this Slurm array task')
+    .option('--allow-mixed-code', 'append to a CSV that holds rows made by another code version (refused by default)')
+    .addOption(new Option('--lock-stale <seconds>', 'take over a point whose worker has not refreshed its lock for this long (it died)').default(DEFAULT_LOCK_STALE_SECONDS).argParser(positiveNumber('--lock-stale')))
     .addOption(new Option('--verbose', 'print every training log line'))
     .addOption(backendOption())
     .action(async (file: string, opts) => {
@@ -33,10 +36,13 @@ export function registerSweepCommand(program: Command): void {
       console.log(`${spec.name}: ${points.length} points x ${spec.suites.length} suites` + (shard ? `; shard ${shard.index}/${shard.count}` : '') + ` -> ${out}`);
       let bar: Progress | undefined;
       const summary = await runSweep(spec, {
-        out, backend, shard,
+        out, backend, shard, allowMixedCode: opts.allowMixedCode, lockStaleSeconds: opts.lockStale,
+        onWait: (held) => console.log(`waiting for ${held.length} point(s) held by other workers: ` +
+          held.map((h) => `${h.point.index} (${h.lock}, refreshed ${h.age === undefined ? '?' : Math.round(h.age)} s ago)`).join(', ')),
         onPoint: (p, missing) => {
           const what = `point ${p.index} [${describeSettings(p.settings, varying) || 'the only point'}] ${p.key}`;
           console.log(missing.length === 0 ? `${what}: in the CSV already, skipped` : `${what}: training, then ${missing.join(', ')}`);
+          if (missing.length === 0) return;
           const s = p.settings as Record<string, number>;
           bar = progressBar(`point ${p.index}`, s.episodes * (s.generations ?? 1));
         },
@@ -58,11 +64,13 @@ export function registerSweepCommand(program: Command): void {
     .description('merge shard CSVs of one spec, refusing a (point, suite) twice or a point whose settings or results differ')
     .argument('<csv...>', 'shard CSVs')
     .option('--out <csv>', 'the merged CSV (required)')
-    .action(async (files: string[], opts: { out?: string }, command: Command) => {
-      // `--out` after the file names is parsed by `sweep` itself, the parent.
-      const out = opts.out ?? (command.parent?.opts().out as string | undefined);
+    .option('--allow-mixed-code', 'merge rows made by different code versions (refused by default)')
+    .action(async (files: string[], opts: { out?: string; allowMixedCode?: boolean }, command: Command) => {
+      // Options after the file names are parsed by `sweep` itself, the parent.
+      const parent = command.parent?.opts() ?? {};
+      const out = opts.out ?? (parent.out as string | undefined);
       if (!out) throw new Error('sweep merge: --out <csv> is required');
-      const merged = await mergeSweepFiles(files, out);
+      const merged = await mergeSweepFiles(files, out, { allowMixedCode: opts.allowMixedCode ?? parent.allowMixedCode });
       for (const f of merged.dropped) console.error(`${f}: a half-written last line (a kill while appending) was left out`);
       console.log(`merged ${merged.rows.length} rows (${new Set(merged.rows.map((r) => r.key)).size} points) from ${files.length} files into ${out}`);
     });

@@ -19,6 +19,8 @@ export interface ReportOptions {
   readonly x?: string;
   /** Run folders whose log.jsonl to plot (default: the runs behind the CSV's checkpoints, where present). */
   readonly logs?: readonly string[];
+  /** Report rows made by different code versions together (refused by default). */
+  readonly allowMixedCode?: boolean;
 }
 
 export interface SweepReport {
@@ -91,7 +93,7 @@ function curvePoints(dir: string, run: { group: string; seed: string }): CurvePo
 
 export async function writeSweepReport(csv: string, options: ReportOptions): Promise<SweepReport> {
   // Read with the checks merge makes (a row twice, a point with two settings): a duplicate would count as another seed.
-  const merged = await mergeSweeps([csv]);
+  const merged = await mergeSweeps([csv], { allowMixedCode: options.allowMixedCode });
   const table = { file: csv, headers: merged.headers, rows: merged.rows };
   if (merged.dropped.length) {
     throw new Error(`${csv}:${table.rows.length + 2}: the last line has no newline (a row cut by a kill?): not reported; ` +
@@ -121,7 +123,8 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
   const image = (file: string, alt: string) => `![${alt}](${path.basename(file)}) ([SVG](${path.basename(file).replace(/\.png$/, '.svg')}))\n`;
   const markdown = [
     `# Sweep report: ${path.basename(csv)}\n`,
-    `${table.rows.length} rows, ${new Set(table.rows.map((r) => r.key)).size} points; backend: ${[...new Set(table.rows.map((r) => r.backend))].join(', ')}.\n`,
+    `${table.rows.length} rows, ${new Set(table.rows.map((r) => r.key)).size} points; backend: ${[...new Set(table.rows.map((r) => r.backend))].join(', ')}; ` +
+      `code: ${[...new Set(table.rows.map((r) => r.code))].join(', ')}.\n`,
     `Fixed settings (on the rows they apply to): ${fixed || 'none'}.\n`,
     section(tables.points),
     ...(tables.seeds ? [section(tables.seeds)] : []),

@@ -1,5 +1,6 @@
 /**
- * Sweep CSVs (fast-csv): one row per (point, suite): `key`, the point's settings, then the results.
+ * Sweep CSVs (fast-csv): one row per (point, suite): `key`, the point's settings, then the results
+ * and what made them (backend, code version).
  * Rows are appended a whole point at a time in one write, so a kill leaves at most a half-written
  * last line, which reading detects (no final newline) and drops.
  */
@@ -10,7 +11,7 @@ import { writeFileAtomic } from '../atomic.js';
 /** The columns after the settings. */
 export const RESULT_COLUMNS = [
   'suite', 'testWay', 'testShot', 'testQuery', 'testEpisodes', 'accuracy', 'ci95', 'std',
-  'trainEpisodes', 'resumedFrom', 'trainSeconds', 'evalSeconds', 'backend', 'checkpoint',
+  'trainEpisodes', 'resumedFrom', 'trainSeconds', 'evalSeconds', 'backend', 'code', 'checkpoint',
 ] as const;
 
 /**
@@ -49,6 +50,24 @@ function checkRow(file: string, line: number, row: SweepRow): void {
   if (!/^[0-9a-f]{16}$/.test(row.key)) throw new Error(`${file}:${line}: key '${row.key}' is not 16 hex digits`);
   if (!row.suite) throw new Error(`${file}:${line}: empty suite`);
   if (row.accuracy === '' || !(accuracy >= 0 && accuracy <= 1)) throw new Error(`${file}:${line}: accuracy '${row.accuracy}' is not in [0, 1]`);
+}
+
+/**
+ * Refuses rows made by different versions of the code (`code`: version+commit) unless `allow`:
+ * their numbers may not be comparable. Names a row of each version.
+ */
+export function checkOneCodeVersion(tables: readonly SweepTable[], allow = false, current?: string): void {
+  if (allow) return;
+  let first: { place: string; code: string } | undefined = current === undefined ? undefined : { place: 'this process', code: current };
+  for (const t of tables) {
+    t.rows.forEach((row, i) => {
+      if (!first) first = { place: `${t.file}:${i + 2}`, code: row.code };
+      else if (row.code !== first.code) {
+        throw new Error(`${t.file}:${i + 2}: made by code ${row.code || '(unknown)'}, but ${first.place} by ${first.code || '(unknown)'}: ` +
+          'results of different code versions (pass --allow-mixed-code to combine them anyway)');
+      }
+    });
+  }
 }
 
 /**

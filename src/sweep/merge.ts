@@ -1,9 +1,10 @@
 /**
  * Merging shard CSVs into one sweep. Refused: files with other columns (another spec), a (point,
  * suite) row twice, a point with rows in two files (run twice), and a point whose settings or
- * training results differ between its rows (an edited file). Each message names both places.
+ * training results differ between its rows (an edited file), and rows made by different versions of
+ * the code unless allowed. Each message names both places.
  */
-import { POINT_RESULT_COLUMNS, SweepRow, SweepTable, readSweepCsv, rowId, settingNames, writeSweepCsv } from './csv.js';
+import { POINT_RESULT_COLUMNS, SweepRow, SweepTable, checkOneCodeVersion, readSweepCsv, rowId, settingNames, writeSweepCsv } from './csv.js';
 
 export interface MergeResult {
   readonly headers: readonly string[];
@@ -14,7 +15,12 @@ export interface MergeResult {
 
 const place = (t: SweepTable, i: number) => `${t.file}:${i + 2}`;
 
-export async function mergeSweeps(files: readonly string[]): Promise<MergeResult> {
+export interface MergeOptions {
+  /** Combine rows made by different code versions (refused by default). */
+  readonly allowMixedCode?: boolean;
+}
+
+export async function mergeSweeps(files: readonly string[], options: MergeOptions = {}): Promise<MergeResult> {
   if (files.length === 0) throw new Error('nothing to merge: name the shard CSVs');
   const tables = await Promise.all(files.map((f) => readSweepCsv(f)));
   const headers = tables[0].headers;
@@ -49,12 +55,13 @@ export async function mergeSweeps(files: readonly string[]): Promise<MergeResult
       rows.push(row);
     });
   }
+  checkOneCodeVersion(tables, options.allowMixedCode);
   return { headers, rows, dropped: tables.filter((t) => t.dropped).map((t) => t.file) };
 }
 
 /** Merges shard CSVs into `out` (all or nothing). */
-export async function mergeSweepFiles(files: readonly string[], out: string): Promise<MergeResult> {
-  const merged = await mergeSweeps(files);
+export async function mergeSweepFiles(files: readonly string[], out: string, options: MergeOptions = {}): Promise<MergeResult> {
+  const merged = await mergeSweeps(files, options);
   await writeSweepCsv(out, merged.headers, merged.rows);
   return merged;
 }

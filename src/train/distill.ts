@@ -6,14 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { openDataset } from '../data/open.js';
+import type { FewShotDataset } from '../data/dataset.js';
 import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
 import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
 import { checkImageShape, conv4, embedInference, embedTraining } from '../models/conv4.js';
-import { Objective, TrainResult, checkRun, runPaths, trainEpisodic } from './episodic.js';
-import { ProtoNetConfig, RunOptions, openValidation, writeRunConfig } from './protonet.js';
+import { Objective, TrainResult, runPaths, trainEpisodic } from './episodic.js';
+import { ProtoNetConfig, RunOptions, openRun, writeRunConfig } from './protonet.js';
 
 export interface DistillWeights {
   /** Weight of RKD-D (25 alone in the RKD literature). */
@@ -75,6 +75,16 @@ async function loadTeacher(dir: string): Promise<tf.LayersModel> {
   }
 }
 
+/** Loads the teacher folder `dir` and checks that it takes `dataset`'s images; names it in any error. */
+export async function checkTeacher(dir: string, dataset: FewShotDataset): Promise<void> {
+  const teacher = await loadTeacher(dir);
+  try {
+    checkImageShape(teacher, dataset.imageShape, `--teacher ${dir} on ${dataset.name}`);
+  } finally {
+    teacher.dispose();
+  }
+}
+
 export const generationDir = (dir: string, generation: number) => path.join(dir, `gen${generation}`);
 
 /**
@@ -82,18 +92,9 @@ export const generationDir = (dir: string, generation: number) => path.join(dir,
  * Re-running resumes: finished generations are kept, the unfinished one continues from its checkpoint.
  */
 export async function distill(config: DistillConfig, dir: string, options: RunOptions = {}): Promise<TrainResult[]> {
-  const dataset = openDataset(config.dataset, config.split, config.dataDir);
-  const validation = await openValidation(config);
-  checkRun(dataset, config, config);
-  if (!options.resume) {
-    // The first teacher must load and fit the data before the run folder exists.
-    const teacher = await loadTeacher(config.teacher);
-    try {
-      checkImageShape(teacher, dataset.imageShape, `--teacher ${config.teacher} on ${dataset.name}`);
-    } finally {
-      teacher.dispose();
-    }
-  }
+  const { dataset, validation } = await openRun(config);
+  // The first teacher must load and fit the data before the run folder exists.
+  if (!options.resume) await checkTeacher(config.teacher, dataset);
   fs.mkdirSync(dir, { recursive: true });
   if (!options.resume) writeRunConfig(dir, config);
   const results: TrainResult[] = [];

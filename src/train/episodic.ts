@@ -247,6 +247,8 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
       counted++;
       state.episode = e + 1;
       run.onEpisode?.(state.episode);
+      // Lets timers run between steps (a sweep's lock refresh, signal handlers).
+      await new Promise<void>((resolve) => setImmediate(resolve));
 
       if (state.episode % schedule.logEvery === 0 || state.episode === schedule.episodes) {
         const seconds = (Date.now() - intervalStart) / 1000;

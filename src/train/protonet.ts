@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openDataset } from '../data/open.js';
+import type { FewShotDataset } from '../data/dataset.js';
 import type { EpisodeShape } from '../episodes/sampler.js';
 import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
@@ -78,18 +79,34 @@ export function writeRunConfig(dir: string, config: object): void {
   writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify({ ...settings, provenance: provenance(currentBackendLine()) }, null, 2) + '\n')]);
 }
 
+/** Opens a dataset split (`openDataset`, or a memoised one when many configs are checked at once). */
+export type DatasetOpener = (dataset: string, split: string, dataDir?: string) => FewShotDataset;
+
 /** The validation episodes a config names (a suite file, or a shipped suite by name), if any. */
-export async function openValidation(config: ProtoNetConfig): Promise<Validation | undefined> {
+export async function openValidation(config: ProtoNetConfig, open: DatasetOpener = openDataset): Promise<Validation | undefined> {
   if (!config.valSuite) return undefined;
-  const source = await openEpisodeSource(resolveSuite(config.valSuite), (d, s) => openDataset(d, s, config.dataDir));
+  const source = await openEpisodeSource(resolveSuite(config.valSuite), (d, s) => open(d, s, config.dataDir));
   return { dataset: source.dataset, episodes: source.frozen.episodes };
+}
+
+/**
+ * What a run of `config` reads (its dataset split and validation suite), opened and checked against
+ * the episode shape and each other: everything that can fail before a run folder is written.
+ */
+export async function openRun(config: ProtoNetConfig, open: DatasetOpener = openDataset): Promise<{ dataset: FewShotDataset; validation?: Validation }> {
+  const dataset = open(config.dataset, config.split, config.dataDir);
+  const validation = await openValidation(config, open);
+  checkRun(dataset, config, config);
+  if (validation && validation.dataset.imageShape.join('x') !== dataset.imageShape.join('x')) {
+    throw new Error(`--val-suite ${config.valSuite}: its images (${validation.dataset.name}, ${validation.dataset.imageShape.join('x')}) ` +
+      `are not the shape of the training images (${dataset.name}, ${dataset.imageShape.join('x')})`);
+  }
+  return { dataset, validation };
 }
 
 /** Trains a ProtoNet into the run folder `dir` (config.json, log.jsonl, checkpoint/, best/). */
 export async function trainProtoNet(config: ProtoNetConfig, dir: string, options: RunOptions = {}): Promise<TrainResult> {
-  const dataset = openDataset(config.dataset, config.split, config.dataDir);
-  const validation = await openValidation(config);
-  checkRun(dataset, config, config);
+  const { dataset, validation } = await openRun(config);
   if (!options.resume) writeRunConfig(dir, config);
   const model = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed });
   try {
