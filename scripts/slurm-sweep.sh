@@ -107,13 +107,15 @@ echo "submitted: teacher $TEACHER, array $ARRAY (0-$((SHARDS - 1))), merge $MERG
 snapshot() { { echo; echo "\$ squeue   # $1"; squeue; } >> "$RESULTS/squeue.txt"; }
 episode_of() { node -e 'try { console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).episode) } catch { console.log(0) }' "$1"; }
 for _ in $(seq 1800); do
-  KEY=$(sed -n 's/^point 1 \[.*\] \([0-9a-f]\{16\}\): training.*/\1/p' "$RESULTS/task-1.out" 2> /dev/null | tail -n 1)
+  KEY=$(sed -n 's/^point 1 \[.*\] \([0-9a-f]\{16\}\): training.*/\1/p' "$RESULTS/task-1.out" 2> /dev/null | tail -n 1 || true)
   if [ -n "$KEY" ] && [ "$(episode_of "$RUNS/array/$KEY/checkpoint/state.json")" -ge 20 ]; then break; fi
   sleep 1
 done
 snapshot "the array running; requeueing task 1"
 scontrol requeue "${ARRAY}_1"
-snapshot "task 1 requeued (Slurm holds a requeued job for two minutes: released now)"
+# Slurm holds a requeued job for two minutes once it is pending again: release it then.
+for _ in $(seq 60); do [ "$(squeue -h -j "${ARRAY}_1" -o %T)" = PENDING ] && break; sleep 1; done
+snapshot "task 1 requeued, pending (released now rather than in two minutes)"
 scontrol update JobId="${ARRAY}_1" StartTime=now
 { echo "\$ scontrol show job ${ARRAY}_1   # after the requeue"; scontrol show job "${ARRAY}_1" | grep -E 'JobId|JobState|Restarts|BeginTime|Command'; } > "$RESULTS/requeue.txt"
 
@@ -142,7 +144,8 @@ for (const row of a.rows) {
   if (!other) { differences.push({ row: `${row.key}|${row.suite}`, missing: single }); continue; }
   for (const c of columns) if (row[c] !== other[c]) differences.push({ row: `${row.key}|${row.suite}`, column: c, merged: row[c], single: other[c] });
 }
-const resumed = a.rows.filter((r) => Number(r.resumedFrom) > 0).map((r) => ({ key: r.key, suite: r.suite, resumedFrom: Number(r.resumedFrom), trainEpisodes: Number(r.trainEpisodes) }));
+const resumed = [...new Map(a.rows.filter((r) => Number(r.resumedFrom) > 0)
+  .map((r) => [r.key, { key: r.key, label: r.label, width: r.width, seed: r.seed, resumedFrom: Number(r.resumedFrom), trainEpisodes: Number(r.trainEpisodes) }])).values()];
 const check = {
   merged, single, rows: a.rows.length, singleRows: b.rows.length, columnsCompared: columns, ignored,
   equal: differences.length === 0 && a.rows.length === b.rows.length, differences, resumed,

@@ -62,10 +62,18 @@ describe('sweep specs', () => {
     expect(bad({ suites, base: { width: 0 } })).to.throw(/bad\.json: field 'base\.width' must be positive, got 0/);
     expect(bad({ suites, grid: { seed: [] } })).to.throw(/bad\.json: field 'grid\.seed' must be a non-empty array/);
     expect(bad({ suites: [] })).to.throw(/bad\.json: field 'suites' must be a non-empty array/);
-    expect(bad({ suites: [path.join(dir, 'nope.json')] })).to.throw(/bad\.json: field 'suites\[0\]': .*nope\.json: cannot read suite/);
+    expect(bad({ suites: [path.join(dir, 'nope.json')] })).to.throw(/bad\.json: field 'suites\[0\]': .*nope\.json: no such suite file/);
     expect(bad({ suites, base: { method: 'distill' } })).to.throw(/bad\.json: point 0 .*needs 'teacher'/);
     expect(bad({ suites, base: { validateEvery: 3, logEvery: 2 } })).to.throw(/bad\.json: point 0 .*'validateEvery' \(3\) must be a multiple of 'logEvery' \(2\)/);
     expect(bad({ suites, grids: {} })).to.throw(/bad\.json: unknown field 'grids'/);
+  });
+
+  it('names shipped suites by name, as the other commands do', () => {
+    const dir = tempDir();
+    const spec = readSweepSpec(writeSpec(dir, { suites: ['synthetic-test-5w1s', tinySuites(dir)[0]], base: TINY }));
+    expect(spec.suites[0]).to.equal(path.join(ROOT, 'episodes', 'synthetic-test-5w1s.json'));
+    expect(() => readSweepSpec(writeSpec(dir, { suites: ['synthetic-test-9w9s'], base: TINY }, 'bad.json')))
+      .to.throw(/bad\.json: field 'suites\[0\]': synthetic-test-9w9s: no such suite file, nor a shipped suite/);
   });
 
   it('shards cover every point exactly once', () => {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../episodes/manifest.js';
-import { readSuite } from '../episodes/suite.js';
+import { readSuite, resolveSuite } from '../episodes/suite.js';
 import { rkdWeights } from '../train/distill.js';
 import { DEFAULT_PROTONET } from '../train/protonet.js';
 
@@ -21,7 +21,7 @@ export interface SweepSpec {
   readonly description?: string;
   /** Where the points' run folders go: `<runs>/<key>/`. */
   readonly runs: string;
-  /** Suite JSON files: each point is evaluated on every one (test way x shot lives here). */
+  /** Suite JSON files (shipped suites may be given by name): each point is evaluated on every one (test way x shot lives here). */
   readonly suites: readonly string[];
   readonly base: Settings;
   /** Partial settings crossed with the grid (e.g. ProtoNet, RKD-D, RKD-DA). */
@@ -111,17 +111,19 @@ export function readSweepSpec(file: string): SweepSpec {
   for (const key of ['name', 'description', 'runs']) {
     if (raw[key] !== undefined && (typeof raw[key] !== 'string' || raw[key] === '')) throw new Error(`${file}: field '${key}' must be a non-empty string`);
   }
-  const suites = raw.suites;
-  if (!Array.isArray(suites) || suites.length === 0 || suites.some((s) => typeof s !== 'string')) {
-    throw new Error(`${file}: field 'suites' must be a non-empty array of suite JSON files`);
+  const given = raw.suites;
+  if (!Array.isArray(given) || given.length === 0 || given.some((s) => typeof s !== 'string')) {
+    throw new Error(`${file}: field 'suites' must be a non-empty array of suite JSON files or shipped suite names`);
   }
-  const names = suites.map((s: string, i) => {
+  const at = <T>(i: number, read: () => T) => {
     try {
-      return readSuite(s).name;
+      return read();
     } catch (err) {
       throw new Error(`${file}: field 'suites[${i}]': ${(err as Error).message}`);
     }
-  });
+  };
+  const suites = given.map((s: string, i) => at(i, () => resolveSuite(s)));
+  const names = suites.map((s, i) => at(i, () => readSuite(s).name));
   // Rows are keyed by (point, suite name).
   const twice = names.findIndex((n, i) => names.indexOf(n) !== i);
   if (twice >= 0) throw new Error(`${file}: field 'suites[${twice}]': suite name '${names[twice]}' is already in the list`);
