@@ -131,6 +131,7 @@ cat "$RESULTS/merge.out"
 # --- the merged CSV against the single process, row by row ------------------------------------------
 node --input-type=module - "$RESULTS/sweep.csv" "$RESULTS/single.csv" "$RESULTS/check.json" <<'EOF'
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { readSweepCsv } from './dist/src/sweep/csv.js';
 const [merged, single, out] = process.argv.slice(2);
 const [a, b] = [await readSweepCsv(merged), await readSweepCsv(single)];
@@ -147,7 +148,7 @@ for (const row of a.rows) {
 const resumed = [...new Map(a.rows.filter((r) => Number(r.resumedFrom) > 0)
   .map((r) => [r.key, { key: r.key, label: r.label, width: r.width, seed: r.seed, resumedFrom: Number(r.resumedFrom), trainEpisodes: Number(r.trainEpisodes) }])).values()];
 const check = {
-  merged, single, rows: a.rows.length, singleRows: b.rows.length, columnsCompared: columns, ignored,
+  merged: path.basename(merged), single: path.basename(single), rows: a.rows.length, singleRows: b.rows.length, columnsCompared: columns, ignored,
   equal: differences.length === 0 && a.rows.length === b.rows.length, differences, resumed,
 };
 fs.writeFileSync(out, JSON.stringify(check, null, 2) + '\n');
