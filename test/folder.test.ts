@@ -58,6 +58,18 @@ describe('image folders', function () {
     expect(Uint8Array.from(out1, (v) => Math.round(v * 255))).to.deep.equal(new Uint8Array(expected));
   });
 
+  it('symlinks to class folders and to images count as what they point to', async () => {
+    const elsewhere = path.join(root, 'elsewhere');
+    await writeClasses(elsewhere, { cat: ['a.png', 'b.jpg'], dog: ['01.png'] });
+    const from = path.join(root, 'linked');
+    fs.mkdirSync(path.join(from, 'dog'), { recursive: true });
+    fs.symlinkSync(path.join(elsewhere, 'cat'), path.join(from, 'cat'));
+    fs.symlinkSync(path.join(elsewhere, 'dog', '01.png'), path.join(from, 'dog', '01.png'));
+    const out = path.join(root, 'linked-cache');
+    expect(await importFolder({ from, out })).to.deep.include({ images: 3, classes: 2 });
+    expect(openDataset('folder', 'all', out).classIds).to.deep.equal(['cat', 'dog']);
+  });
+
   it('train/val/test sub-folders are splits; a missing split is named with the ones there', async () => {
     const from = path.join(root, 'split');
     await writeClasses(path.join(from, 'train'), { cat: ['a.png', 'b.png'], dog: ['c.jpg', 'd.jpg'] });

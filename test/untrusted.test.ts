@@ -106,6 +106,58 @@ describe('untrusted inputs', function () {
     expectRefused(fewshot('report', csv, '--out', tempDir()), /a duplicate/);
   });
 
+  it('a folder loop or a folder reached twice through symlinks is refused by name, not walked until memory runs out', () => {
+    const from = tempDir();
+    const character = path.join(from, 'images_background', 'Alpha', 'character01');
+    fs.mkdirSync(character, { recursive: true });
+    fs.symlinkSync(path.join('..', '..'), path.join(character, 'up'));
+    expectRefused(fewshot('data', 'omniglot', '--from', from, '--out', path.join(tempDir(), 'cache')),
+      new RegExp(`^fewshot: ${character}/up: reaches ${path.join(from, 'images_background')} again through a symlink`));
+    // Two links to one class folder would import its images twice.
+    const folder = tempDir();
+    fs.mkdirSync(path.join(folder, 'images_background', 'Alpha', 'character01'), { recursive: true });
+    fs.symlinkSync(path.join(folder, 'images_background', 'Alpha', 'character01'), path.join(folder, 'images_background', 'Alpha', 'character02'));
+    expectRefused(fewshot('data', 'omniglot', '--from', folder, '--out', path.join(tempDir(), 'cache')), /character02: reaches .*character01 again through a symlink/);
+  });
+
+  it('an image cache header is checked field by field before it sizes anything', async () => {
+    const { readPackedImages } = await import('../src/data/cache.js');
+    const file = path.join(tempDir(), 'images.bin');
+    const write = (header: unknown, pixels = 0, length?: number) => {
+      const json = Buffer.from(JSON.stringify(header));
+      const size = Buffer.alloc(4);
+      size.writeUInt32LE(length ?? json.length);
+      fs.writeFileSync(file, Buffer.concat([Buffer.from('FSRKDIMG'), size, json, Buffer.alloc(pixels)]));
+      return () => readPackedImages(file);
+    };
+    const head = { format: 1, source: 'x', shape: [28, 28, 1], classes: [{ id: 'a', images: ['1'] }] };
+    expect(write(head, 784)().classes).to.have.length(1);
+    expect(write(null)).to.throw(/images\.bin: image cache header: not a JSON object/);
+    expect(write({ ...head, shape: [100000, 100000, 3], classes: [] })).to.throw(/shape \[100000,100000,3\] is not \[height, width, 1 or 3\] with sides 1\.\.4096/);
+    expect(write({ ...head, shape: [0.5, 2, 1] })).to.throw(/shape \[0\.5,2,1\]/);
+    expect(write({ ...head, classes: 5 })).to.throw(/'classes' is not an array/);
+    expect(write({ ...head, classes: [{ id: 'a', images: 7 }] })).to.throw(/class 0 is not \{ id, images: \[names\] \}/);
+    expect(write({ ...head, classes: [{ id: 'a', images: ['1'] }, { id: 'a', images: ['2'] }] }, 1568)).to.throw(/class 'a' appears twice/);
+    expect(write(head, 784, 2 ** 32 - 1)).to.throw(/header of 4294967295 bytes runs past the file's end/);
+  });
+
+  it('a manifest that disagrees with its suite, a suite of absurd size, an image file too large to be one', async () => {
+    const dir = tempDir();
+    // A suite and a manifest of another shape, its sha256 updated to match: the suite's name would lie.
+    for (const ext of ['json', 'csv']) fs.copyFileSync(path.join(ROOT, 'episodes', `synthetic-test-5w5s.${ext}`), path.join(dir, `lying.${ext}`));
+    const suite = JSON.parse(fs.readFileSync(path.join(ROOT, 'episodes', 'synthetic-test-5w1s.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'lying.json'), JSON.stringify({ ...suite, sha256: JSON.parse(fs.readFileSync(path.join(dir, 'lying.json'), 'utf8')).sha256 }));
+    expectRefused(fewshot('eval', model, path.join(dir, 'lying.json')), /lying\.csv: 600 episodes of 5-way 5-shot 15-query, but .*lying\.json says 600 of 5-way 1-shot 15-query$/);
+    fs.writeFileSync(path.join(dir, 'huge.json'), JSON.stringify({ ...suite, name: 'huge', episodes: 1e9, sha256: undefined }));
+    expectRefused(fewshot('eval', model, path.join(dir, 'huge.json')), /huge\.json: field 'episodes' must be an integer from 1 to 100000/);
+    // A sparse file: 65 MiB by its size, nothing on disk.
+    const images = path.join(dir, 'folder', 'a');
+    fs.mkdirSync(images, { recursive: true });
+    fs.writeFileSync(path.join(images, 'big.png'), '');
+    fs.truncateSync(path.join(images, 'big.png'), 65 * 2 ** 20);
+    expectRefused(fewshot('data', 'folder', '--from', path.join(dir, 'folder'), '--out', path.join(dir, 'cache')), /big\.png: 68157440 bytes, more than any image of a dataset/);
+  });
+
   it('usage errors are one line with exit 2, not the help page', () => {
     expectRefused(fewshot('train', '--way', '0'), /^fewshot: option '--way <n>' argument '0' is invalid\. --way must be a positive integer, got '0' \(see 'fewshot train --help'\)$/, 2);
     expectRefused(fewshot('frobnicate'), /^fewshot: unknown command 'frobnicate' \(see 'fewshot --help'\)$/, 2);

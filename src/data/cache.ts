@@ -55,6 +55,33 @@ export function writePackedImages(file: string, packed: PackedImages): void {
   writeFileAtomic(file, [MAGIC, length, json, packed.pixels]);
 }
 
+/** Side of the largest image a cache may hold: far above any few-shot benchmark's, far below what exhausts memory. */
+export const MAX_IMAGE_SIDE = 4096;
+
+/** The header's every field, before any of it sizes an allocation or becomes an index. */
+function checkHeader(file: string, header: Header): void {
+  const fail = (why: string) => new Error(`${file}: image cache header: ${why} (a damaged or foreign file: import again)`);
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw fail('not a JSON object');
+  if (header.format !== FORMAT_VERSION) {
+    throw new Error(`${file}: image cache format ${header.format}, this version reads ${FORMAT_VERSION}`);
+  }
+  const shape = header.shape;
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((n) => Number.isInteger(n) && n >= 1) ||
+    shape[0] > MAX_IMAGE_SIDE || shape[1] > MAX_IMAGE_SIDE || (shape[2] !== 1 && shape[2] !== 3)) {
+    throw fail(`shape ${JSON.stringify(shape)} is not [height, width, 1 or 3] with sides 1..${MAX_IMAGE_SIDE}`);
+  }
+  if (!Array.isArray(header.classes)) throw fail("'classes' is not an array");
+  const ids = new Set<string>();
+  header.classes.forEach((c, i) => {
+    if (!c || typeof c.id !== 'string' || !Array.isArray(c.images) || c.images.some((n) => typeof n !== 'string')) {
+      throw fail(`class ${i} is not { id, images: [names] }`);
+    }
+    if (ids.has(c.id)) throw fail(`class '${c.id}' appears twice`);
+    ids.add(c.id);
+    if (new Set(c.images).size !== c.images.length) throw fail(`class '${c.id}' names an image twice`);
+  });
+}
+
 export function readPackedImages(file: string): PackedImages {
   let bytes: Buffer;
   try {
@@ -66,15 +93,14 @@ export function readPackedImages(file: string): PackedImages {
     throw new Error(`${file}: not a fewshot-rkd image cache (bad magic)`);
   }
   const headerLength = bytes.readUInt32LE(8);
+  if (12 + headerLength > bytes.length) throw new Error(`${file}: image cache header of ${headerLength} bytes runs past the file's end (truncated file?)`);
   let header: Header;
   try {
     header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8')) as Header;
   } catch {
     throw new Error(`${file}: image cache header is not valid JSON (truncated file?)`);
   }
-  if (header.format !== FORMAT_VERSION) {
-    throw new Error(`${file}: image cache format ${header.format}, this version reads ${FORMAT_VERSION}`);
-  }
+  checkHeader(file, header);
   // Bounded view: small reads share Node's buffer pool, which runs on past the file's end.
   const pixels = new Uint8Array(bytes.buffer, bytes.byteOffset + 12 + headerLength, bytes.length - 12 - headerLength);
   const expected = countImages(header.classes) * imageSize(header.shape);

@@ -5,13 +5,14 @@
  * Splits: when the folder's sub-folders are `train`, `val` and/or `test`, each is a split of
  * class sub-folders; otherwise the sub-folders are the classes of one split, `all`. Class ids are
  * the class folders' names, image names the file names without extension; both sorted. Only
- * images directly inside a class folder count; other files are skipped.
+ * images directly inside a class folder count; other files are skipped. Symlinks to class folders
+ * and to images count as what they point to (a dataset assembled from links).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FewShotDataset, ImageShape } from './dataset.js';
-import { ImageFile, compareIds, imageName, isImageFile } from './images.js';
+import { ImageFile, compareIds, imageName, isImageFile, readImageFile } from './images.js';
 import { SplitImportSummary, SplitToWrite, openSplitCache, prepareSplitCache, writeSplitCache } from './split-cache.js';
 
 export const FOLDER_SPLITS = ['train', 'val', 'test'] as const;
@@ -49,10 +50,16 @@ export function openFolder(cacheDir: string, split: string): FewShotDataset {
   return openSplitCache(cacheDir, split, 'folder', IMPORT_COMMAND);
 }
 
-/** Sub-folders, sorted, skipping hidden ones and macOS's `__MACOSX`. */
+/** Whether a folder entry is a folder (or a file), following a symlink to its target. */
+function entryIs(dir: string, e: fs.Dirent, kind: 'folder' | 'file'): boolean {
+  const stat = e.isSymbolicLink() ? fs.statSync(path.join(dir, e.name), { throwIfNoEntry: false }) : e;
+  return kind === 'folder' ? stat?.isDirectory() === true : stat?.isFile() === true;
+}
+
+/** Sub-folders (or links to folders), sorted, skipping hidden ones and macOS's `__MACOSX`. */
 function subfolders(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== '__MACOSX')
+    .filter((e) => entryIs(dir, e, 'folder') && !e.name.startsWith('.') && e.name !== '__MACOSX')
     .map((e) => e.name)
     .sort(compareIds);
 }
@@ -81,7 +88,7 @@ function listSplit(name: string, dir: string, shape: ImageShape): SplitToWrite {
   for (const id of classIds) {
     const classDir = path.join(dir, id);
     const names = fs.readdirSync(classDir, { withFileTypes: true })
-      .filter((e) => e.isFile() && isImageFile(e.name))
+      .filter((e) => entryIs(classDir, e, 'file') && isImageFile(e.name))
       .map((e) => e.name)
       .sort((a, b) => compareIds(imageName(a), imageName(b)) || compareIds(a, b));
     if (names.length === 0) throw new Error(`${classDir}: no PNG or JPEG images in this class folder`);
@@ -93,7 +100,7 @@ function listSplit(name: string, dir: string, shape: ImageShape): SplitToWrite {
     classes.push({ id, images: names.map(imageName) });
     for (const file of names) {
       const where = path.join(classDir, file);
-      files.push({ where, read: () => fs.promises.readFile(where) });
+      files.push({ where, read: () => readImageFile(where) });
     }
   }
   return { name, source: 'folder', shape, classes, files };

@@ -2,6 +2,7 @@
  * Image files -> packed uint8 pixels, for the importers: each whole image resized to the cache's
  * size with a Lanczos filter (sharp's lanczos3, like PIL's Image.LANCZOS), several at a time.
  */
+import * as fs from 'node:fs';
 import sharp from 'sharp';
 import { ImageShape, imageSize } from './dataset.js';
 
@@ -23,6 +24,19 @@ export function isImageFile(name: string): boolean {
 /** The name without its image extension: `n0153282900000005.jpg` -> `n0153282900000005`. */
 export function imageName(file: string): string {
   return file.replace(EXTENSIONS, '');
+}
+
+/** The largest image file an import reads (a few-shot image is kilobytes; a bigger one is not an image of a dataset, or a bomb). */
+export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
+
+export function checkImageFileSize(bytes: number, where: string): void {
+  if (bytes > MAX_IMAGE_FILE_BYTES) throw new Error(`${where}: ${bytes} bytes, more than any image of a dataset (${MAX_IMAGE_FILE_BYTES}); refusing to read it`);
+}
+
+/** An image file's bytes, refusing one too large to be an image before reading it. */
+export async function readImageFile(file: string): Promise<Buffer> {
+  checkImageFileSize((await fs.promises.stat(file)).size, file);
+  return fs.promises.readFile(file);
 }
 
 /**

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { readCsvRows } from '../csv.js';
 import { FewShotDataset, ImageShape } from './dataset.js';
 import { PackedClass } from './cache.js';
-import { ImageFile, compareIds, imageName, isImageFile } from './images.js';
+import { ImageFile, compareIds, imageName, isImageFile, readImageFile } from './images.js';
 import { SplitImportSummary, openSplitCache, prepareSplitCache, writeSplitCache } from './split-cache.js';
 
 export const MINIIMAGENET_SIZE = 84;
@@ -111,7 +111,7 @@ export async function importMiniImageNet(options: MiniImageNetImportOptions): Pr
     name, source: 'miniimagenet', shape: SHAPE, classes,
     files: options.csvOnly ? undefined : rows.map((r): ImageFile => {
       const image = path.join(imagesDir, r.filename);
-      return { where: `${image} (${file}:${r.line})`, read: () => fs.promises.readFile(image) };
+      return { where: `${image} (${file}:${r.line})`, read: () => readImageFile(image) };
     }),
   })), options.onProgress);
   return { ...summary, seconds: (performance.now() - start) / 1000 };

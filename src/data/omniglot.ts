@@ -15,7 +15,8 @@ import { recoverFolder, writeFolderAtomic } from '../atomic.js';
 import { FewShotDataset } from './dataset.js';
 import { PackedClass, readPackedImages, writePackedImages } from './cache.js';
 import { ClassView, PackedDataset, QuarterTurns } from './packed-dataset.js';
-import { compareIds, decodeImage, firstLine, forEachLimited } from './images.js';
+import { checkImageFileSize, compareIds, decodeImage, firstLine, forEachLimited, readImageFile } from './images.js';
+import { walkFiles } from './walk.js';
 
 export const OMNIGLOT_SIZE = 28;
 export const OMNIGLOT_SPLITS = ['train', 'val', 'test', 'trainval'] as const;
@@ -202,7 +203,7 @@ function imageKey(relPath: string): { classId: string; name: string } | undefine
 }
 
 function listPngs(dir: string): string[] {
-  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => imageKey(p) !== undefined);
+  return walkFiles(dir, { followLinks: true }).filter((p) => imageKey(p) !== undefined);
 }
 
 function folderSource(dir: string): Source {
@@ -211,7 +212,7 @@ function folderSource(dir: string): Source {
     open: async () => ({
       items: listPngs(dir).map((rel) => {
         const file = path.join(dir, rel);
-        return { ...imageKey(rel)!, where: file, read: () => fs.promises.readFile(file) };
+        return { ...imageKey(rel)!, where: file, read: () => readImageFile(file) };
       }),
       close() {},
     }),
@@ -251,6 +252,7 @@ function zipSource(zipPath: string): Source {
 function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, where: string): Promise<Buffer> {
   const fail = (err: unknown) => new Error(`${where}: cannot read (${firstLine(err)}); truncated or corrupt zip?`);
   return new Promise((resolve, reject) => {
+    checkImageFileSize(entry.uncompressedSize, where);
     zip.openReadStream(entry, (err, stream) => {
       if (err) return reject(fail(err));
       const chunks: Buffer[] = [];
@@ -340,10 +342,7 @@ function checkReplaceable(out: string): void {
   if (!stat.isDirectory()) throw new Error(`${out}: exists and is not a folder; refusing to replace it`);
   // Every file below `out`, relative: an import writes images.bin and splits/vinyals/<split>.txt.
   const ours = (file: string) => file === IMAGES_FILE || new RegExp(`^${SPLITS_DIR}/[a-z]+\\.txt$`).test(file);
-  const foreign = (fs.readdirSync(out, { recursive: true, withFileTypes: true }) as fs.Dirent[])
-    .filter((d) => !d.isDirectory())
-    .map((d) => path.relative(out, path.join(d.parentPath ?? d.path, d.name)))
-    .find((file) => !ours(file));
+  const foreign = walkFiles(out, { followLinks: false }).find((file) => !ours(file));
   if (foreign !== undefined) {
     throw new Error(`${out}: holds ${foreign}, which an import did not write; refusing to replace the folder ` +
       '(an import replaces it whole: move that away, or choose another --out)');

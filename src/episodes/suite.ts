@@ -32,6 +32,9 @@ export function resolveSuite(nameOrFile: string): string {
   throw new Error(`${nameOrFile}: no such suite file, nor a shipped suite of that name (see ${SHIPPED_SUITES_DIR})`);
 }
 
+/** The most episodes a suite may have: 100 times the usual 1000, well short of exhausting memory. */
+export const MAX_SUITE_EPISODES = 100_000;
+
 const SUITE_FIELDS = ['name', 'description', 'dataset', 'split', 'way', 'shot', 'query', 'episodes', 'seed', 'sha256'];
 
 export function readSuite(file: string): Suite {
@@ -62,7 +65,9 @@ export function readSuite(file: string): Suite {
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
-  if (!Number.isInteger(suite.episodes) || suite.episodes < 1) throw new Error(`${file}: field 'episodes' must be a positive integer`);
+  if (!Number.isInteger(suite.episodes) || suite.episodes < 1 || suite.episodes > MAX_SUITE_EPISODES) {
+    throw new Error(`${file}: field 'episodes' must be an integer from 1 to ${MAX_SUITE_EPISODES} (a suite's episodes are held in memory)`);
+  }
   return suite;
 }
 
@@ -97,7 +102,14 @@ export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDatas
     if (suite.sha256 && digest !== suite.sha256) {
       throw new Error(`${csv}: sha256 ${digest.slice(0, 12)}... differs from ${suiteFile}'s ${suite.sha256.slice(0, 12)}...`);
     }
-    return { ...(await readManifest(csv, dataset)), sha256: digest };
+    const frozen = await readManifest(csv, dataset);
+    // A manifest edited (or replaced) along with its suite's sha256 must still be the suite it names.
+    const { way, shot, query } = frozen.shape;
+    if (way !== suite.way || shot !== suite.shot || query !== suite.query || frozen.episodes.length !== suite.episodes) {
+      throw new Error(`${csv}: ${frozen.episodes.length} episodes of ${way}-way ${shot}-shot ${query}-query, but ${suiteFile} says ` +
+        `${suite.episodes} of ${suite.way}-way ${suite.shot}-shot ${suite.query}-query`);
+    }
+    return { ...frozen, sha256: digest };
   }
   const { sha256: digest } = await sampleSuite(suite, dataset);
   if (suite.sha256 && digest !== suite.sha256) {
