@@ -32,6 +32,17 @@ describe('untrusted inputs', function () {
     expect(evaluated.code, evaluated.stderr).to.equal(0);
   });
 
+  it('compare --label names the two models in the table and the JSON', () => {
+    const a = path.join(results, 'synthetic-test-5w1s.episodes.csv');
+    const table = fewshot('compare', a, a, '--label', 'teacher', 'student');
+    expect(table.code, table.stderr).to.equal(0);
+    expect(table.stdout).to.match(/^teacher +\d+\.\d\d \+- /m);
+    expect(table.stdout).to.match(/^student - teacher \(paired\) +\+0\.00 \+- 0\.00/m);
+    const json = JSON.parse(fewshot('compare', a, a, '--label', 'teacher', '--json').stdout);
+    expect(json.labels).to.deep.equal(['teacher', a]);
+    expectRefused(fewshot('compare', a, a, '--label', 'x', 'y', 'z'), /^fewshot: --label: at most two names \(A and B\), got 3$/);
+  });
+
   it('compare refuses per-episode files of two different suites, and repeated episodes', () => {
     const [a, b] = ['5w1s', '5w5s'].map((s) => path.join(results, `synthetic-test-${s}.episodes.csv`));
     expect(fs.readFileSync(a, 'utf8').split('\n')[0]).to.equal('episode,accuracy,suite');

@@ -21,9 +21,13 @@ export function registerCompareCommand(program: Command): void {
     .description('paired comparison of per-episode accuracies (from `fewshot eval --out`) on the same suite')
     .argument('<a>', 'per-episode CSV of model A')
     .argument('<b>', 'per-episode CSV of model B')
+    .option('--label <names...>', 'names of A and B in the output (default: the file names); one name labels A only')
     .addOption(new Option('--json', 'print the comparison as JSON'))
-    .action(async (a: string, b: string, opts: { json?: boolean }) => {
-      const c = comparePaired(await readEpisodeAccuracies(a), await readEpisodeAccuracies(b), [a, b]);
-      console.log(opts.json ? JSON.stringify({ files: [a, b], ...c }) : formatTable(['', 'accuracy % (95% CI)'], comparisonRows([a, b], c)));
+    .action(async (a: string, b: string, opts: { json?: boolean; label?: string[] }) => {
+      const label = opts.label ?? [];
+      if (label.length > 2) throw new Error(`--label: at most two names (A and B), got ${label.length}`);
+      const names: [string, string] = [label[0] ?? a, label[1] ?? b];
+      const c = comparePaired(await readEpisodeAccuracies(a), await readEpisodeAccuracies(b), names);
+      console.log(opts.json ? JSON.stringify({ files: [a, b], labels: names, ...c }) : formatTable(['', 'accuracy % (95% CI)'], comparisonRows(names, c)));
     });
 }
