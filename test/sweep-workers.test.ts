@@ -16,6 +16,8 @@ import { expandSweep, readSweepSpec } from '../src/sweep/spec.js';
 import { writeSweepReport } from '../src/report/report.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/episodic.js';
+import { importFolder } from '../src/data/folder.js';
+import { randomImage } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -99,7 +101,7 @@ describe('sweep workers', function () {
       .then(() => expect.fail('appended'), (e: Error) => expect(e.message).to.match(/other\.csv:2: made by code 0\.0\.9\+1234567, but this process by /));
   });
 
-  it('a missing teacher or dataset cache is refused before anything trains or is written', async () => {
+  it('a missing teacher or dataset cache, or a suite of another image shape, is refused before anything trains or is written', async () => {
     const { dir, spec: _spec } = setup([0]);
     const teacher = path.join(dir, 'teacher');
     await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY, episodes: 2, validateEvery: 2 }, teacher);
@@ -115,6 +117,21 @@ describe('sweep workers', function () {
       ['no-cache', [{ method: 'protonet' }, { method: 'protonet', dataset: 'omniglot', split: 'train', dataDir: path.join(dir, 'no-omniglot') }],
         /no-cache\.json: point 1 \([0-9a-f]{16}\): .*no-omniglot.*; nothing was trained/],
     ];
+    // A suite of another image shape (a 16x16 RGB folder dataset) for models of 28x28 grey glyphs.
+    const folder = path.join(dir, 'folder');
+    for (const c of ['a', 'b', 'c']) {
+      fs.mkdirSync(path.join(folder, c), { recursive: true });
+      for (const i of [1, 2, 3]) fs.writeFileSync(path.join(folder, c, `${i}.png`), await randomImage(`${c}${i}`, { width: 20, height: 20, channels: 3, format: 'png' }));
+    }
+    const cache = path.join(dir, 'folder-cache');
+    await importFolder({ from: folder, out: cache, size: 16 });
+    const folderSuite = path.join(dir, 'folder-3w1s.json');
+    fs.writeFileSync(folderSuite, JSON.stringify({ name: 'folder-3w1s', dataset: 'folder', split: 'all', way: 3, shot: 1, query: 2, episodes: 2, seed: 1 }));
+    const shapes = path.join(dir, 'shapes.json');
+    fs.writeFileSync(shapes, JSON.stringify({ name: 'shapes', runs: path.join(dir, 'shapes'), suites: [suite, folderSuite], base: { ...TINY, dataDir: cache } }));
+    await runSweep(readSweepSpec(shapes), { out: path.join(dir, 'shapes.csv'), backend: 'test' }).then(() => expect.fail('ran'),
+      (e: Error) => expect(e.message).to.match(/shapes\.json: point 0 \([0-9a-f]{16}\): suite .*folder-3w1s\.json: its images \(folder\/all, 16x16x3\) are not the shape of the training images \(synthetic\/val, 28x28x1\)/));
+    expect(fs.existsSync(path.join(dir, 'shapes'))).to.equal(false);
     for (const [name, variants, message] of cases) {
       const out = path.join(dir, `${name}.csv`);
       await runSweep(readSweepSpec(write(name, variants)), { out, backend: 'test' })

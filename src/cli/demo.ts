@@ -15,7 +15,7 @@ import { LogLine, runPaths } from '../train/episodic.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
 import { formatLogLine, formatTable } from './format.js';
 import { backendOption, positiveInt, startBackend } from './options.js';
-import { progressBar } from './progress.js';
+import { Progress, logStatus, printLine, progressBar } from './progress.js';
 
 
 const pct = (x: number) => (100 * x).toFixed(2);
@@ -35,7 +35,11 @@ export function registerDemoCommand(program: Command): void {
         dataset: 'synthetic', split: 'train', valSuite: path.join(SHIPPED_SUITES_DIR, 'synthetic-val-5w1s.json'),
         way: 10, shot: 5, query: 5, width: opts.width, episodes: opts.episodes, validateEvery: 50, logEvery: 25,
       };
-      const log = (line: LogLine) => console.log(formatLogLine(line));
+      let bar: Progress | undefined;
+      const log = (line: LogLine) => {
+        bar?.update(line.episode, logStatus(line));
+        printLine(formatLogLine(line));
+      };
       const started = Date.now();
       // The demo is one job: a re-run starts over, rather than keep a student of an earlier teacher.
       const parts = ['teacher', 'student', 'eval'].map((p) => path.join(opts.out, p));
@@ -45,8 +49,8 @@ export function registerDemoCommand(program: Command): void {
       }
 
       console.log(`teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`);
-      let bar = progressBar('teacher', config.episodes);
-      await trainProtoNet(config, path.join(opts.out, 'teacher'), { onEpisode: (e) => bar.update(e), onLog: log });
+      bar = progressBar('teacher', config.episodes);
+      await trainProtoNet(config, path.join(opts.out, 'teacher'), { onEpisode: (e) => bar?.update(e), onLog: log });
       bar.stop();
 
       const weights = { ...rkdWeights('da'), lambdaKD: 0, temperature: 4 };
@@ -54,7 +58,7 @@ export function registerDemoCommand(program: Command): void {
       bar = progressBar('student', config.episodes);
       const teacherBest = runPaths(path.join(opts.out, 'teacher')).best;
       await distill({ ...config, ...weights, teacher: teacherBest, generations: 1 }, path.join(opts.out, 'student'), {
-        onEpisode: (e) => bar.update(e), onLog: log,
+        onEpisode: (e) => bar?.update(e), onLog: log,
       });
       bar.stop();
 

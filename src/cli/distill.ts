@@ -4,7 +4,7 @@ import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
 import { readRunConfig, refuseExistingRun } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, startBackend } from './options.js';
-import { progressBar } from './progress.js';
+import { logStatus, printLine, progressBar } from './progress.js';
 import { explicitSettings, resumedConfig, trainingOptions, trainingConfig } from './train.js';
 import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';
 
@@ -61,7 +61,10 @@ export function registerDistillCommand(program: Command): void {
           if (e === 1) generation++;
           bar.update((generation - 1) * config.episodes + e);
         },
-        onLog: (line) => console.log(opts.json ? JSON.stringify(line) : formatLogLine(line)),
+        onLog: (line) => {
+          bar.update((generation - 1) * config.episodes + line.episode, logStatus(line));
+          printLine(opts.json ? JSON.stringify(line) : formatLogLine(line));
+        },
       });
       bar.stop();
       results.forEach((r, g) => console.log(`generation ${g + 1}: ${r.state.episode} episodes` +

@@ -13,7 +13,7 @@ import { describeSettings, expandSweep, readSweepSpec, settingColumns, varyingSe
 import { DEFAULT_LOCK_STALE_SECONDS } from '../sweep/lock.js';
 import { formatLogLine } from './format.js';
 import { backendOption, positiveNumber, startBackend } from './options.js';
-import { Progress, progressBar } from './progress.js';
+import { Progress, logStatus, printLine, progressBar } from './progress.js';
 
 export function registerSweepCommand(program: Command): void {
   const sweep = program
@@ -47,7 +47,10 @@ export function registerSweepCommand(program: Command): void {
           bar = progressBar(`point ${p.index}`, s.episodes * (s.generations ?? 1));
         },
         onEpisode: (_p, e) => bar?.update(e),
-        onLog: (_p, line) => opts.verbose && console.log(formatLogLine(line)),
+        onLog: (_p, line) => {
+          bar?.update(line.episode, logStatus(line));
+          if (opts.verbose) printLine(formatLogLine(line));
+        },
         onPointDone: (_p, rows) => {
           bar?.stop();
           for (const r of rows) {

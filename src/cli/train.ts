@@ -5,7 +5,7 @@ import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, refuseExistingRun, tra
 import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';
-import { progressBar } from './progress.js';
+import { logStatus, printLine, progressBar } from './progress.js';
 
 /** The options every training command shares (dataset, episode shape, model width, schedule). */
 export function trainingOptions(command: Command): Command {
@@ -92,7 +92,10 @@ export function registerTrainCommand(program: Command): void {
       const result = await trainProtoNet(config, opts.out, {
         resume: opts.resume,
         onEpisode: (e) => bar.update(e),
-        onLog: (line) => console.log(opts.json ? JSON.stringify(line) : formatLogLine(line)),
+        onLog: (line) => {
+          bar.update(line.episode, logStatus(line));
+          printLine(opts.json ? JSON.stringify(line) : formatLogLine(line));
+        },
       });
       bar.stop();
       const s = result.state;
@@ -120,7 +123,10 @@ async function trainRecipeCommand(config: RecipeRunConfig, opts: Record<string, 
       bar = progressBar(name, episodes);
     },
     onEpisode: (e) => bar!.update(e),
-    onLog: (line) => console.log(opts.json ? JSON.stringify({ stage, ...line }) : `${stage}  ${formatLogLine(line)}`),
+    onLog: (line) => {
+      bar?.update(line.episode, logStatus(line));
+      printLine(opts.json ? JSON.stringify({ stage, ...line }) : `${stage}  ${formatLogLine(line)}`);
+    },
   });
   bar?.stop();
   const s = result.select.state;
