@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
 
 /** The package's root folder (where package.json is), wherever it is installed. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -54,11 +54,16 @@ export function codeLabel(): string {
   return c.gitCommit ? `${c.version}+${c.gitCommit.slice(0, 7)}${c.gitDirty ? '-dirty' : ''}` : c.version;
 }
 
+/** The installed @tensorflow/tfjs version, read from its package.json (importing tfjs itself takes a second). */
+function tfjsVersion(): string {
+  return (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
+}
+
 export function provenance(backend?: string): Provenance {
   return {
     ...codeVersion(),
     node: process.version,
-    tfjs: tf.version.tfjs,
+    tfjs: tfjsVersion(),
     ...(backend ? { backend } : {}),
     cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
     cores: os.cpus().length,
