@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { ROOT, tempDir } from './helpers.js';
 
@@ -19,7 +20,36 @@ function expectOneLineError(r: ReturnType<typeof fewshot>, pattern: RegExp): voi
   expect(lines[0]).to.match(pattern);
 }
 
+/** The modules (file URLs) a run of the command line resolves, recorded by a module resolve hook. */
+function loadedModules(...args: string[]): string[] {
+  const dir = tempDir();
+  const hooks = path.join(dir, 'hooks.mjs');
+  const list = path.join(dir, 'loaded.txt');
+  fs.writeFileSync(hooks, `import * as fs from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  fs.appendFileSync(${JSON.stringify(list)}, resolved.url + '\\n');
+  return resolved;
+}\n`);
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, CLI, ...args], { encoding: 'utf8' });
+  expect(r.status, r.stderr).to.equal(0);
+  return fs.readFileSync(list, 'utf8').trim().split('\n');
+}
+
 describe('command line', function () {
+
+  it('--help and --version load no command module (nor TensorFlow.js); a command loads its own', () => {
+    for (const flag of ['--help', '--version']) {
+      const loaded = loadedModules(flag);
+      expect(loaded.filter((u) => u.includes('/dist/src/')).map((u) => u.replace(/.*\/dist\/src\//, '')).sort(), flag)
+        .to.deep.equal(['cli/commands.js', 'cli/main.js', 'provenance.js']);
+      expect(loaded.filter((u) => u.includes('@tensorflow')), flag).to.deep.equal([]);
+    }
+    const compare = loadedModules('compare', '--help').map((u) => u.replace(/.*\/dist\/src\//, ''));
+    expect(compare).to.include('cli/compare.js');
+    expect(compare).to.not.include('cli/train.js');
+  });
 
   it('freezes a suite, then verifies it', () => {
     const dir = tempDir();

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { COMMANDS } from './commands.js';
 import { initBackend } from '../backend.js';
 import { BENCH_SHAPES, BenchResult, benchShape } from '../bench/bench.js';
 import { formatTable } from './format.js';
@@ -24,7 +25,7 @@ function benchInChild(name: string, backend: string, repeats: number): Row {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('time one training step and the embedding of 1000 images for the standard episode shapes')
+    .description(COMMANDS.bench.description)
     .option('--repeats <n>', 'timed runs per measurement (median reported, after 2 s of warm-up runs)', positiveInt('--repeats'), 5)
     .option('--shapes <names>', `comma-separated subset of ${BENCH_SHAPES.map((s) => s.name).join(',')}`)
     .addOption(new Option('--json', 'print one JSON array, an object per shape'))

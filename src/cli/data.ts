@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Argument, Command, Option } from 'commander';
+import { COMMANDS } from './commands.js';
 import { countImages, readPackedImages } from '../data/cache.js';
 import { MINIIMAGENET_HOWTO, downloadOmniglot, parseMd5Overrides } from '../data/download.js';
 import { importFolder } from '../data/folder.js';
@@ -12,7 +13,7 @@ import { defaultCacheRoot, positiveInt } from './options.js';
 import { Progress, progressBar } from './progress.js';
 
 export function registerDataCommands(program: Command): void {
-  const data = program.command('data').description('Import datasets into packed caches and inspect them');
+  const data = program.command('data').description(COMMANDS.data.description);
 
   data
     .command('omniglot')

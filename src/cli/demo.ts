@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { COMMANDS } from './commands.js';
 import { comparePaired } from '../eval/compare.js';
 import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { readEpisodeAccuracies } from '../eval/results.js';
@@ -23,7 +24,7 @@ const pct = (x: number) => (100 * x).toFixed(2);
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('the main job: ProtoNet teacher and its RKD self-distilled student on synthetic glyphs, compared on frozen test episodes')
+    .description(COMMANDS.demo.description)
     .option('--out <dir>', 'run folder', 'runs/demo')
     .option('--episodes <n>', 'training episodes of the teacher, and of the student', positiveInt('--episodes'), 200)
     .option('--width <n>', 'Conv-4 filters per block', positiveInt('--width'), 32)

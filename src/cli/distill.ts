@@ -1,5 +1,6 @@
 /** `fewshot distill`: RKD (and KD) self-distillation or distillation into a narrower student. */
 import { Command, Option } from 'commander';
+import { COMMANDS } from './commands.js';
 import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
 import { readRunConfig, refuseExistingRun } from '../train/protonet.js';
 import { formatLogLine } from './format.js';
@@ -11,7 +12,7 @@ import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../tr
 export function registerDistillCommand(program: Command): void {
   const command = program
     .command('distill')
-    .description('train students against a teacher: prototypical loss + lambda_D RKD-D + lambda_A RKD-A (+ lambda_KD KD)')
+    .description(COMMANDS.distill.description)
     .requiredOption('--out <dir>', 'run folder: config.json and gen<g>/ (each a training run folder)')
     .option('--resume', 'continue the run in --out (its config.json is used)')
     .option('--teacher <dir>', "teacher model folder (a run's best/), or with --recipe the teacher's recipe run folder")

@@ -1,11 +1,12 @@
 /** `fewshot doctor`: which compute path runs here, and why the others do not. */
 import { Command, Option } from 'commander';
+import { COMMANDS } from './commands.js';
 import { diagnose, formatDiagnosis } from '../doctor.js';
 
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description('which backend runs here and why: TensorFlow packages, CUDA/cuDNN, native kernels, versions')
+    .description(COMMANDS.doctor.description)
     .addOption(new Option('--json', 'print the report as JSON'))
     .action(async (opts: { json?: boolean }) => {
       const report = await diagnose();

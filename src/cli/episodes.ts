@@ -1,6 +1,7 @@
 /** `fewshot episodes freeze|verify|show`: frozen episode suites and manifests. */
 import * as fs from 'node:fs';
 import { Command } from 'commander';
+import { COMMANDS } from './commands.js';
 import { openDataset } from '../data/open.js';
 import { readManifest, sha256, writeManifest } from '../episodes/manifest.js';
 import { loadSuiteEpisodes, readSuite, sampleSuite, suiteManifestPath, writeSuite } from '../episodes/suite.js';
@@ -9,7 +10,7 @@ import { nonNegativeInt } from './options.js';
 const dataOption = ['--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)"] as const;
 
 export function registerEpisodeCommands(program: Command): void {
-  const episodes = program.command('episodes').description('frozen test episodes: suites and manifests');
+  const episodes = program.command('episodes').description(COMMANDS.episodes.description);
 
   episodes
     .command('freeze')

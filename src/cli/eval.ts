@@ -1,6 +1,7 @@
 /** `fewshot eval`: a checkpoint over suites or manifests -> mean accuracy with 95% CI, per-episode CSV. */
 import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
+import { COMMANDS } from './commands.js';
 import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { formatTable } from './format.js';
 import { backendOption, startBackend } from './options.js';
@@ -19,7 +20,7 @@ export function scoreTable(scores: readonly SuiteScore[], label?: (s: SuiteScore
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a checkpoint on frozen episodes: mean accuracy with its 95% confidence interval')
+    .description(COMMANDS.eval.description)
     .argument('<checkpoint>', 'model folder (a run\'s best/ or checkpoint/)')
     .argument('<episodes...>', 'suite JSON files or manifest CSVs')
     .option('--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)")

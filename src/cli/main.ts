@@ -1,17 +1,7 @@
 #!/usr/bin/env node
 /** The `fewshot` command line: a thin face over the library, one file per command. */
 import { Command, CommanderError } from 'commander';
-import { registerBenchCommand } from './bench.js';
-import { registerCompareCommand } from './compare.js';
-import { registerDataCommands } from './data.js';
-import { registerDemoCommand } from './demo.js';
-import { registerDistillCommand } from './distill.js';
-import { registerDoctorCommand } from './doctor.js';
-import { registerEpisodeCommands } from './episodes.js';
-import { registerEvalCommand } from './eval.js';
-import { registerReportCommand } from './report.js';
-import { registerSweepCommand } from './sweep.js';
-import { registerTrainCommand } from './train.js';
+import { COMMANDS } from './commands.js';
 import { codeLabel } from '../provenance.js';
 
 const program = new Command('fewshot')
@@ -21,19 +11,20 @@ const program = new Command('fewshot')
   .exitOverride()
   .configureOutput({ outputError: () => undefined });
 
-registerDemoCommand(program);
-registerDataCommands(program);
-registerEpisodeCommands(program);
-registerTrainCommand(program);
-registerDistillCommand(program);
-registerEvalCommand(program);
-registerCompareCommand(program);
-registerBenchCommand(program);
-registerSweepCommand(program);
-registerReportCommand(program);
-registerDoctorCommand(program);
+/** Registers the command the line names (`fewshot help train` names train), or a light entry for each. */
+async function registerCommands(args: readonly string[]): Promise<void> {
+  const words = args.filter((a) => !a.startsWith('-'));
+  const named = COMMANDS[words[0] === 'help' ? (words[1] ?? '') : (words[0] ?? '')];
+  if (named) {
+    (await named.load())(program);
+    return;
+  }
+  // No command (or an unknown one): `fewshot --help` lists them all without loading any.
+  for (const [name, c] of Object.entries(COMMANDS)) program.command(name).description(c.description);
+}
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+registerCommands(process.argv.slice(2))
+  .then(() => program.parseAsync(process.argv)).catch((err: unknown) => {
   if (err instanceof CommanderError) {
     // --help and --version end here too, having printed what was asked.
     if (err.exitCode === 0) return;

@@ -1,13 +1,14 @@
 /** `fewshot report SWEEP.csv`: Markdown tables and vega-lite plots (SVG and PNG) of a sweep. */
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { COMMANDS } from './commands.js';
 import { writeSweepReport } from '../report/report.js';
 import { formatTable } from './format.js';
 
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('a sweep CSV -> report.md (accuracy per point, and across seeds), accuracy and training-curve plots (SVG, PNG)')
+    .description(COMMANDS.report.description)
     .argument('<csv>', 'sweep CSV (from `fewshot sweep` or `fewshot sweep merge`)')
     .option('--out <dir>', 'folder to write (default: the CSV\'s folder)')
     .option('--x <setting>', 'the swept setting on the x axis (default: the first swept setting but the seed)')

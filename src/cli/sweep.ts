@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { COMMANDS } from './commands.js';
 import { formatPercent } from '../eval/stats.js';
 import { mergeSweepFiles } from '../sweep/merge.js';
 import { runSweep } from '../sweep/run.js';
@@ -18,7 +19,7 @@ import { Progress, logStatus, printLine, progressBar } from './progress.js';
 export function registerSweepCommand(program: Command): void {
   const sweep = program
     .command('sweep')
-    .description('train (or distil) and evaluate every point of a sweep spec, appending one CSV row per (point, suite); a re-run skips what is done')
+    .description(COMMANDS.sweep.description)
     .argument('<spec>', 'sweep spec JSON (paths in it are relative to the current folder)')
     .option('--out <csv>', 'CSV to append to (default: <runs>/sweep.csv, or <runs>/shard-<i>-of-<n>.csv with --shard)')
     .option('--shard <i/n>', 'run only the points whose index mod n is i (0-based: 0/4 .. 3/4); \'slurm\': i and n of this Slurm array task')

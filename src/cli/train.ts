@@ -1,6 +1,7 @@
 /** `fewshot train`: a Prototypical Network, episodically, into a run folder. */
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
+import { COMMANDS } from './commands.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, refuseExistingRun, trainProtoNet, writeRunConfig } from '../train/protonet.js';
 import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
 import { formatLogLine } from './format.js';
@@ -72,7 +73,7 @@ export function trainingConfig(opts: Record<string, any>): ProtoNetConfig {
 export function registerTrainCommand(program: Command): void {
   const command = program
     .command('train')
-    .description('train a Prototypical Network (Conv-4) on episodes of a dataset split')
+    .description(COMMANDS.train.description)
     .requiredOption('--out <dir>', 'run folder: config.json, log.jsonl, checkpoint/ (latest), best/')
     .option('--resume', 'continue the run in --out from its last checkpoint (its config.json is used)');
   trainingOptions(command)
