@@ -47,6 +47,11 @@ describe('untrusted inputs', function () {
     const [a, b] = ['5w1s', '5w5s'].map((s) => path.join(results, `synthetic-test-${s}.episodes.csv`));
     expect(fs.readFileSync(a, 'utf8').split('\n')[0]).to.equal('episode,accuracy,suite');
     expectRefused(fewshot('compare', a, b), /holds suite synthetic-test-5w1s@[0-9a-f]{16}, .* suite synthetic-test-5w5s@[0-9a-f]{16}: a paired comparison needs the same frozen suite$/);
+    // A file without the suite column (older versions wrote `episode,accuracy`) is not paired blindly.
+    const old = path.join(tempDir(), 'old.csv');
+    fs.writeFileSync(old, fs.readFileSync(a, 'utf8').split('\n').map((l) => l.split(',').slice(0, 2).join(',')).join('\n'));
+    expectRefused(fewshot('compare', old, b), /old\.csv: does not name its suite \(an older per-episode file\): evaluate again .* or pass --assume-same-suite/);
+    expect(fewshot('compare', old, a, '--assume-same-suite').code).to.equal(0);
     const repeated = path.join(tempDir(), 'repeated.csv');
     const lines = fs.readFileSync(a, 'utf8').trim().split('\n');
     fs.writeFileSync(repeated, [...lines, lines[1]].join('\n') + '\n');
