@@ -2,7 +2,9 @@
 // kernel and with the tfjs path (FEWSHOT_NATIVE=0 semantics via useNativeKernels(false)).
 //   node scripts/rkd-angle-speed.mjs [N] [D]     -> one JSON line
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, rkdAngle, useNativeKernels } from '../dist/src/index.js';
+import { initBackend } from '../dist/src/backend.js';
+import { useNativeKernels } from '../dist/src/kernels/native.js';
+import { rkdAngle } from '../dist/src/losses/rkd.js';
 
 const [n, d] = [Number(process.argv[2] ?? 600), Number(process.argv[3] ?? 64)];
 const backend = await initBackend('auto');

@@ -2,7 +2,8 @@
 // Each case runs in its own process: node scripts/rkd-memory.mjs N D bounded|direct [backend]
 // All cases and a JSON summary: scripts/rkd-memory.sh
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, rkdAngle, rkdAngleDirect } from '../dist/src/index.js';
+import { initBackend } from '../dist/src/backend.js';
+import { rkdAngle, rkdAngleDirect } from '../dist/src/losses/rkd.js';
 
 const [n, d] = [Number(process.argv[2]), Number(process.argv[3])];
 const method = process.argv[4];

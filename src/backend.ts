@@ -133,6 +133,18 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   return current;
 }
 
+/**
+ * The backend for a library call: the one chosen with initBackend, or (none chosen yet) the best
+ * available, said once on stderr; TensorFlow.js alone would run on its pure-JS cpu backend, ten
+ * times slower, without a word.
+ */
+export async function ensureBackend(): Promise<BackendInfo> {
+  if (current) return current;
+  const info = await initBackend('auto');
+  process.stderr.write(`fewshot-rkd: no backend chosen with initBackend(): using ${describeBackend(info)}\n`);
+  return info;
+}
+
 /** The backend line of this process's backend, if one was initialised. */
 export function currentBackendLine(): string | undefined {
   return current && describeBackend(current);

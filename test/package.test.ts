@@ -31,5 +31,10 @@ describe('the npm package', function () {
     const evaluated = run(path.join(app, 'node_modules', '.bin', 'fewshot'), ['eval', 'run/best', 'synthetic-test-5w1s'], app);
     expect(evaluated.code, evaluated.out).to.equal(0);
     expect(evaluated.out).to.match(/synthetic-test-5w1s\s+5\s+1\s+600/);
+    // The library through the package's exports (the root and subpaths), as an app imports it.
+    fs.copyFileSync(path.join(ROOT, 'dist', 'examples', 'distill.js'), path.join(app, 'distill.mjs'));
+    const library = run(process.execPath, ['distill.mjs', '2'], app);
+    expect(library.code, library.out).to.equal(0);
+    expect(library.out).to.match(/^student - teacher \(paired\): /m);
   });
 });

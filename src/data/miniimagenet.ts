@@ -38,7 +38,7 @@ export interface MiniImageNetImportOptions {
 }
 
 /** One row of a split CSV. */
-interface Row {
+export interface RaviRow {
   classId: string;
   name: string;
   filename: string;
@@ -48,13 +48,13 @@ interface Row {
 /** A split CSV read and checked: its rows sorted by class, then image. */
 export interface RaviSplit {
   file: string;
-  rows: Row[];
+  rows: RaviRow[];
   classes: PackedClass[];
 }
 
 /** Reads a Ravi split CSV; any malformed or repeated row is refused with its line. */
 export async function readRaviCsv(file: string): Promise<RaviSplit> {
-  const rows: Row[] = [];
+  const rows: RaviRow[] = [];
   const lineOf = new Map<string, number>();
   await readCsvRows(file, HEADERS, ({ filename, label }, line) => {
     if (!isImageFile(filename) || /[\\/]/.test(filename)) throw new Error(`filename '${filename}' is not a .jpg, .jpeg or .png file name`);

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../atomic.js';
+import { describeBackend, ensureBackend } from '../backend.js';
 import { provenance, recordedPath } from '../provenance.js';
 import { openDataset } from '../data/open.js';
 import { EpisodeSource, openEpisodeSource, resolveSuite } from '../episodes/suite.js';
@@ -110,6 +111,7 @@ export async function evaluateEpisodes(
   episodes: readonly Episode[],
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
+  await ensureBackend();
   const started = Date.now();
   const table = embedEpisodes(model, dataset, episodes, options);
   try {
@@ -141,10 +143,13 @@ export async function evaluateCheckpoint(
   modelDir: string,
   sources: readonly string[],
   options: {
-    data?: string; dataset?: string; split?: string; out?: string; backend: string;
+    data?: string; dataset?: string; split?: string; out?: string;
+    /** The backend line recorded with the scores (default: this process's). */
+    backend?: string;
     onProgress?: (suite: string, done: number, total: number) => void;
   },
 ): Promise<SuiteScore[]> {
+  const backend = options.backend ?? describeBackend(await ensureBackend());
   const model = await loadModel(modelDir);
   const manifestOf = options.dataset && options.split ? { dataset: options.dataset, split: options.split } : undefined;
   const opened = await Promise.all(sources.map((file) => openEpisodeSource(resolveSuite(file), (d, s) => openDataset(d, s, options.data), manifestOf)));
@@ -177,7 +182,7 @@ export async function evaluateCheckpoint(
             accuracy: result.mean, ci95: result.ci95, std: result.std,
             // The shared embedding time is split evenly over the group's suites.
             seconds: (Date.now() - t0) / 1000 + embedSeconds / group.length,
-            backend: options.backend, episodesCsv: episodesCsv && recordedPath(episodesCsv),
+            backend, episodesCsv: episodesCsv && recordedPath(episodesCsv),
           });
         }
       } finally {
@@ -189,7 +194,7 @@ export async function evaluateCheckpoint(
   }
   scores.sort((a, b) => opened.findIndex((o) => o.name === a.suite) - opened.findIndex((o) => o.name === b.suite));
   if (options.out) {
-    const summary = { model: recordedPath(modelDir), scores, provenance: provenance(options.backend) };
+    const summary = { model: recordedPath(modelDir), scores, provenance: provenance(backend) };
     writeFileAtomic(path.join(options.out, 'summary.json'), [Buffer.from(JSON.stringify(summary, null, 2) + '\n')]);
   }
   return scores;

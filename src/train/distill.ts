@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { ensureBackend } from '../backend.js';
 import type { FewShotDataset } from '../data/dataset.js';
 import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
@@ -92,6 +93,7 @@ export const generationDir = (dir: string, generation: number) => path.join(dir,
  * Re-running resumes: finished generations are kept, the unfinished one continues from its checkpoint.
  */
 export async function distill(config: DistillConfig, dir: string, options: RunOptions = {}): Promise<TrainResult[]> {
+  await ensureBackend();
   const { dataset, validation } = await openRun(config);
   // The first teacher must load and fit the data before the run folder exists.
   if (!options.resume) await checkTeacher(config.teacher, dataset);

@@ -12,7 +12,7 @@ import { FewShotDataset, imageBatch } from '../data/dataset.js';
 import { EpisodeSampler, Episode, EpisodeShape } from '../episodes/sampler.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import { Adam } from './adam.js';
-import { currentBackendLine } from '../backend.js';
+import { currentBackendLine, ensureBackend } from '../backend.js';
 import { provenance } from '../provenance.js';
 import { evaluateEpisodes } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../atomic.js';
@@ -61,6 +61,8 @@ export interface Validation {
 export interface LogLine {
   readonly episode: number;
   readonly lr: number;
+  /** Mean training loss over the interval (each term of it is logged under its own name too). */
+  readonly loss: number;
   readonly episodesPerSecond: number;
   readonly tensors: number;
   /** Resident memory of the process, MiB. */
@@ -90,8 +92,11 @@ export interface TrainRun {
   readonly shape: EpisodeShape;
   readonly schedule: TrainSchedule;
   readonly validation?: Validation;
-  /** The run folder: checkpoint/ (latest), best/, log.jsonl. */
-  readonly dir: string;
+  /**
+   * The run folder: checkpoint/ (latest), best/, log.jsonl. Without one nothing is written, and
+   * with validation the model ends with the weights of its best validation.
+   */
+  readonly dir?: string;
   readonly resume?: boolean;
   readonly onLog?: (line: LogLine) => void;
   /** Called after each episode; may throw to stop (tests simulate a kill this way). */
@@ -197,16 +202,19 @@ export function checkRun(dataset: FewShotDataset, shape: EpisodeShape, schedule:
 }
 
 export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
+  await ensureBackend();
   const { model, objective, dataset, shape, schedule, dir } = run;
   const selectBy = schedule.selectBy ?? 'accuracy';
-  const paths = runPaths(dir);
+  const paths = dir === undefined ? undefined : runPaths(dir);
   const sampler = checkRun(dataset, shape, schedule);
-  fs.mkdirSync(dir, { recursive: true });
+  if (dir !== undefined) fs.mkdirSync(dir, { recursive: true });
+  // Without a run folder, the best model's weights are kept here.
+  let bestWeights: tf.Tensor[] | undefined;
   const variables = trainableVariables(model);
   const optimizer = new Adam(variables);
   let state: TrainState = { episode: 0, bestValAccuracy: -1, bestValLoss: Infinity, bestEpisode: 0, sinceBest: 0, stopped: false };
 
-  if (run.resume && hasCheckpoint(paths.checkpoint)) {
+  if (run.resume && paths && hasCheckpoint(paths.checkpoint)) {
     const saved = await loadCheckpoint<TrainState>(paths.checkpoint);
     model.setWeights(saved.model.getWeights());
     saved.model.dispose();
@@ -218,14 +226,15 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
     }
   }
   // (Resuming a run killed before its first checkpoint starts it over: it had nothing to keep.)
-  const log = readLog(paths.log, state.episode);
-  writeFileAtomic(paths.log, [Buffer.from(log.map((l) => JSON.stringify(l) + '\n').join(''))]);
+  const log = paths ? readLog(paths.log, state.episode) : [];
+  if (paths) writeFileAtomic(paths.log, [Buffer.from(log.map((l) => JSON.stringify(l) + '\n').join(''))]);
 
   const started = Date.now();
   let intervalStart = Date.now();
   let sums: Record<string, number> = {};
   let counted = 0;
   const checkpoint = async () => {
+    if (!paths) return;
     assertFiniteWeights(model, state.episode);
     // Each checkpoint says which code wrote it (a run resumed across versions shows it here).
     await saveCheckpoint(paths.checkpoint, model, { ...state, provenance: provenance(currentBackendLine()) }, optimizer.weights());
@@ -265,14 +274,18 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
           if (improves(state, val, selectBy)) {
             assertFiniteWeights(model, state.episode);
             Object.assign(state, { bestValAccuracy: val.mean, bestValLoss: val.loss, bestEpisode: state.episode, sinceBest: 0 });
-            await saveCheckpoint(paths.best, model, { episode: state.episode, valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
+            if (paths) await saveCheckpoint(paths.best, model, { episode: state.episode, valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
+            else {
+              tf.dispose(bestWeights);
+              bestWeights = model.getWeights().map((w) => w.clone());
+            }
           } else if (schedule.patience > 0 && ++state.sinceBest >= schedule.patience) {
             state.stopped = true;
           }
         }
         const logLine = line as unknown as LogLine;
         log.push(logLine);
-        fs.appendFileSync(paths.log, JSON.stringify(logLine) + '\n');
+        if (paths) fs.appendFileSync(paths.log, JSON.stringify(logLine) + '\n');
         run.onLog?.(logLine);
         sums = {};
         counted = 0;
@@ -283,12 +296,14 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
       }
     }
     // Without validation the final model is the one to keep.
-    if (!run.validation) {
+    if (!run.validation && paths) {
       assertFiniteWeights(model, state.episode);
       await saveCheckpoint(paths.best, model, { episode: state.episode });
     }
+    if (bestWeights) model.setWeights(bestWeights);
   } finally {
     optimizer.dispose();
+    tf.dispose(bestWeights);
   }
   return { state, log, seconds: (Date.now() - started) / 1000 };
 }

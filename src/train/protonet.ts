@@ -9,7 +9,7 @@ import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { conv4, embedTraining } from '../models/conv4.js';
 import { writeFileAtomic } from '../atomic.js';
-import { currentBackendLine } from '../backend.js';
+import { currentBackendLine, ensureBackend } from '../backend.js';
 import { provenance } from '../provenance.js';
 import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, Validation, checkRun, trainEpisodic } from './episodic.js';
 
@@ -106,6 +106,7 @@ export async function openRun(config: ProtoNetConfig, open: DatasetOpener = open
 
 /** Trains a ProtoNet into the run folder `dir` (config.json, log.jsonl, checkpoint/, best/). */
 export async function trainProtoNet(config: ProtoNetConfig, dir: string, options: RunOptions = {}): Promise<TrainResult> {
+  await ensureBackend();
   const { dataset, validation } = await openRun(config);
   if (!options.resume) writeRunConfig(dir, config);
   const model = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed });

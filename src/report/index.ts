@@ -1,0 +1,6 @@
+/** `fewshot-rkd/report`: a sweep CSV as Markdown tables and plots, with intervals across seeds. */
+export { writeSweepReport } from './report.js';
+export type { ReportOptions, SweepReport } from './report.js';
+export type { SweepTables, Table } from './tables.js';
+export { acrossSeeds } from './seeds.js';
+export type { SeedInterval, SeedGroup } from './seeds.js';

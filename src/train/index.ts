@@ -1,0 +1,11 @@
+/** `fewshot-rkd/train`: the episodic training loop, ProtoNet training, distillation and recipes. */
+export { trainEpisodic, trainStep, DEFAULT_SCHEDULE, runPaths, DivergedError } from './episodic.js';
+export type { TrainRun, TrainSchedule, TrainState, TrainResult, Objective, Validation, LogLine } from './episodic.js';
+export { trainProtoNet, prototypicalObjective, openRun, DEFAULT_PROTONET } from './protonet.js';
+export type { ProtoNetConfig, RunOptions, DatasetOpener } from './protonet.js';
+export { distill, distillationObjective, rkdWeights, generationDir } from './distill.js';
+export type { DistillConfig, DistillWeights } from './distill.js';
+export { RECIPES, findRecipe, recipeConfig, trainRecipe } from './recipe.js';
+export type { Recipe, RecipeRunConfig, RecipeResult } from './recipe.js';
+export { Adam } from './adam.js';
+export type { AdamOptions, NamedTensor } from './adam.js';

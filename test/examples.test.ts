@@ -1,0 +1,43 @@
+/** The examples in examples/ (type-checked by the build) run as a user would run them, briefly. */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { ROOT } from './helpers.js';
+
+const example = (name: string, ...args: string[]) => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'examples', `${name}.js`), ...args], { encoding: 'utf8', cwd: ROOT });
+  expect(r.status, r.stderr).to.equal(0);
+  return r.stdout;
+};
+
+describe('examples', function () {
+  it('quick-start: trains without a run folder and prints an accuracy with its interval', () => {
+    expect(example('quick-start', '10')).to.match(/^synthetic-test-5w1s: \d+\.\d\d% \+- \d\.\d\d \(600 episodes\)$/m);
+  });
+
+  it('distill: a teacher, an RKD-DA student, and their paired comparison', () => {
+    expect(example('distill', '4')).to.match(/^student - teacher \(paired\): -?\d+\.\d\d \+- \d+\.\d\d; episodes won\/lost\/tied \d+\/\d+\/\d+$/m);
+  });
+
+  it('episodes: samples, freezes and reads back a suite', () => {
+    expect(example('episodes')).to.match(/my-suite\.csv: 100 episodes of 5-way 1-shot, sha256 [0-9a-f]{12}\.\.\.$/m);
+  });
+
+  it('a library call without initBackend() initialises the best backend, and says so once on stderr', () => {
+    const script = `
+      import * as tf from '@tensorflow/tfjs';
+      import { DEFAULT_SCHEDULE, conv4, openDataset, prototypicalObjective, trainEpisodic } from 'fewshot-rkd';
+      const dataset = openDataset('synthetic', 'val');
+      const model = conv4({ inputShape: dataset.imageShape, width: 4, seed: 0 });
+      const run = { model, objective: prototypicalObjective(model), dataset, shape: { way: 3, shot: 1, query: 2 }, schedule: { ...DEFAULT_SCHEDULE, episodes: 2, logEvery: 1 } };
+      await trainEpisodic(run);
+      await trainEpisodic(run);
+      console.log(tf.getBackend());`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal('wasm');
+    // (TensorFlow.js greets the cpu backend the model was built on before training chose one.)
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('fewshot-rkd:'))).to.have.length(1);
+    expect(r.stderr).to.match(/^fewshot-rkd: no backend chosen with initBackend\(\): using wasm /m);
+  });
+});
