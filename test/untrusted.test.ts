@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { writeMiniImageNet } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -77,11 +78,21 @@ describe('untrusted inputs', function () {
     }
   });
 
-  it('a start that fails leaves no run folder behind, so the corrected command runs', () => {
+  it('a start that fails leaves no run folder behind, so the corrected command runs', async () => {
     const out = path.join(tempDir(), 'run');
     expectRefused(fewshot('train', ...tiny, '--way', '500', '--out', out), /^fewshot: way 500 exceeds the \d+ classes of synthetic\/train$/);
     expectRefused(fewshot('train', ...tiny, '--validate-every', '3', '--out', out), /^fewshot: --validate-every \(3\) must be a multiple of --log-every \(2\)$/);
     expectRefused(fewshot('distill', ...tiny, '--teacher', path.join(out, 'nowhere'), '--out', out), /^fewshot: --teacher .*nowhere: no model there/);
+    const torn = path.join(tempDir(), 'torn');
+    fs.mkdirSync(torn);
+    fs.writeFileSync(path.join(torn, 'model.json'), '{');
+    expectRefused(fewshot('distill', ...tiny, '--teacher', torn, '--out', out), /^fewshot: --teacher .*torn: cannot load the model \(.*model\.json: not valid JSON/);
+    // A catalog (class and image ids, no pixels) is enough to freeze suites, not to train.
+    const from = tempDir();
+    await writeMiniImageNet(from);
+    const catalog = path.join(tempDir(), 'catalog');
+    expect(fewshot('data', 'miniimagenet', '--from', from, '--csv-only', '--out', catalog).code).to.equal(0);
+    expectRefused(fewshot('train', ...tiny, '--way', '2', '--query', '1', '--dataset', 'miniimagenet', '--data', catalog, '--out', out), /^fewshot: .*train\.catalog\.json: class and image ids only, no pixels/);
     expect(fs.existsSync(out)).to.equal(false);
     expectRefused(fewshot('train', ...tiny, '--out', ''), /^fewshot: --out: an empty folder name$/);
     expect(fs.existsSync(path.join(process.cwd(), 'config.json'))).to.equal(false);
