@@ -39,6 +39,31 @@ export async function resolve(specifier, context, next) {
 
 describe('command line', function () {
 
+  it('--json on every command that prints results: one JSON value on stdout', () => {
+    const dir = tempDir();
+    const json = (...args: string[]) => {
+      const r = fewshot(...args, '--json');
+      expect(r.code, r.stderr).to.equal(0);
+      return JSON.parse(r.stdout);
+    };
+    const shipped = (name: string) => path.join(ROOT, 'episodes', `${name}.json`);
+    const verified = json('episodes', 'verify', shipped('synthetic-test-5w1s'), shipped('miniimagenet-test-5w1s'));
+    expect(verified.map((v: { status: string }) => v.status)).to.deep.equal(['ok', 'not checked']);
+    expect(json('episodes', 'show', shipped('synthetic-val-5w1s'), '--episode', '3')).to.include({ episodes: 100, way: 5, episode: 3 });
+    const demo = json('demo', '--episodes', '2', '--width', '4', '--out', path.join(dir, 'demo'), '--backend', 'wasm');
+    expect(demo.suites.map((s: { suite: string }) => s.suite)).to.deep.equal(['synthetic-test-5w1s', 'synthetic-test-5w5s']);
+    expect(demo.suites[0].difference.n).to.equal(600);
+    const suite = path.join(dir, 'tiny.json');
+    fs.writeFileSync(suite, JSON.stringify({ name: 'tiny', dataset: 'synthetic', split: 'val', way: 3, shot: 1, query: 2, episodes: 4, seed: 1 }));
+    const spec = path.join(dir, 'spec.json');
+    fs.writeFileSync(spec, JSON.stringify({ runs: path.join(dir, 'runs'), suites: [suite], base: { split: 'val', way: 3, shot: 1, query: 2, width: 4, episodes: 2, logEvery: 1, validateEvery: 2 } }));
+    const swept = json('sweep', spec, '--out', path.join(dir, 'sweep.csv'), '--backend', 'wasm');
+    expect(swept).to.include({ points: 1, skipped: 0 });
+    expect(swept.rows).to.have.length(1);
+    expect(json('sweep', 'merge', path.join(dir, 'sweep.csv'), '--out', path.join(dir, 'all.csv'))).to.include({ rows: 1, points: 1 });
+    expect(json('report', path.join(dir, 'all.csv'), '--out', path.join(dir, 'report')).files).to.include(path.join(dir, 'report', 'report.md'));
+  });
+
   it('--help and --version load no command module (nor TensorFlow.js); a command loads its own', () => {
     for (const flag of ['--help', '--version']) {
       const loaded = loadedModules(flag);

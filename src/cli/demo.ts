@@ -28,8 +28,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--out <dir>', 'run folder', 'runs/demo')
     .option('--episodes <n>', 'training episodes of the teacher, and of the student', positiveInt('--episodes'), 200)
     .option('--width <n>', 'Conv-4 filters per block', positiveInt('--width'), 32)
+    .option('--json', 'print nothing but one JSON object at the end: the scores and the paired comparisons')
     .addOption(backendOption())
     .action(async (opts) => {
+      const say = opts.json ? () => undefined : (text: string) => printLine(text);
       const backend = await startBackend(opts.backend);
       const config: ProtoNetConfig = {
         ...DEFAULT_PROTONET,
@@ -39,23 +41,23 @@ export function registerDemoCommand(program: Command): void {
       let bar: Progress | undefined;
       const log = (line: LogLine) => {
         bar?.update(line.episode, logStatus(line));
-        printLine(formatLogLine(line));
+        say(formatLogLine(line));
       };
       const started = Date.now();
       // The demo is one job: a re-run starts over, rather than keep a student of an earlier teacher.
       const parts = ['teacher', 'student', 'eval'].map((p) => path.join(opts.out, p));
       if (parts.some((p) => fs.existsSync(p))) {
-        console.log(`replacing the previous demo run in ${opts.out}`);
+        say(`replacing the previous demo run in ${opts.out}`);
         parts.forEach((p) => fs.rmSync(p, { recursive: true, force: true }));
       }
 
-      console.log(`teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`);
+      say(`teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`);
       bar = progressBar('teacher', config.episodes);
       await trainProtoNet(config, path.join(opts.out, 'teacher'), { onEpisode: (e) => bar?.update(e), onLog: log });
       bar.stop();
 
       const weights = { ...rkdWeights('da'), lambdaKD: 0, temperature: 4 };
-      console.log(`\nstudent: same Conv-4 from scratch, loss = proto + ${weights.lambdaD} RKD-D + ${weights.lambdaA} RKD-A against the teacher`);
+      say(`\nstudent: same Conv-4 from scratch, loss = proto + ${weights.lambdaD} RKD-D + ${weights.lambdaA} RKD-A against the teacher`);
       bar = progressBar('student', config.episodes);
       const teacherBest = runPaths(path.join(opts.out, 'teacher')).best;
       await distill({ ...config, ...weights, teacher: teacherBest, generations: 1 }, path.join(opts.out, 'student'), {
@@ -70,13 +72,20 @@ export function registerDemoCommand(program: Command): void {
         scores[name] = await evaluateCheckpoint(dir, suites, { backend, out: path.join(opts.out, 'eval', name.split(' ')[0]) });
       }
       const rows: string[][] = [];
+      const results: object[] = [];
       for (const [i, t] of scores.teacher.entries()) {
         const s = scores['RKD-DA student'][i];
         const c = comparePaired(await readEpisodeAccuracies(t.episodesCsv!), await readEpisodeAccuracies(s.episodesCsv!));
+        results.push({ suite: t.suite, episodes: t.episodes, teacher: c.a, student: c.b, difference: c.difference, won: c.won, lost: c.lost, tied: c.tied });
         rows.push([t.suite, String(t.episodes), `${pct(t.accuracy)} +- ${pct(t.ci95)}`, `${pct(s.accuracy)} +- ${pct(s.ci95)}`,
           `${c.difference.mean >= 0 ? '+' : ''}${pct(c.difference.mean)} +- ${pct(c.difference.ci95)}`, `${c.won}/${c.lost}/${c.tied}`]);
       }
-      console.log(`\nAccuracy % with 95% intervals on frozen synthetic test episodes (${backend}, ${((Date.now() - started) / 1000).toFixed(0)} s in all):\n`);
+      const seconds = (Date.now() - started) / 1000;
+      if (opts.json) {
+        console.log(JSON.stringify({ backend, seconds, out: opts.out, suites: results }));
+        return;
+      }
+      console.log(`\nAccuracy % with 95% intervals on frozen synthetic test episodes (${backend}, ${seconds.toFixed(0)} s in all):\n`);
       console.log(formatTable(['suite', 'episodes', 'teacher', 'RKD-DA student', 'student - teacher (paired)', 'won/lost/tied'], rows));
       console.log(`\nper-episode accuracies: ${path.join(opts.out, 'eval')}`);
     });
