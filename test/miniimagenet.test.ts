@@ -3,12 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
+import tar from 'tar-stream';
 import { FewShotDataset } from '../src/data/dataset.js';
 import { importMiniImageNet, openMiniImageNet, readRaviCsv } from '../src/data/miniimagenet.js';
 import { openDataset } from '../src/data/open.js';
 import { EpisodeSampler } from '../src/episodes/sampler.js';
 import { readSuite, sampleSuite } from '../src/episodes/suite.js';
-import { MINI_LAYOUT, expectImportFailure, miniFileName, writeMiniImageNet } from './image-fixtures.js';
+import { MINI_LAYOUT, expectImportFailure, miniFileName, randomImage, writeMiniImageNet } from './image-fixtures.js';
 import { ROOT, SHARED, requireData, tempDir } from './helpers.js';
 
 const REAL = path.join(SHARED, 'data', 'miniimagenet');
@@ -202,3 +203,106 @@ describe('miniimagenet', function () {
     expect(() => openMiniImageNet(cache, 'trainval')).to.throw("unknown miniImageNet split 'trainval' (one of train, val, test)");
   });
 });
+
+/** A tar of `files` (name -> bytes), made with tar-stream. */
+async function tarOf(files: readonly [string, Buffer][]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, body] of files) pack.entry({ name, size: body.length }, body);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('miniimagenet from ImageNet', function () {
+  let from: string;
+  let reference: string;
+  let root: string;
+  /** Per class, its training files (`<wnid>_<n>.JPEG` -> bytes), as ILSVRC2012 names them. */
+  const imagenet = new Map<string, [string, Buffer][]>();
+
+  before(async () => {
+    root = tempDir('fewshot-imagenet-');
+    from = path.join(root, 'mini');
+    await writeMiniImageNet(from);
+    reference = path.join(root, 'reference');
+    await importMiniImageNet({ from, out: reference });
+    // The j-th training file (numbered j*j + 1: 2, 5, 10, 17, ... so that name order is not number
+    // order) is the fixture's image number j where the CSVs name one, another image elsewhere.
+    for (const classes of Object.values(MINI_LAYOUT)) {
+      for (const [wnid, count] of Object.entries(classes)) {
+        const files: [string, Buffer][] = [];
+        for (let j = 1; j <= 3 * count + 3; j++) {
+          const mini = path.join(from, 'images', miniFileName(wnid, j));
+          const body = fs.existsSync(mini) ? fs.readFileSync(mini) : await randomImage(`${wnid}-other-${j}`, { width: 30, height: 30, channels: 3, format: 'jpeg' });
+          files.push([`${wnid}_${j * j + 1}.JPEG`, body]);
+        }
+        imagenet.set(wnid, files.reverse());
+      }
+    }
+  });
+
+  const csvs = () => {
+    const dir = path.join(root, `csvs-${Math.random().toString(36).slice(2)}`);
+    fs.mkdirSync(dir);
+    for (const split of ['train', 'val', 'test']) fs.copyFileSync(path.join(from, `${split}.csv`), path.join(dir, `${split}.csv`));
+    return dir;
+  };
+  const total = Object.values(MINI_LAYOUT).flatMap(Object.values).reduce((a, b) => a + b);
+  const sameCache = (out: string) => {
+    for (const f of ['train.bin', 'val.bin', 'test.bin']) expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(reference, f))), f).to.equal(true);
+  };
+
+  it('picks the k-th training file by number, from the extracted folder, per-class tars, or the official tar of tars', async () => {
+    const extracted = path.join(root, 'train');
+    for (const [wnid, files] of imagenet) {
+      fs.mkdirSync(path.join(extracted, wnid), { recursive: true });
+      for (const [name, body] of files) fs.writeFileSync(path.join(extracted, wnid, name), body);
+    }
+    const perClass = path.join(root, 'class-tars');
+    fs.mkdirSync(perClass);
+    const classTars: [string, Buffer][] = [];
+    for (const [wnid, files] of imagenet) classTars.push([`${wnid}.tar`, await tarOf(files)]);
+    for (const [name, body] of classTars) fs.writeFileSync(path.join(perClass, name), body);
+    const official = path.join(root, 'ILSVRC2012_img_train.tar');
+    fs.writeFileSync(official, await tarOf([[`n09999999.tar`, await tarOf([['n09999999_1.JPEG', Buffer.from('x')]])], ...classTars]));
+    for (const source of [extracted, perClass, official]) {
+      const out = path.join(root, `cache-${path.basename(source)}`);
+      const summary = await importMiniImageNet({ from: csvs(), out, imagenet: source });
+      expect(summary).to.deep.include({ images: total, classes: 8 });
+      sameCache(out);
+      expect(fs.readdirSync(root).filter((f) => f.includes('.imagenet')), 'staging removed').to.deep.equal([]);
+    }
+    // The command line, as the README gives it.
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'data', 'miniimagenet', '--from', csvs(),
+      '--from-imagenet', official, '--out', path.join(root, 'cli-cache'), '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.deep.include({ images: total });
+    sameCache(path.join(root, 'cli-cache'));
+  });
+
+  it('refuses a truncated tar and a missing class, naming them, leaving nothing behind', async () => {
+    const classTars: [string, Buffer][] = [];
+    for (const [wnid, files] of imagenet) classTars.push([`${wnid}.tar`, await tarOf(files)]);
+    const whole = await tarOf(classTars);
+    const truncated = path.join(root, 'truncated.tar');
+    fs.writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length / 2) + 100));
+    const out = path.join(root, 'refused', 'cache');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    await expectImportFailure(() => importMiniImageNet({ from: csvs(), out, imagenet: truncated }), out, `${truncated}`);
+    const partial = path.join(root, 'partial.tar');
+    fs.writeFileSync(partial, await tarOf(classTars.filter(([name]) => name !== 'n01558993.tar')));
+    await expectImportFailure(() => importMiniImageNet({ from: csvs(), out, imagenet: partial }), out,
+      `${partial}: no class n01558993 (named by `);
+    // A class with fewer training files than a CSV position asks for.
+    const short = path.join(root, 'short');
+    for (const [wnid, files] of imagenet) {
+      fs.mkdirSync(path.join(short, wnid), { recursive: true });
+      for (const [name, body] of files.slice(wnid === 'n01532829' ? 10 : 0)) fs.writeFileSync(path.join(short, wnid, name), body);
+    }
+    await expectImportFailure(() => importMiniImageNet({ from: csvs(), out, imagenet: short }), out, '');
+    const error = await importMiniImageNet({ from: csvs(), out, imagenet: short }).then(() => undefined, (e: Error) => e.message);
+    expect(error).to.match(/train\.csv:\d+: image n0153282900000013\.jpg is number 13 of class n01532829, which has 11 training images in /);
+  });
+});
+

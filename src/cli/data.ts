@@ -30,13 +30,14 @@ export function registerDataCommands(program: Command): void {
   data
     .command('miniimagenet')
     .description('Import miniImageNet (Ravi & Larochelle split CSVs + images/) into an 84x84x3 cache, one file per split')
-    .requiredOption('--from <dir>', 'folder holding train.csv, val.csv, test.csv (or splits/ravi/*.csv) and images/')
+    .requiredOption('--from <dir>', 'folder holding train.csv, val.csv, test.csv (or splits/ravi/*.csv) and, without --from-imagenet, images/')
     .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'miniimagenet'))
     .option('--csv-only', 'keep class and image ids only (no images needed): enough to freeze and verify suites')
+    .option('--from-imagenet <path>', 'read the images from ILSVRC2012_img_train.tar (or a folder of its per-class tars, or its extracted folder) instead of images/')
     .option('--json', 'print the summary as one JSON object')
-    .action(async (opts: { from: string; out: string; csvOnly?: boolean; json?: boolean }) => {
+    .action(async (opts: { from: string; out: string; csvOnly?: boolean; fromImagenet?: string; json?: boolean }) => {
       const bar = lazyBar('miniimagenet');
-      const summary = await importMiniImageNet({ ...opts, onProgress: bar.update }).finally(bar.stop);
+      const summary = await importMiniImageNet({ ...opts, imagenet: opts.fromImagenet, onProgress: bar.update }).finally(bar.stop);
       printSplitImport(summary, opts.json);
     });
 

@@ -246,8 +246,8 @@ Get, and put in one folder DIR:
   DIR/train.csv, DIR/val.csv, DIR/test.csv   the Ravi & Larochelle split (header filename,label;
       64/16/20 classes of 600 images), from github.com/twitter-research/meta-learning-lstm,
       data/miniImagenet/ (DIR/splits/ravi/*.csv works too)
-  DIR/images/n0153282900000005.jpg ...      the 60,000 images those CSVs name, one flat folder, any
-      size (each is resized whole to 84x84): cut them from ILSVRC2012_img_train.tar with a
-      miniImageNet tool that reads these CSVs, or take the images/ folder of an existing set-up
-Then import them:
+and either ILSVRC2012_img_train.tar (from image-net.org; or its extracted folder), then:
+  fewshot data miniimagenet --from DIR --from-imagenet path/to/ILSVRC2012_img_train.tar
+or the 60,000 images those CSVs name, already cut, in DIR/images/ (n0153282900000005.jpg ...,
+one flat folder, any size: each is resized whole to 84x84), then:
   fewshot data miniimagenet --from DIR`;

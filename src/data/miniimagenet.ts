@@ -15,6 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { readCsvRows } from '../csv.js';
 import { FewShotDataset, ImageShape } from './dataset.js';
 import { PackedClass } from './cache.js';
+import { removeStaleTemporaries } from '../atomic.js';
+import { imageNetFiles } from './imagenet.js';
 import { ImageFile, compareIds, imageName, isImageFile, readImageFile } from './images.js';
 import { SplitImportSummary, openSplitCache, prepareSplitCache, writeSplitCache } from './split-cache.js';
 
@@ -34,6 +36,11 @@ export interface MiniImageNetImportOptions {
   out: string;
   /** Keep class and image ids only (no `images/` needed): enough to sample and freeze episodes. */
   csvOnly?: boolean;
+  /**
+   * Read the images from the ILSVRC2012 training set instead of `images/`: its tar, a folder of its
+   * per-class tars, or its extracted folder (imagenet.ts says which image each CSV name is).
+   */
+  imagenet?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -94,27 +101,38 @@ export async function importMiniImageNet(options: MiniImageNetImportOptions): Pr
   const splits: [MiniImageNetSplit, RaviSplit][] = [];
   for (const [split, file] of csvs) splits.push([split, await readRaviCsv(file)]);
 
-  // Every named image must exist before the slow decode starts, so that a gap fails fast.
-  const imagesDir = path.join(options.from, 'images');
-  if (!options.csvOnly) {
-    if (!fs.statSync(imagesDir, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new Error(`${imagesDir}: missing; expected the JPEGs the CSVs name (or --csv-only, for ids without pixels)`);
-    }
-    const present = new Set(fs.readdirSync(imagesDir));
-    for (const [, { file, rows }] of splits) {
-      const missing = rows.find((r) => !present.has(r.filename));
-      if (missing) throw new Error(`${file}:${missing.line}: image ${missing.filename} is not in ${imagesDir}`);
-    }
+  // Images chosen from ImageNet are staged (from tars) beside the cache, and removed at the end.
+  const staging = `${out}.imagenet`;
+  removeStaleTemporaries(staging);
+  const stagingDir = `${staging}.tmp-${process.pid}`;
+  try {
+    const imageOf = options.csvOnly ? undefined
+      : options.imagenet ? await imageNetFiles(options.imagenet, splits.map(([, s]) => s), stagingDir)
+      : imagesFolderFiles(path.join(options.from, 'images'), splits.map(([, s]) => s));
+    const summary = await writeSplitCache(out, splits.map(([name, { file, rows, classes }]) => ({
+      name, source: 'miniimagenet', shape: SHAPE, classes,
+      files: imageOf && rows.map((r): ImageFile => {
+        const image = imageOf.get(r.filename)!;
+        return { where: `${image} (${file}:${r.line})`, read: () => readImageFile(image) };
+      }),
+    })), options.onProgress);
+    return { ...summary, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    fs.rmSync(stagingDir, { recursive: true, force: true });
   }
+}
 
-  const summary = await writeSplitCache(out, splits.map(([name, { file, rows, classes }]) => ({
-    name, source: 'miniimagenet', shape: SHAPE, classes,
-    files: options.csvOnly ? undefined : rows.map((r): ImageFile => {
-      const image = path.join(imagesDir, r.filename);
-      return { where: `${image} (${file}:${r.line})`, read: () => readImageFile(image) };
-    }),
-  })), options.onProgress);
-  return { ...summary, seconds: (performance.now() - start) / 1000 };
+/** The images/ folder's file behind each CSV file name; every named image must be there before decoding starts. */
+function imagesFolderFiles(imagesDir: string, splits: readonly RaviSplit[]): Map<string, string> {
+  if (!fs.statSync(imagesDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`${imagesDir}: missing; expected the JPEGs the CSVs name (or --csv-only, for ids without pixels; or --from-imagenet)`);
+  }
+  const present = new Set(fs.readdirSync(imagesDir));
+  for (const { file, rows } of splits) {
+    const missing = rows.find((r) => !present.has(r.filename));
+    if (missing) throw new Error(`${file}:${missing.line}: image ${missing.filename} is not in ${imagesDir}`);
+  }
+  return new Map(splits.flatMap((s) => s.rows.map((r) => [r.filename, path.join(imagesDir, r.filename)] as [string, string])));
 }
 
 /** Opens a split of a miniImageNet cache (or catalog: ids only, for sampling and freezing). */
