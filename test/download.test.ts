@@ -204,8 +204,9 @@ describe('downloads', function () {
   it('`fewshot data download miniimagenet` says what to get and where, and exits non-zero', async () => {
     const r = await fewshot(['data', 'download', 'miniimagenet']);
     expect(r.code).to.equal(1);
-    expect(r.stdout).to.include('DIR/images/n0153282900000005.jpg');
-    expect(r.stdout).to.include('fewshot data miniimagenet --from DIR');
+    expect(r.stdout).to.include('DIR/images/ (n0153282900000005.jpg');
+    expect(r.stdout).to.include('fewshot data miniimagenet --from DIR --from-imagenet path/to/ILSVRC2012_img_train.tar');
+    expect(r.stdout).to.include('fewshot data miniimagenet --from DIR\n');
     expect(r.stderr).to.equal('fewshot: miniImageNet cannot be downloaded automatically; get the files as above');
   });
 });
