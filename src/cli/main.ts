@@ -11,6 +11,15 @@ const program = new Command('fewshot')
   .exitOverride()
   .configureOutput({ outputError: () => undefined });
 
+// FEWSHOT_DRY_RUN=1: parse and check the command line (command, options, their values), run nothing.
+// The README's commands are checked this way (test/readme.test.ts).
+if (process.env.FEWSHOT_DRY_RUN === '1') {
+  program.hook('preAction', (_program, action) => {
+    console.log(`ok: fewshot ${action.name()}`);
+    process.exit(0);
+  });
+}
+
 /** Registers the command the line names (`fewshot help train` names train), or a light entry for each. */
 async function registerCommands(args: readonly string[]): Promise<void> {
   const words = args.filter((a) => !a.startsWith('-'));
