@@ -623,8 +623,9 @@ void input_block_grad(const InputBlock& b, const float* mean, const float* inv_s
 // At vertex i: dot_ijk = G_jk - a_ij - a_ik (a_ij = G_ij - G_ii / 2), r_ij = 1 / |x_j - x_i| (0 at
 // j = i or a repeated point), cos = dot r_ij r_ik. Returns sum over (i, j, k) of huber(cos_s - cos_t)
 // and, unscaled, the gradient with respect to the student's Gram matrix as rkd.ts's bounded path
-// writes it: dgram (N x N, not symmetrised) and ddiag (N). Vertices across threads; per-thread
-// partial dgram, added last.
+// writes it: dgram (N x N, not symmetrised) and ddiag (N). Vertices across threads, statically (every
+// vertex costs the same; a dynamic schedule would make the sums depend on timing); per-thread
+// partial dgram, added last in thread order: the same numbers on every run with the same threads.
 void rkd_angle(const float* gs, const float* gt, int n, double* loss, float* dgram, float* ddiag) {
   const int threads = omp_get_max_threads();
   std::vector<float> part((size_t)threads * n * n, 0.0f), diag_part((size_t)threads * n, 0.0f);
@@ -636,7 +637,7 @@ void rkd_angle(const float* gs, const float* gt, int n, double* loss, float* dgr
     float* dd = &diag_part[(size_t)tid * n];
     std::vector<float> as(n), at(n), rs(n), rt(n), rows(n), q(n);
     double lsum = 0;
-    #pragma omp for schedule(dynamic, 4)
+    #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
       const float* gsi = gs + (size_t)i * n;
       const float* gti = gt + (size_t)i * n;
