@@ -32,7 +32,12 @@ function imageNetNumber(wnid: string, name: string): number | undefined {
 /** Wanted images by class: the CSV rows that name each class, across splits. */
 function wantedByClass(splits: readonly RaviSplit[]): Map<string, { file: string; row: RaviSplit['rows'][number] }[]> {
   const wanted = new Map<string, { file: string; row: RaviSplit['rows'][number] }[]>();
-  for (const split of splits) for (const row of split.rows) wanted.set(row.classId, [...(wanted.get(row.classId) ?? []), { file: split.file, row }]);
+  for (const split of splits) {
+    for (const row of split.rows) {
+      if (!wanted.has(row.classId)) wanted.set(row.classId, []);
+      wanted.get(row.classId)!.push({ file: split.file, row });
+    }
+  }
   return wanted;
 }
 
