@@ -3,7 +3,7 @@
  * that its points need is opened and checked against the others (episode shapes against the
  * classes, image shapes across them), so that a missing teacher fails in seconds, not hours in.
  */
-import type { FewShotDataset } from '../data/dataset.js';
+import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
 import { openDataset } from '../data/open.js';
 import { openEpisodeSource } from '../episodes/suite.js';
 import { DistillConfig, checkTeacher } from '../train/distill.js';
@@ -34,9 +34,7 @@ export async function preflight(spec: SweepSpec, points: readonly SweepPoint[]):
       for (const file of spec.suites) {
         await once(canonicalJson(['suite', file, config.dataDir, shape(dataset)]), async () => {
           const source = await openEpisodeSource(file, (d, s) => open(d, s, config.dataDir));
-          if (shape(source.dataset) !== shape(dataset)) {
-            throw new Error(`suite ${file}: its images (${source.dataset.name}, ${shape(source.dataset)}) are not the shape of the training images (${dataset.name}, ${shape(dataset)})`);
-          }
+          checkSameImageShape(`suite ${file}`, source.dataset, dataset);
         });
       }
     } catch (err) {

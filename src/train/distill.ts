@@ -66,24 +66,31 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
   };
 }
 
-/** Loads a teacher model folder, naming it in any error (missing, or not a readable model). */
-async function loadTeacher(dir: string): Promise<tf.LayersModel> {
+/**
+ * Loads a teacher model folder, frozen, and checks that it takes `dataset`'s images; names the
+ * folder in any error (missing, not a readable model, another image shape).
+ */
+async function loadTeacher(dir: string, dataset: FewShotDataset): Promise<tf.LayersModel> {
   if (!fs.existsSync(path.join(dir, 'model.json'))) throw new Error(`--teacher ${dir}: no model there (expected a run's best/ folder with model.json)`);
+  let teacher: tf.LayersModel;
   try {
-    return await loadModel(dir);
+    teacher = await loadModel(dir);
   } catch (err) {
     throw new Error(`--teacher ${dir}: cannot load the model (${(err as Error).message.split('\n')[0]})`);
   }
-}
-
-/** Loads the teacher folder `dir` and checks that it takes `dataset`'s images; names it in any error. */
-export async function checkTeacher(dir: string, dataset: FewShotDataset): Promise<void> {
-  const teacher = await loadTeacher(dir);
   try {
     checkImageShape(teacher, dataset.imageShape, `--teacher ${dir} on ${dataset.name}`);
-  } finally {
+  } catch (err) {
     teacher.dispose();
+    throw err;
   }
+  teacher.trainable = false;
+  return teacher;
+}
+
+/** Checks, as a distillation start does, that the teacher folder `dir` loads and takes `dataset`'s images. */
+export async function checkTeacher(dir: string, dataset: FewShotDataset): Promise<void> {
+  (await loadTeacher(dir, dataset)).dispose();
 }
 
 export const generationDir = (dir: string, generation: number) => path.join(dir, `gen${generation}`);
@@ -96,21 +103,14 @@ export async function distill(config: DistillConfig, dir: string, options: RunOp
   await ensureBackend();
   const { dataset, validation } = await openRun(config);
   // The first teacher must load and fit the data before the run folder exists.
-  if (!options.resume) await checkTeacher(config.teacher, dataset);
+  let first = options.resume ? undefined : await loadTeacher(config.teacher, dataset);
   fs.mkdirSync(dir, { recursive: true });
   if (!options.resume) writeRunConfig(dir, config);
   const results: TrainResult[] = [];
   for (let g = 1; g <= config.generations; g++) {
     const genDir = generationDir(dir, g);
-    const teacherDir = g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best;
-    const teacher = await loadTeacher(teacherDir);
-    teacher.trainable = false;
-    try {
-      checkImageShape(teacher, dataset.imageShape, `teacher ${teacherDir} on ${dataset.name}`);
-    } catch (err) {
-      teacher.dispose();
-      throw err;
-    }
+    const teacher = first ?? await loadTeacher(g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best, dataset);
+    first = undefined;
     // Generation 1 starts from the weights a ProtoNet run of the same seed starts from: a fair baseline.
     const student = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed + g - 1 });
     try {

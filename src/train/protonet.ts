@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openDataset } from '../data/open.js';
-import type { FewShotDataset } from '../data/dataset.js';
+import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
 import type { EpisodeShape } from '../episodes/sampler.js';
 import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
@@ -97,10 +97,7 @@ export async function openRun(config: ProtoNetConfig, open: DatasetOpener = open
   const dataset = open(config.dataset, config.split, config.dataDir);
   const validation = await openValidation(config, open);
   checkRun(dataset, config, config);
-  if (validation && validation.dataset.imageShape.join('x') !== dataset.imageShape.join('x')) {
-    throw new Error(`--val-suite ${config.valSuite}: its images (${validation.dataset.name}, ${validation.dataset.imageShape.join('x')}) ` +
-      `are not the shape of the training images (${dataset.name}, ${dataset.imageShape.join('x')})`);
-  }
+  if (validation) checkSameImageShape(`--val-suite ${config.valSuite}`, validation.dataset, dataset);
   return { dataset, validation };
 }
 
