@@ -25,12 +25,17 @@ function options(staleSeconds: number, onCompromised: (err: Error) => void) {
   return { stale, update: Math.max(1000, stale / 10), realpath: false, onCompromised };
 }
 
-/** Takes the lock folder `lockPath` if it is free (or stale); undefined when another process holds it. */
-export async function tryLock(lockPath: string, staleSeconds = DEFAULT_LOCK_STALE_SECONDS): Promise<HeldLock | undefined> {
+/**
+ * Takes the lock folder `lockPath` if it is free (or stale), trying `retries` times more with
+ * backoff while another process holds it; undefined when it is still held.
+ */
+export async function tryLock(lockPath: string, staleSeconds = DEFAULT_LOCK_STALE_SECONDS, retries = 0): Promise<HeldLock | undefined> {
   let lost: Error | undefined;
   try {
     // proper-lockfile locks a file `f` as the folder `f.lock`; lockfilePath names that folder itself.
-    const release = await lockfile.lock(lockPath, { ...options(staleSeconds, (err) => { lost = err; }), lockfilePath: lockPath });
+    const release = await lockfile.lock(lockPath, {
+      ...options(staleSeconds, (err) => { lost = err; }), lockfilePath: lockPath, retries: { retries, minTimeout: 20, maxTimeout: 1000 },
+    });
     return { lost: () => lost, release: () => (lost ? Promise.resolve() : release()) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
@@ -38,20 +43,15 @@ export async function tryLock(lockPath: string, staleSeconds = DEFAULT_LOCK_STAL
   }
 }
 
-/** Runs `fn` holding `lockPath`, waiting (up to the stale time) for another process to release it. */
+/** Runs `fn` holding `lockPath` (held only for moments, as the CSV's is), waiting for another process to release it. */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T>, staleSeconds = DEFAULT_LOCK_STALE_SECONDS): Promise<T> {
-  const deadline = Date.now() + 2 * Math.max(5, staleSeconds) * 1000;
-  for (let wait = 20; ; wait = Math.min(2 * wait, 1000)) {
-    const lock = await tryLock(lockPath, staleSeconds);
-    if (lock) {
-      try {
-        return await fn();
-      } finally {
-        await lock.release();
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`${lockPath}: still locked by another process after ${Math.round(2 * staleSeconds)} s`);
-    await new Promise((resolve) => setTimeout(resolve, wait));
+  // Backoff from 20 ms to 1 s: 600 tries span the stale time and more, after which the lock is taken over.
+  const lock = await tryLock(lockPath, staleSeconds, 600);
+  if (!lock) throw new Error(`${lockPath}: still locked by another process after 600 tries (about 10 minutes)`);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
   }
 }
 
