@@ -1,9 +1,8 @@
 // Time of one RKD-A value + gradient (N points, D dims) on the default backend, with the native
-// kernel and with the tfjs path (FEWSHOT_NATIVE=0 semantics via useNativeKernels(false)).
+// kernel and with the bounded tfjs path.
 //   node scripts/rkd-angle-speed.mjs [N] [D]     -> one JSON line
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../dist/src/backend.js';
-import { useNativeKernels } from '../dist/src/kernels/native.js';
 import { rkdAngle } from '../dist/src/losses/rkd.js';
 
 const [n, d] = [Number(process.argv[2] ?? 600), Number(process.argv[3] ?? 64)];
@@ -12,9 +11,9 @@ const student = tf.randomNormal([n, d], 0, 1, 'float32', 1);
 const teacher = tf.randomNormal([n, d], 0, 1, 'float32', 2);
 const ms = {};
 for (const native of [true, false]) {
-  useNativeKernels(native);
+  const path = native ? 'native' : 'bounded';
   const step = async () => {
-    const { value, grads } = tf.valueAndGrads((s) => rkdAngle(s, teacher))([student]);
+    const { value, grads } = tf.valueAndGrads((s) => rkdAngle(s, teacher, { path }))([student]);
     await grads[0].data();
     tf.dispose([value, ...grads]);
   };

@@ -3,14 +3,14 @@
 // All cases and a JSON summary: scripts/rkd-memory.sh
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../dist/src/backend.js';
-import { rkdAngle, rkdAngleDirect } from '../dist/src/losses/rkd.js';
+import { rkdAngle, rkdAngleByDefinition } from '../dist/src/losses/rkd.js';
 
 const [n, d] = [Number(process.argv[2]), Number(process.argv[3])];
 const method = process.argv[4];
 const backend = await initBackend(process.argv[5] ?? 'wasm');
 const student = tf.randomNormal([n, d], 0, 1, 'float32', 1);
 const teacher = tf.randomNormal([n, d], 0, 1, 'float32', 2);
-const loss = method === 'direct' ? rkdAngleDirect : rkdAngle;
+const loss = method === 'direct' ? rkdAngleByDefinition : rkdAngle;
 const t0 = performance.now();
 let result;
 try {

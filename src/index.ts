@@ -12,6 +12,8 @@ export * from './train/index.js';
 export * from './eval/index.js';
 export * from './sweep/index.js';
 export * from './report/index.js';
+export { customGradient, stopGradient } from './ops/custom-gradient.js';
+export type { CustomGradientResult, GradientsOf } from './ops/custom-gradient.js';
 export { benchShape, BENCH_SHAPES } from './bench/bench.js';
 export type { BenchShape, BenchResult } from './bench/bench.js';
 export { codeVersion, provenance } from './provenance.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { rkdAngle, rkdAngleDirect, rkdDistance } from '../src/losses/rkd.js';
+import { rkdAngle, rkdAngleByDefinition, rkdDistance } from '../src/losses/rkd.js';
 import { initBackend } from '../src/backend.js';
 import { RKD_ANGLE_KERNEL, nativeRkdAngle } from '../src/kernels/native.js';
 import { flat, golden, relativeError, requireNative } from './helpers.js';
@@ -46,9 +46,9 @@ describe('RKD losses', () => {
   it('bounded-memory RKD-A equals the direct formula, value and gradient, across block sizes', () => {
     const s = tf.randomNormal([37, 6], 0, 1, 'float32', 1) as tf.Tensor2D;
     const t = tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D;
-    const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleDirect(x as tf.Tensor2D, t))([s]);
+    const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleByDefinition(x as tf.Tensor2D, t))([s]);
     for (const budget of [1, 37 * 46 * 5, 1 << 22]) {
-      const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, budget))([s]);
+      const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget }))([s]);
       expect(relativeError(bounded.value.dataSync(), direct.value.dataSync())).to.be.below(1e-5);
       expect(relativeError(bounded.grads[0].dataSync(), direct.grads[0].dataSync())).to.be.below(1e-4);
     }
@@ -59,8 +59,8 @@ describe('RKD losses', () => {
     // Gram matrix (entries ~1e6 D) would lose the differences to cancellation.
     const s = tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D;
     const t = tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D;
-    const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleDirect(x as tf.Tensor2D, t))([s]);
-    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, 30 * 30 * 7))([s]);
+    const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleByDefinition(x as tf.Tensor2D, t))([s]);
+    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget: 30 * 30 * 7 }))([s]);
     expect(relativeError(bounded.value.dataSync(), direct.value.dataSync())).to.be.below(1e-4);
     expect(relativeError(bounded.grads[0].dataSync(), direct.grads[0].dataSync())).to.be.below(1e-4);
   });
@@ -69,8 +69,8 @@ describe('RKD losses', () => {
     const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
     const repeated = tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D;
     const t = tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D;
-    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, 100))([repeated]);
-    expect(relativeError(bounded.value.dataSync(), rkdAngleDirect(repeated, t).dataSync())).to.be.below(1e-5);
+    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget: 100 }))([repeated]);
+    expect(relativeError(bounded.value.dataSync(), rkdAngleByDefinition(repeated, t).dataSync())).to.be.below(1e-5);
     expect(Array.from(bounded.grads[0].dataSync()).every(Number.isFinite)).to.equal(true);
   });
 
@@ -113,7 +113,7 @@ describe('RKD losses', () => {
     expect(relativeError([value], [total / n ** 3])).to.be.below(1e-4);
   });
 
-  it('native RKD-A equals the bounded path on cpu: value and gradient, repeated and far-off points', async function () {
+  it('native RKD-A equals the definition on cpu: value and gradient, repeated and far-off points', async function () {
     await initBackend('wasm');
     requireNative(this, nativeRkdAngle());
     const cases: [string, () => [tf.Tensor2D, tf.Tensor2D]][] = [
@@ -128,13 +128,14 @@ describe('RKD losses', () => {
     for (const [label, make] of cases) {
       await initBackend('cpu');
       const [s0, t0] = make();
-      // (The bounded tfjs path, itself tested against the direct formula above.)
-      const reference = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t0))([s0]);
+      const reference = tf.valueAndGrads((x: tf.Tensor) => rkdAngleByDefinition(x as tf.Tensor2D, t0))([s0]);
       const [expectedValue, expectedGrad] = [reference.value.dataSync(), reference.grads[0].dataSync()];
       await initBackend('wasm');
       const [s, t] = make();
       let native: { value: tf.Tensor; grads: tf.Tensor[] } | undefined;
-      const profile = await tf.profile(() => { native = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t))([s]); });
+      const profile = await tf.profile(() => {
+        native = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'native' }))([s]);
+      });
       expect(profile.kernels.some((k) => k.name === RKD_ANGLE_KERNEL), label).to.equal(true);
       expect(relativeError(native!.value.dataSync(), expectedValue), `${label}: value`).to.be.below(1e-4);
       expect(relativeError(native!.grads[0].dataSync(), expectedGrad), `${label}: gradient`).to.be.below(1e-4);

@@ -4,7 +4,7 @@
  * changes (Hinton et al. 2015). The teacher is constant.
  */
 import * as tf from '@tensorflow/tfjs';
-import { stopGradient } from './rkd.js';
+import { stopGradient } from '../ops/custom-gradient.js';
 
 /**
  * @param studentLogits [Q, way]
