@@ -56,7 +56,7 @@ describe('fused Conv-4 training blocks', () => {
       useNativeKernels(native);
       const before = nativeCalls();
       for (const chunk of [1, 3, 7, undefined]) {
-        expectSameStep(trainingStep((m, input) => embedTraining(m, input, chunk), x, dy), reference, `chunk ${chunk ?? 'default'}`);
+        expectSameStep(trainingStep((m, input) => embedTraining(m, input, { chunk }), x, dy), reference, `chunk ${chunk ?? 'default'}`);
       }
       const ran = Object.keys(nativeCalls()).filter((k) => nativeCalls()[k] !== before[k]);
       if (native) expect(ran, 'native entry points that ran').to.include.members(['conv2d', 'filterGrad', 'channelMoments', 'bnReluPool', 'bnGradSums', 'bnGradInput']);
@@ -123,7 +123,7 @@ describe('fused Conv-4 training blocks', () => {
     const x = tf.randomUniform([5, 12, 12, 1]) as tf.Tensor4D;
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const step = () => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(embedTraining(model, x, 2)) as tf.Scalar, variables);
+      const { value, grads } = tf.variableGrads(() => tf.sum(embedTraining(model, x, { chunk: 2 })) as tf.Scalar, variables);
       tf.dispose([value, ...Object.values(grads)]);
     };
     step();

@@ -5,7 +5,7 @@ import { comparePaired } from '../src/eval/compare.js';
 import { kdLoss } from '../src/losses/kd.js';
 import { loadModel } from '../src/models/checkpoint.js';
 import { distill, generationDir, rkdWeights } from '../src/train/distill.js';
-import { runPaths } from '../src/train/episodic.js';
+import { runPaths } from '../src/train/run-folder.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../src/train/protonet.js';
 import { tempDir } from './helpers.js';
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
 import { loadModel } from '../src/models/checkpoint.js';
-import { runPaths } from '../src/train/episodic.js';
+import { runPaths } from '../src/train/run-folder.js';
 import { RECIPES, Recipe, findRecipe, recipeConfig, recipePaths, recipeTeacher, trainRecipe } from '../src/train/recipe.js';
 import { tempDir } from './helpers.js';
 

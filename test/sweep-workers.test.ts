@@ -14,7 +14,7 @@ import { parseShard, slurmShard } from '../src/sweep/shard.js';
 import { expandSweep, readSweepSpec } from '../src/sweep/spec.js';
 import { writeSweepReport } from '../src/report/report.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
-import { runPaths } from '../src/train/episodic.js';
+import { runPaths } from '../src/train/run-folder.js';
 import { importFolder } from '../src/data/folder.js';
 import { randomImage } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
 import { sha256 } from '../src/episodes/manifest.js';
-import { runPaths } from '../src/train/episodic.js';
+import { runPaths } from '../src/train/run-folder.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { SweepRow, readSweepCsv, rowId, writeSweepCsv } from '../src/sweep/csv.js';
 import { mergeSweeps } from '../src/sweep/merge.js';

@@ -12,7 +12,7 @@ import { BackendInfo, describeBackend } from '../backend.js';
 import { nativeCalls } from '../kernels/native.js';
 import { Provenance, provenance } from '../provenance.js';
 import { Adam } from '../train/adam.js';
-import { trainStep } from '../train/episodic.js';
+import { trainStep } from '../train/step.js';
 
 export interface BenchShape extends EpisodeShape {
   readonly name: string;

@@ -12,7 +12,7 @@ import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { readEpisodeAccuracies } from '../eval/results.js';
 import { SHIPPED_SUITES_DIR } from '../episodes/suite.js';
 import { distill, generationDir, rkdWeights } from '../train/distill.js';
-import { LogLine, runPaths } from '../train/episodic.js';
+import { LogLine, runPaths } from '../train/run-folder.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
 import { formatLogLine, formatTable } from './format.js';
 import { backendOption, positiveInt, startBackend } from './options.js';

@@ -2,9 +2,9 @@
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
 import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
-import { readRunConfig, refuseExistingRun } from '../train/protonet.js';
+import { readRunConfig, refuseExistingRun } from '../train/run-folder.js';
 import { formatLogLine } from './format.js';
-import { backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, startBackend } from './options.js';
+import { backendOption, nonNegativeNumber, positiveInt, startBackend } from './options.js';
 import { logStatus, printLine, progressBar } from './progress.js';
 import { explicitSettings, resumedConfig, trainingOptions, trainingConfig } from './train.js';
 import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';

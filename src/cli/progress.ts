@@ -4,7 +4,7 @@
  * `printLine`, which clears the bar's line, prints, and redraws the bar below: never interleaved.
  */
 import cliProgress from 'cli-progress';
-import type { LogLine } from '../train/episodic.js';
+import type { LogLine } from '../train/run-folder.js';
 
 export interface Progress {
   /** Advances to `done` of `total`; `status` (short text) stays until replaced. */

@@ -2,7 +2,8 @@
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
-import { DEFAULT_PROTONET, ProtoNetConfig, readRunConfig, refuseExistingRun, trainProtoNet, writeRunConfig } from '../train/protonet.js';
+import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
+import { readRunConfig, refuseExistingRun, writeRunConfig } from '../train/run-folder.js';
 import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';

@@ -316,6 +316,10 @@ export function replace(kernelName: string, fast: FastPath): void {
   tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: previous?.setupFunc });
 }
 
+// Named once, so that registering again finds them registered (replace() is keyed by function).
+const sumLeading: FastPath = (args) => reduceLeading(args, false);
+const meanLeading: FastPath = (args) => reduceLeading(args, true);
+
 /** Registers the wasm fill-in kernels. Call after importing tfjs-backend-wasm; safe to call again. */
 export function registerWasmFillIns(): void {
   if (!tf.getKernel(tf.Conv2D, 'wasm')) {
@@ -323,8 +327,8 @@ export function registerWasmFillIns(): void {
   }
   replace(tf.Conv2DBackpropFilter, conv2DBackpropFilter);
   replace(tf.Conv2DBackpropInput, conv2DBackpropInput);
-  replace(tf.Sum, (args) => reduceLeading(args, false));
-  replace(tf.Mean, (args) => reduceLeading(args, true));
+  replace(tf.Sum, sumLeading);
+  replace(tf.Mean, meanLeading);
   replace(tf.Tile, tile);
   replace(tf.MaxPoolGrad, maxPoolGrad);
   replace(tf.Slice, slice);

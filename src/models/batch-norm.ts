@@ -8,6 +8,7 @@
  * model is an ordinary tfjs layers model; inference mode is the parent's.
  */
 import * as tf from '@tensorflow/tfjs';
+import { customGradient } from '../ops/custom-gradient.js';
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
 
 /** What this layer uses of its parent's private state. */
@@ -24,8 +25,6 @@ interface BatchNormState {
 /** The class behind tf.layers.batchNormalization, which tfjs does not export by name. */
 const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as typeof BatchNormalization;
 
-type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
-
 /**
  * y = gamma * (x - mean) / sqrt(var + eps) + beta over all axes but the last, with
  * dx = gamma / sqrt(var + eps) * (dy - mean(dy) - xhat * mean(dy * xhat)).
@@ -34,7 +33,7 @@ type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
 export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number) {
   const axes = x.shape.map((_, i) => i).slice(0, -1);
   let stats: { mean: tf.Tensor; variance: tf.Tensor } | undefined;
-  const op = tf.customGrad(((xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = customGradient(([xIn, g, b]: [tf.Tensor, tf.Tensor, tf.Tensor], save: (saved: [tf.Tensor, tf.Tensor]) => void) => {
     const { mean, variance } = tf.moments(xIn, axes);
     const invStd = tf.rsqrt(tf.add(variance, epsilon));
     const xhat = tf.mul(tf.sub(xIn, mean), invStd);
@@ -42,7 +41,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
     return {
       value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy: tf.Tensor, [xhatSaved, scale]: tf.Tensor[]) => {
+      gradFunc: (dy, [xhatSaved, scale]) => {
         const n = dy.size / dy.shape[dy.rank - 1];
         const dBeta = tf.sum(dy, axes);
         const dGamma = tf.sum(tf.mul(dy, xhatSaved), axes);
@@ -50,7 +49,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
         return [tf.mul(tf.sub(dy, correction), scale), dGamma, dBeta];
       },
     };
-  }) as unknown as CustomGradientFunc);
+  });
   const y = op(x, gamma, beta);
   return { y, mean: stats!.mean, variance: stats!.variance };
 }

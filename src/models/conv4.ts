@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageShape } from '../data/dataset.js';
 import { LeanBatchNormalization } from './batch-norm.js';
 import { blockKernels } from '../kernels/native.js';
-import { chunkSize, convBlockInference, convBlockTraining } from './conv-block.js';
+import { chunkSize } from './blocks/block.js';
+import { convBlockInference } from './blocks/inference-block.js';
+import { convBlockTraining } from './blocks/training-block.js';
 
 export interface Conv4Options {
   readonly inputShape: ImageShape;
@@ -104,14 +106,22 @@ export function checkImageShape(model: tf.LayersModel, imageShape: readonly numb
   }
 }
 
+/** How a Conv-4 runs its blocks. */
+export interface EmbedOptions {
+  /** Whether the native block kernels run; by default, where they are registered (wasm with the addon). */
+  readonly native?: boolean;
+  /** Images per chunk of a training block (blocks/block.ts); by default, as memory allows. */
+  readonly chunk?: number;
+}
+
 /**
  * Inference-mode embeddings, as `model.apply(images, { training: false })`; with the native
- * kernels, a Conv-4 (built by conv4() or loaded) runs as fused blocks (conv-block.ts).
+ * kernels, a Conv-4 (built by conv4() or loaded) runs as fused blocks (blocks/inference-block.ts).
  */
-export function embedInference(model: tf.LayersModel, images: tf.Tensor4D): tf.Tensor2D {
+export function embedInference(model: tf.LayersModel, images: tf.Tensor4D, options: EmbedOptions = {}): tf.Tensor2D {
   checkImageShape(model, images.shape.slice(1));
   const blocks = conv4Blocks(model);
-  if (!blocks || !blockKernels()) return model.apply(images, { training: false }) as tf.Tensor2D;
+  if (!blocks || !(options.native ?? blockKernels())) return model.apply(images, { training: false }) as tf.Tensor2D;
   return tf.tidy(() => {
     let x = images;
     for (const [conv, bn] of blocks) {
@@ -125,10 +135,10 @@ export function embedInference(model: tf.LayersModel, images: tf.Tensor4D): tf.T
 
 /**
  * Training-mode embeddings, as `model.apply(images, { training: true })`, updating the batch-norm
- * moving averages too; a Conv-4 built by conv4() runs as fused blocks (conv-block.ts) that train a
- * 400-image 84x84x3 episode within wasm's 4 GB. `chunk` overrides the images per chunk (tests).
+ * moving averages too; a Conv-4 built by conv4() runs as fused blocks (blocks/training-block.ts)
+ * that train a 400-image 84x84x3 episode within wasm's 4 GB.
  */
-export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, chunk?: number): tf.Tensor2D {
+export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, options: EmbedOptions = {}): tf.Tensor2D {
   checkImageShape(model, images.shape.slice(1));
   const blocks = conv4Blocks(model);
   if (!blocks || !hasFusedTraining(model)) return model.apply(images, { training: true }) as tf.Tensor2D;
@@ -138,8 +148,9 @@ export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, chunk?
       const kernel = conv.kernel.read() as tf.Tensor4D;
       const { gamma, beta, epsilon } = bn.trainingParams();
       const [n, h, w] = x.shape;
-      const size = chunk ?? chunkSize(n, h * w, kernel.shape[3]);
-      const out = convBlockTraining(x, { kernel, bias: conv.bias!.read() as tf.Tensor1D, gamma, beta }, { epsilon, chunk: size, inputGrad: b > 0 });
+      const chunk = options.chunk ?? chunkSize(n, h * w, kernel.shape[3]);
+      const params = { kernel, bias: conv.bias!.read() as tf.Tensor1D, gamma, beta };
+      const out = convBlockTraining(x, params, { epsilon, chunk, inputGrad: b > 0, native: options.native ?? blockKernels() });
       bn.updateMovingAverages(out.mean, out.variance);
       x = out.y;
     });

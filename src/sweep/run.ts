@@ -16,7 +16,7 @@ import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { readSuite } from '../episodes/suite.js';
 import { hasCheckpoint } from '../models/checkpoint.js';
 import { DistillConfig, distill, generationDir } from '../train/distill.js';
-import { LogLine, runPaths } from '../train/episodic.js';
+import { LogLine, runPaths } from '../train/run-folder.js';
 import { ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
 import { codeLabel } from '../provenance.js';
 import { SweepRow, SweepTable, appendSweepRows, checkOneCodeVersion, openSweepCsv, readSweepCsv, rowId, sweepHeaders } from './csv.js';

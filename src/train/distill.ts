@@ -13,8 +13,10 @@ import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
 import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
 import { checkImageShape, conv4, embedInference, embedTraining } from '../models/conv4.js';
-import { Objective, TrainResult, runPaths, trainEpisodic } from './episodic.js';
-import { ProtoNetConfig, RunOptions, openRun, writeRunConfig } from './protonet.js';
+import { TrainResult, trainEpisodic } from './episodic.js';
+import type { Objective } from './step.js';
+import { ProtoNetConfig, RunOptions, openRun } from './protonet.js';
+import { runPaths, writeRunConfig } from './run-folder.js';
 
 export interface DistillWeights {
   /** Weight of RKD-D (25 alone in the RKD literature). */

@@ -6,16 +6,15 @@
  * loss stops the run before it can touch a checkpoint.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FewShotDataset, imageBatch } from '../data/dataset.js';
 import { EpisodeSampler, Episode, EpisodeShape } from '../episodes/sampler.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
+import { hasCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import { Adam } from './adam.js';
-import { currentBackendLine, ensureBackend } from '../backend.js';
-import { provenance } from '../provenance.js';
+import { ensureBackend } from '../backend.js';
 import { evaluateEpisodes } from '../eval/evaluate.js';
-import { writeFileAtomic } from '../atomic.js';
+import { LogLine, appendLog, assertFiniteWeights, restartLog, restoreTrainingCheckpoint, runPaths, saveTrainingCheckpoint } from './run-folder.js';
+import { Objective, trainStep, trainableVariables } from './step.js';
 
 export interface TrainSchedule {
   /** Training episodes in all (the run may stop earlier on patience). */
@@ -44,31 +43,9 @@ export const DEFAULT_SCHEDULE: TrainSchedule = {
   seed: 0,
 };
 
-/** What one training step minimises, given the episode's embeddings in training mode. */
-export interface Objective {
-  /**
-   * @param images support then query images of the episode, class-major
-   * @returns the loss to minimise and named scalar terms to log (all created inside the call)
-   */
-  (images: tf.Tensor4D, episode: Episode, shape: EpisodeShape): { loss: tf.Scalar; terms: Record<string, tf.Scalar> };
-}
-
 export interface Validation {
   readonly dataset: FewShotDataset;
   readonly episodes: readonly Episode[];
-}
-
-export interface LogLine {
-  readonly episode: number;
-  readonly lr: number;
-  /** Mean training loss over the interval (each term of it is logged under its own name too). */
-  readonly loss: number;
-  readonly episodesPerSecond: number;
-  readonly tensors: number;
-  /** Resident memory of the process, MiB. */
-  readonly rssMB: number;
-  /** Mean of each logged term (loss, accuracy, ...) over the interval. */
-  readonly [term: string]: number | string | undefined;
 }
 
 export interface TrainState {
@@ -109,81 +86,13 @@ export interface TrainResult {
   readonly seconds: number;
 }
 
-export const runPaths = (dir: string) => ({
-  checkpoint: path.join(dir, 'checkpoint'),
-  best: path.join(dir, 'best'),
-  log: path.join(dir, 'log.jsonl'),
-});
-
-/** A loss that stopped being a number: the run stops and its checkpoints stay as they were. */
-export class DivergedError extends Error {
-  constructor(readonly episode: number, readonly term: string, readonly value: number) {
-    super(`training diverged at episode ${episode}: ${term} is ${value}; the last checkpoint and best model are kept ` +
-      '(lower --lr, or check the data)');
-  }
-}
-
-/** Only the trained model's variables: a teacher's, also on the tape, stay as they are. */
-function trainableVariables(model: tf.LayersModel): tf.Variable[] {
-  return model.trainableWeights.map((w) => w.read() as tf.Variable);
-}
-
 export function learningRate(schedule: TrainSchedule, episode: number): number {
   return schedule.lr * 0.5 ** Math.floor(episode / schedule.lrHalveEvery);
-}
-
-/** Throws unless every weight of the model is finite (checked before any checkpoint is written). */
-function assertFiniteWeights(model: tf.LayersModel, episode: number): void {
-  const bad = model.weights.find((w) => tf.tidy(() => !tf.all(tf.isFinite(w.read())).dataSync()[0]));
-  if (bad) throw new DivergedError(episode, `weight ${bad.name}`, NaN);
-}
-
-function readLog(file: string, upTo: number): LogLine[] {
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as LogLine;
-      } catch {
-        throw new Error(`${file}:${i + 1}: not a JSON log line (a torn write?)`);
-      }
-    })
-    .filter((l) => l.episode <= upTo);
 }
 
 /** Is validation result `val` better than the best so far? */
 function improves(state: TrainState, val: { mean: number; loss: number }, selectBy: 'loss' | 'accuracy'): boolean {
   return selectBy === 'loss' ? val.loss < (state.bestValLoss ?? Infinity) : val.mean > state.bestValAccuracy;
-}
-
-/**
- * One training step: gradients of the objective on one episode, checked for finite loss terms,
- * then one Adam update. Returns the loss terms' values.
- */
-export function trainStep(
-  objective: Objective, variables: tf.Variable[], optimizer: Adam, lr: number,
-  images: tf.Tensor4D, episode: Episode, shape: EpisodeShape,
-): Record<string, number> {
-  let names: string[] = [];
-  let termValues: tf.Tensor1D | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const out = objective(images, episode, shape);
-    names = ['loss', ...Object.keys(out.terms)];
-    // One read of every term per step: stacked, kept past the gradient's tidy.
-    termValues = tf.keep(tf.stack([out.loss, ...Object.values(out.terms)]) as tf.Tensor1D);
-    return out.loss;
-  }, variables);
-  const read = termValues!.dataSync();
-  tf.dispose([value, termValues!]);
-  const values = Object.fromEntries(names.map((n, i) => [n, read[i]]));
-  const bad = names.find((n) => !Number.isFinite(values[n]));
-  if (bad) {
-    tf.dispose(Object.values(grads));
-    throw new DivergedError(optimizer.step + 1, bad, values[bad]);
-  }
-  optimizer.apply(variables.map((v) => grads[v.name]), lr);
-  tf.dispose(Object.values(grads));
-  return values;
 }
 
 /**
@@ -205,7 +114,6 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
   await ensureBackend();
   const { model, objective, dataset, shape, schedule, dir } = run;
   const selectBy = schedule.selectBy ?? 'accuracy';
-  const paths = dir === undefined ? undefined : runPaths(dir);
   const sampler = checkRun(dataset, shape, schedule);
   if (dir !== undefined) fs.mkdirSync(dir, { recursive: true });
   // Without a run folder, the best model's weights are kept here.
@@ -213,32 +121,17 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
   const variables = trainableVariables(model);
   const optimizer = new Adam(variables);
   let state: TrainState = { episode: 0, bestValAccuracy: -1, bestValLoss: Infinity, bestEpisode: 0, sinceBest: 0, stopped: false };
-
-  if (run.resume && paths && hasCheckpoint(paths.checkpoint)) {
-    const saved = await loadCheckpoint<TrainState>(paths.checkpoint);
-    model.setWeights(saved.model.getWeights());
-    saved.model.dispose();
-    if (!saved.state) throw new Error(`${paths.checkpoint}: no state.json (not a training checkpoint)`);
-    state = { ...saved.state, bestValLoss: saved.state.bestValLoss ?? Infinity };
-    if (saved.optimizerWeights) {
-      optimizer.restore(saved.optimizerWeights, state.episode);
-      tf.dispose(saved.optimizerWeights.map((w) => w.tensor));
-    }
+  if (run.resume && dir !== undefined && hasCheckpoint(runPaths(dir).checkpoint)) {
+    const saved = await restoreTrainingCheckpoint<TrainState>(dir, model, optimizer);
+    state = { ...saved, bestValLoss: saved.bestValLoss ?? Infinity };
   }
   // (Resuming a run killed before its first checkpoint starts it over: it had nothing to keep.)
-  const log = paths ? readLog(paths.log, state.episode) : [];
-  if (paths) writeFileAtomic(paths.log, [Buffer.from(log.map((l) => JSON.stringify(l) + '\n').join(''))]);
+  const log = dir !== undefined ? restartLog(dir, state.episode) : [];
 
   const started = Date.now();
   let intervalStart = Date.now();
   let sums: Record<string, number> = {};
   let counted = 0;
-  const checkpoint = async () => {
-    if (!paths) return;
-    assertFiniteWeights(model, state.episode);
-    // Each checkpoint says which code wrote it (a run resumed across versions shows it here).
-    await saveCheckpoint(paths.checkpoint, model, { ...state, provenance: provenance(currentBackendLine()) }, optimizer.weights());
-  };
 
   try {
     while (!state.stopped && state.episode < schedule.episodes) {
@@ -274,7 +167,7 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
           if (improves(state, val, selectBy)) {
             assertFiniteWeights(model, state.episode);
             Object.assign(state, { bestValAccuracy: val.mean, bestValLoss: val.loss, bestEpisode: state.episode, sinceBest: 0 });
-            if (paths) await saveCheckpoint(paths.best, model, { episode: state.episode, valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
+            if (dir !== undefined) await saveCheckpoint(runPaths(dir).best, model, { episode: state.episode, valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
             else {
               tf.dispose(bestWeights);
               bestWeights = model.getWeights().map((w) => w.clone());
@@ -285,20 +178,20 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
         }
         const logLine = line as unknown as LogLine;
         log.push(logLine);
-        if (paths) fs.appendFileSync(paths.log, JSON.stringify(logLine) + '\n');
+        if (dir !== undefined) appendLog(dir, logLine);
         run.onLog?.(logLine);
         sums = {};
         counted = 0;
         intervalStart = Date.now();
         if (state.episode % schedule.validateEvery === 0 || state.stopped || state.episode === schedule.episodes) {
-          await checkpoint();
+          if (dir !== undefined) await saveTrainingCheckpoint(dir, model, state, optimizer, state.episode);
         }
       }
     }
     // Without validation the final model is the one to keep.
-    if (!run.validation && paths) {
+    if (!run.validation && dir !== undefined) {
       assertFiniteWeights(model, state.episode);
-      await saveCheckpoint(paths.best, model, { episode: state.episode });
+      await saveCheckpoint(runPaths(dir).best, model, { episode: state.episode });
     }
     if (bestWeights) model.setWeights(bestWeights);
   } finally {

@@ -1,6 +1,10 @@
 /** `fewshot-rkd/train`: the episodic training loop, ProtoNet training, distillation and recipes. */
-export { trainEpisodic, trainStep, DEFAULT_SCHEDULE, runPaths, DivergedError } from './episodic.js';
-export type { TrainRun, TrainSchedule, TrainState, TrainResult, Objective, Validation, LogLine } from './episodic.js';
+export { trainEpisodic, DEFAULT_SCHEDULE } from './episodic.js';
+export type { TrainRun, TrainSchedule, TrainState, TrainResult, Validation } from './episodic.js';
+export { trainStep, DivergedError } from './step.js';
+export type { Objective } from './step.js';
+export { runPaths, readRunConfig, writeRunConfig } from './run-folder.js';
+export type { LogLine } from './run-folder.js';
 export { trainProtoNet, prototypicalObjective, openRun, DEFAULT_PROTONET } from './protonet.js';
 export type { ProtoNetConfig, RunOptions, DatasetOpener } from './protonet.js';
 export { distill, distillationObjective, rkdWeights, generationDir } from './distill.js';

@@ -1,6 +1,4 @@
 /** Training a Prototypical Network: Conv-4 + prototypical loss in the episodic loop. */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openDataset } from '../data/open.js';
 import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
@@ -8,10 +6,11 @@ import type { EpisodeShape } from '../episodes/sampler.js';
 import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { conv4, embedTraining } from '../models/conv4.js';
-import { writeFileAtomic } from '../atomic.js';
-import { currentBackendLine, ensureBackend } from '../backend.js';
-import { provenance } from '../provenance.js';
-import { DEFAULT_SCHEDULE, LogLine, Objective, TrainResult, TrainSchedule, Validation, checkRun, trainEpisodic } from './episodic.js';
+import { ensureBackend } from '../backend.js';
+import { DEFAULT_SCHEDULE, TrainResult, TrainSchedule, Validation, checkRun, trainEpisodic } from './episodic.js';
+import type { LogLine } from './run-folder.js';
+import type { Objective } from './step.js';
+import { writeRunConfig } from './run-folder.js';
 
 export interface ProtoNetConfig extends TrainSchedule, EpisodeShape {
   readonly dataset: string;
@@ -47,36 +46,6 @@ export interface RunOptions {
   readonly resume?: boolean;
   readonly onLog?: (line: LogLine) => void;
   readonly onEpisode?: (episode: number) => void;
-}
-
-/** Reads a run folder's config.json (what `--resume` continues). */
-export function readRunConfig<C>(dir: string): C {
-  const file = path.join(dir, 'config.json');
-  if (!fs.existsSync(file)) throw new Error(`${dir}: not a run folder (no config.json)`);
-  try {
-    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not a JSON object');
-    return config as C;
-  } catch (err) {
-    throw new Error(`${file}: not a run config (${(err as Error).message}); the run cannot be resumed from it`);
-  }
-}
-
-/**
- * Refuses to start a new run in a folder that holds one: it would overwrite its config and log and
- * mix with its checkpoints. The caller asks for --resume, or another folder.
- */
-export function refuseExistingRun(dir: string): void {
-  if (dir.trim() === '') throw new Error('--out: an empty folder name');
-  if (fs.existsSync(path.join(dir, 'config.json'))) {
-    throw new Error(`${dir}: already holds a run (config.json); add --resume to continue it, or choose another --out`);
-  }
-}
-
-/** Writes a run's config.json, with the provenance of the process that started the run. */
-export function writeRunConfig(dir: string, config: object): void {
-  const { provenance: _previous, ...settings } = config as { provenance?: unknown };
-  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify({ ...settings, provenance: provenance(currentBackendLine()) }, null, 2) + '\n')]);
 }
 
 /** Opens a dataset split (`openDataset`, or a memoised one when many configs are checked at once). */

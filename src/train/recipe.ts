@@ -13,8 +13,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hasCheckpoint } from '../models/checkpoint.js';
-import { runPaths, TrainResult } from './episodic.js';
-import { ProtoNetConfig, RunOptions, readRunConfig, trainProtoNet, writeRunConfig } from './protonet.js';
+import { TrainResult } from './episodic.js';
+import { runPaths } from './run-folder.js';
+import { ProtoNetConfig, RunOptions, trainProtoNet } from './protonet.js';
+import { readRunConfig, writeRunConfig } from './run-folder.js';
 
 export interface Recipe {
   readonly name: string;

@@ -1,0 +1,122 @@
+/**
+ * A run folder: config.json (the settings and provenance), log.jsonl (one line per log interval),
+ * checkpoint/ (the latest weights, optimizer moments and loop state) and best/ (the model to keep).
+ * What the training loop reads and writes between steps, so that a killed run resumes exactly.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../atomic.js';
+import { currentBackendLine } from '../backend.js';
+import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
+import { provenance } from '../provenance.js';
+import type { Adam } from './adam.js';
+import { DivergedError } from './step.js';
+
+export const runPaths = (dir: string) => ({
+  checkpoint: path.join(dir, 'checkpoint'),
+  best: path.join(dir, 'best'),
+  log: path.join(dir, 'log.jsonl'),
+});
+
+/** Reads a run folder's config.json (what `--resume` continues). */
+export function readRunConfig<C>(dir: string): C {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) throw new Error(`${dir}: not a run folder (no config.json)`);
+  try {
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not a JSON object');
+    return config as C;
+  } catch (err) {
+    throw new Error(`${file}: not a run config (${(err as Error).message}); the run cannot be resumed from it`);
+  }
+}
+
+/**
+ * Refuses to start a new run in a folder that holds one: it would overwrite its config and log and
+ * mix with its checkpoints. The caller asks for --resume, or another folder.
+ */
+export function refuseExistingRun(dir: string): void {
+  if (dir.trim() === '') throw new Error('--out: an empty folder name');
+  if (fs.existsSync(path.join(dir, 'config.json'))) {
+    throw new Error(`${dir}: already holds a run (config.json); add --resume to continue it, or choose another --out`);
+  }
+}
+
+/** Writes a run's config.json, with the provenance of the process that started the run. */
+export function writeRunConfig(dir: string, config: object): void {
+  const { provenance: _previous, ...settings } = config as { provenance?: unknown };
+  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify({ ...settings, provenance: provenance(currentBackendLine()) }, null, 2) + '\n')]);
+}
+
+/** A log line: the interval's mean of each term, its speed and the process's memory. */
+export interface LogLine {
+  readonly episode: number;
+  readonly lr: number;
+  /** Mean training loss over the interval (each term of it is logged under its own name too). */
+  readonly loss: number;
+  readonly episodesPerSecond: number;
+  readonly tensors: number;
+  /** Resident memory of the process, MiB. */
+  readonly rssMB: number;
+  /** Mean of each logged term (loss, accuracy, ...) over the interval. */
+  readonly [term: string]: number | string | undefined;
+}
+
+function readLog(file: string, upTo: number): LogLine[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as LogLine;
+      } catch {
+        throw new Error(`${file}:${i + 1}: not a JSON log line (a torn write?)`);
+      }
+    })
+    .filter((l) => l.episode <= upTo);
+}
+
+/**
+ * The log up to `episode` (a resumed run drops the lines its last checkpoint did not reach), written
+ * back so that appended lines follow it.
+ */
+export function restartLog(dir: string, episode: number): LogLine[] {
+  const file = runPaths(dir).log;
+  const log = readLog(file, episode);
+  writeFileAtomic(file, [Buffer.from(log.map((l) => JSON.stringify(l) + '\n').join(''))]);
+  return log;
+}
+
+export function appendLog(dir: string, line: LogLine): void {
+  fs.appendFileSync(runPaths(dir).log, JSON.stringify(line) + '\n');
+}
+
+/** Throws unless every weight of the model is finite (checked before any checkpoint is written). */
+export function assertFiniteWeights(model: tf.LayersModel, episode: number): void {
+  const bad = model.weights.find((w) => tf.tidy(() => !tf.all(tf.isFinite(w.read())).dataSync()[0]));
+  if (bad) throw new DivergedError(episode, `weight ${bad.name}`, NaN);
+}
+
+/** Saves the latest state to checkpoint/, with the provenance of the code that wrote it. */
+export async function saveTrainingCheckpoint(dir: string, model: tf.LayersModel, state: object, optimizer: Adam, episode: number): Promise<void> {
+  assertFiniteWeights(model, episode);
+  // Each checkpoint says which code wrote it (a run resumed across versions shows it here).
+  await saveCheckpoint(runPaths(dir).checkpoint, model, { ...state, provenance: provenance(currentBackendLine()) }, optimizer.weights());
+}
+
+/**
+ * Restores weights and optimizer moments from checkpoint/ into `model` and `optimizer`; returns the
+ * loop state saved with them.
+ */
+export async function restoreTrainingCheckpoint<S extends { episode: number }>(dir: string, model: tf.LayersModel, optimizer: Adam): Promise<S> {
+  const file = runPaths(dir).checkpoint;
+  const saved = await loadCheckpoint<S>(file);
+  model.setWeights(saved.model.getWeights());
+  saved.model.dispose();
+  if (!saved.state) throw new Error(`${file}: no state.json (not a training checkpoint)`);
+  if (saved.optimizerWeights) {
+    optimizer.restore(saved.optimizerWeights, saved.state.episode);
+    tf.dispose(saved.optimizerWeights.map((w) => w.tensor));
+  }
+  return saved.state;
+}
