@@ -9,21 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { customGradient } from '../ops/custom-gradient.js';
-import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
-
-/** What this layer uses of its parent's private state. */
-interface BatchNormState {
-  axis: number;
-  momentum: number;
-  epsilon: number;
-  gamma: { read(): tf.Tensor };
-  beta: { read(): tf.Tensor };
-  movingMean: { read(): tf.Tensor; write(t: tf.Tensor): void };
-  movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
-}
-
-/** The class behind tf.layers.batchNormalization, which tfjs does not export by name. */
-const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as typeof BatchNormalization;
+import { BatchNormalizationBase, batchNormState } from '../tfjs-internals.js';
 
 /**
  * y = gamma * (x - mean) / sqrt(var + eps) + beta over all axes but the last, with
@@ -56,7 +42,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
 
 export class LeanBatchNormalization extends BatchNormalizationBase {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor | tf.Tensor[] {
-    const state = this as unknown as BatchNormState;
+    const state = batchNormState(this);
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!kwargs.training || (state.axis !== -1 && state.axis !== input.rank - 1)) return super.call(inputs, kwargs);
     return tf.tidy(() => {
@@ -68,7 +54,7 @@ export class LeanBatchNormalization extends BatchNormalizationBase {
 
   /** The parent's moving averages: v <- v - (v - batch) * (1 - momentum); disposes the batch's. */
   updateMovingAverages(mean: tf.Tensor, variance: tf.Tensor): void {
-    const state = this as unknown as BatchNormState;
+    const state = batchNormState(this);
     tf.tidy(() => {
       for (const [moving, batch] of [[state.movingMean, mean], [state.movingVariance, variance]] as const) {
         const old = moving.read();
@@ -80,7 +66,7 @@ export class LeanBatchNormalization extends BatchNormalizationBase {
 
   /** Training-mode parameters, for ops that fuse this layer with its neighbours. */
   trainingParams(): { gamma: tf.Tensor1D; beta: tf.Tensor1D; epsilon: number } {
-    const state = this as unknown as BatchNormState;
+    const state = batchNormState(this);
     return { gamma: state.gamma.read() as tf.Tensor1D, beta: state.beta.read() as tf.Tensor1D, epsilon: state.epsilon };
   }
 }

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageShape } from '../data/dataset.js';
 import { LeanBatchNormalization } from './batch-norm.js';
 import { blockKernels } from '../kernels/native.js';
+import { ConvState, convState } from '../tfjs-internals.js';
 import { chunkSize } from './blocks/block.js';
 import { convBlockInference } from './blocks/inference-block.js';
 import { convBlockTraining } from './blocks/training-block.js';
@@ -48,17 +49,6 @@ export function embeddingSize(model: tf.LayersModel): number {
   return shape[shape.length - 1] as number;
 }
 
-/** What the fused path reads of a tf.layers Conv2D. */
-interface ConvState {
-  kernel: { read(): tf.Tensor };
-  bias?: { read(): tf.Tensor };
-  kernelSize: number[];
-  strides: number[];
-  padding: string;
-  dilationRate: number[];
-  activation: { getClassName(): string };
-}
-
 /**
  * The [conv, batch norm, ReLU, 2x2 max-pool] groups of a Conv-4, or undefined for another model.
  * The batch norm is any tf.layers one over the channels with gamma and beta (a loaded checkpoint
@@ -69,7 +59,7 @@ function conv4Blocks(model: tf.LayersModel): [ConvState, tf.layers.Layer][] | un
   const blocks: [ConvState, tf.layers.Layer][] = [];
   for (let i = 0; i + 4 <= layers.length; i += 4) {
     const [conv, bn, relu, pool] = layers.slice(i, i + 4);
-    const c = conv as unknown as ConvState;
+    const c = convState(conv);
     const p = pool.getConfig();
     const b = bn.getConfig();
     const ok = conv.getClassName() === 'Conv2D' && c.kernelSize.join() === '3,3' && c.strides.join() === '1,1' && c.padding === 'same'

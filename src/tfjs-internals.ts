@@ -1,0 +1,44 @@
+/**
+ * Every private part of TensorFlow.js this project reaches, in one place. Each is needed for speed
+ * or memory (the lean batch norm, the fused Conv-4 blocks, the native kernels on the wasm heap) and
+ * none is public API, so the tfjs version is pinned exactly (package.json) and
+ * test/tfjs-internals.test.ts checks each of them against the installed tfjs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
+
+/** The tfjs version whose internals these are: the exact version package.json requires. */
+export const TFJS_VERSION = '4.22.0';
+
+/** What the lean batch norm uses of tf.layers' BatchNormalization's private state. */
+export interface BatchNormState {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: { read(): tf.Tensor };
+  beta: { read(): tf.Tensor };
+  movingMean: { read(): tf.Tensor; write(t: tf.Tensor): void };
+  movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
+}
+
+/** The class behind tf.layers.batchNormalization, which tfjs does not export by name. */
+export const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as typeof BatchNormalization;
+
+export function batchNormState(layer: tf.layers.Layer): BatchNormState {
+  return layer as unknown as BatchNormState;
+}
+
+/** What the fused Conv-4 blocks read of a tf.layers Conv2D. */
+export interface ConvState {
+  kernel: { read(): tf.Tensor };
+  bias?: { read(): tf.Tensor };
+  kernelSize: number[];
+  strides: number[];
+  padding: string;
+  dilationRate: number[];
+  activation: { getClassName(): string };
+}
+
+export function convState(layer: tf.layers.Layer): ConvState {
+  return layer as unknown as ConvState;
+}
