@@ -32,7 +32,7 @@ async function weightsOf(dir: string): Promise<Float32Array[]> {
 
 /** A run's log without the fields that measure the machine rather than the run. */
 const strip = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n')
-  .map((l) => { const { episodesPerSecond, tensors, rssMB, ...rest } = JSON.parse(l); return rest; });
+  .map((l) => { const { episodesPerSecond: _speed, tensors: _tensors, rssMB: _rss, ...rest } = JSON.parse(l); return rest; });
 
 describe('episodic training', function () {
   before(async () => {

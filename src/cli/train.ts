@@ -54,14 +54,18 @@ export function resumedConfig<C extends ProtoNetConfig>(saved: C, given: Partial
   return saved;
 }
 
+// commander's parsed options are untyped by nature.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Options = Record<string, any>;
+
 /** The training settings given explicitly on the command line (they override a recipe's). */
-export function explicitSettings(command: Command, opts: Record<string, any>): Partial<ProtoNetConfig> {
+export function explicitSettings(command: Command, opts: Options): Partial<ProtoNetConfig> {
   const optionOf: Record<string, string> = { dataDir: 'data' };
   return Object.fromEntries(Object.entries(trainingConfig(opts))
     .filter(([key]) => command.getOptionValueSource(optionOf[key] ?? key) === 'cli')) as Partial<ProtoNetConfig>;
 }
 
-export function trainingConfig(opts: Record<string, any>): ProtoNetConfig {
+export function trainingConfig(opts: Options): ProtoNetConfig {
   return {
     dataset: opts.dataset, split: opts.split, dataDir: opts.data, valSuite: opts.valSuite,
     way: opts.way, shot: opts.shot, query: opts.query, width: opts.width,
@@ -112,7 +116,7 @@ export function registerTrainCommand(program: Command): void {
 }
 
 /** `fewshot train --recipe`: both stages, a progress bar and log lines for each. */
-async function trainRecipeCommand(config: RecipeRunConfig, opts: Record<string, any>): Promise<void> {
+async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promise<void> {
   console.log(`recipe ${config.recipe}: stage 1 on ${config.split} (best by validation ${config.selectBy} on ${config.valSuite}), ` +
     `stage 2 on ${config.finalSplit}`);
   let bar: ReturnType<typeof progressBar> | undefined;

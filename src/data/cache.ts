@@ -87,7 +87,7 @@ export function readPackedImages(file: string): PackedImages {
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new Error(`${file}: cannot read image cache (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new Error(`${file}: cannot read image cache (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
   }
   if (bytes.length < 12 || !bytes.subarray(0, 8).equals(MAGIC)) {
     throw new Error(`${file}: not a fewshot-rkd image cache (bad magic)`);

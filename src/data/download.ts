@@ -68,7 +68,7 @@ export async function downloadFile(url: string, file: string, options: DownloadO
     } catch (err) {
       if (err instanceof Fatal || attempt >= retries) {
         const kept = sizeOf(part);
-        throw new Error(`${url}: ${firstLine(err)}` + (kept > 0 ? `; ${kept} bytes kept in ${part}, run again to resume` : ''));
+        throw new Error(`${url}: ${firstLine(err)}` + (kept > 0 ? `; ${kept} bytes kept in ${part}, run again to resume` : ''), { cause: err });
       }
       await sleep(retryDelayMs * 2 ** attempt);
     }

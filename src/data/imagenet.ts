@@ -75,7 +75,7 @@ async function readTar(source: ByteStream, where: string, visit: (name: string, 
   try {
     await done;
   } catch (err) {
-    throw new Error(`${where}: not a readable tar (${(err as Error).message}); a truncated or corrupt download?`);
+    throw new Error(`${where}: not a readable tar (${(err as Error).message}); a truncated or corrupt download?`, { cause: err });
   }
 }
 

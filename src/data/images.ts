@@ -54,7 +54,7 @@ export async function decodeImage(bytes: Buffer, where: string, shape: ImageShap
       .raw({ depth: 'uchar' })
       .toBuffer();
   } catch (err) {
-    throw new Error(`${where}: unreadable image (${firstLine(err)})`);
+    throw new Error(`${where}: unreadable image (${firstLine(err)})`, { cause: err });
   }
   if (data.length !== imageSize(shape)) {
     throw new Error(`${where}: decoded to ${data.length} bytes, not ${h}x${w}x${c}`);

@@ -111,7 +111,7 @@ function readSplit(dir: string, split: string): { file: string; packed: PackedIm
   try {
     catalog = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`${file}: not a valid catalog (${(err as Error).message})`);
+    throw new Error(`${file}: not a valid catalog (${(err as Error).message})`, { cause: err });
   }
   if (catalog.format !== CATALOG_FORMAT) throw new Error(`${file}: catalog format ${catalog.format}, this version reads ${CATALOG_FORMAT}`);
   return { file, packed: { source: catalog.source, shape: catalog.shape, classes: catalog.classes, pixels: new Uint8Array(0) }, pixels: false };

@@ -43,7 +43,7 @@ export function readSuite(file: string): Suite {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${file}: ${code ? `cannot read suite (${code})` : `not valid JSON (${(err as Error).message})`}`);
+    throw new Error(`${file}: ${code ? `cannot read suite (${code})` : `not valid JSON (${(err as Error).message})`}`, { cause: err });
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: a suite must be a JSON object`);
   const s = raw as Record<string, unknown>;
@@ -63,7 +63,7 @@ export function readSuite(file: string): Suite {
   try {
     checkEpisodeShape(suite);
   } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
+    throw new Error(`${file}: ${(err as Error).message}`, { cause: err });
   }
   if (!Number.isInteger(suite.episodes) || suite.episodes < 1 || suite.episodes > MAX_SUITE_EPISODES) {
     throw new Error(`${file}: field 'episodes' must be an integer from 1 to ${MAX_SUITE_EPISODES} (a suite's episodes are held in memory)`);

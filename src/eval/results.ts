@@ -32,7 +32,7 @@ export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccura
   const lineOf = new Map<number, number>();
   let suite: string | undefined;
   // The header alone says which format (a peek, not a second read of the file).
-  let firstLine = '';
+  let firstLine: string;
   try {
     const fd = fs.openSync(file, 'r');
     const head = Buffer.alloc(64);
@@ -40,7 +40,7 @@ export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccura
     fs.closeSync(fd);
     firstLine = head.subarray(0, n).toString('utf8').split('\n', 1)[0].trim();
   } catch (err) {
-    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
   }
   const headers = firstLine === 'episode,accuracy' ? ['episode', 'accuracy'] : ['episode', 'accuracy', 'suite'];
   await readCsvRows(file, headers, (row: Record<string, string>, line) => {

@@ -42,7 +42,7 @@ function folderLoader(dir: string): tf.io.IOHandler {
       try {
         json = JSON.parse(fs.readFileSync(file, 'utf8'));
       } catch (err) {
-        throw new Error(`${file}: not valid JSON (${(err as Error).message}): a torn or edited checkpoint`);
+        throw new Error(`${file}: not valid JSON (${(err as Error).message}): a torn or edited checkpoint`, { cause: err });
       }
       const manifest = json.weightsManifest as tf.io.WeightsManifestConfig;
       if (!Array.isArray(manifest)) throw new Error(`${file}: no weightsManifest: not a tfjs layers model`);

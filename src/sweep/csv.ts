@@ -79,7 +79,7 @@ export async function readSweepCsv(file: string, options: { repair?: boolean } =
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`${file}: cannot read sweep CSV (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new Error(`${file}: cannot read sweep CSV (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
   }
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
   const dropped = text.slice(complete.length) || undefined;

@@ -39,7 +39,7 @@ export async function tryLock(lockPath: string, staleSeconds = DEFAULT_LOCK_STAL
     return { lost: () => lost, release: () => (lost ? Promise.resolve() : release()) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
-    throw new Error(`${lockPath}: cannot take the lock (${(err as Error).message})`);
+    throw new Error(`${lockPath}: cannot take the lock (${(err as Error).message})`, { cause: err });
   }
 }
 

@@ -38,7 +38,7 @@ export async function preflight(spec: SweepSpec, points: readonly SweepPoint[]):
         });
       }
     } catch (err) {
-      throw new Error(`${spec.file}: point ${point.index} (${point.key}): ${(err as Error).message}; nothing was trained`);
+      throw new Error(`${spec.file}: point ${point.index} (${point.key}): ${(err as Error).message}; nothing was trained`, { cause: err });
     }
   }
 }

@@ -65,7 +65,7 @@ interface TrainedPoint {
 }
 
 async function trainPoint(point: SweepPoint, dir: string, lock: HeldLock, options: SweepOptions): Promise<TrainedPoint> {
-  const { method, label, ...config } = point.settings;
+  const { method, label: _label, ...config } = point.settings;
   let ran = 0;
   const run = {
     onEpisode: (e: number) => {

@@ -103,7 +103,7 @@ export function readSweepSpec(file: string): SweepSpec {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${file}: ${code ? `cannot read sweep spec (${code})` : `not valid JSON (${(err as Error).message})`}`);
+    throw new Error(`${file}: ${code ? `cannot read sweep spec (${code})` : `not valid JSON (${(err as Error).message})`}`, { cause: err });
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: a sweep spec is a JSON object`);
   const unknown = Object.keys(raw).find((k) => !SPEC_FIELDS.includes(k));
@@ -119,7 +119,7 @@ export function readSweepSpec(file: string): SweepSpec {
     try {
       return read();
     } catch (err) {
-      throw new Error(`${file}: field 'suites[${i}]': ${(err as Error).message}`);
+      throw new Error(`${file}: field 'suites[${i}]': ${(err as Error).message}`, { cause: err });
     }
   };
   const suites = given.map((s: string, i) => at(i, () => resolveSuite(s)));

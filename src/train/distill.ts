@@ -78,7 +78,7 @@ async function loadTeacher(dir: string, dataset: FewShotDataset): Promise<tf.Lay
   try {
     teacher = await loadModel(dir);
   } catch (err) {
-    throw new Error(`--teacher ${dir}: cannot load the model (${(err as Error).message.split('\n')[0]})`);
+    throw new Error(`--teacher ${dir}: cannot load the model (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
   try {
     checkImageShape(teacher, dataset.imageShape, `--teacher ${dir} on ${dataset.name}`);

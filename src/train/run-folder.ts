@@ -28,7 +28,7 @@ export function readRunConfig<C>(dir: string): C {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not a JSON object');
     return config as C;
   } catch (err) {
-    throw new Error(`${file}: not a run config (${(err as Error).message}); the run cannot be resumed from it`);
+    throw new Error(`${file}: not a run config (${(err as Error).message}); the run cannot be resumed from it`, { cause: err });
   }
 }
 
