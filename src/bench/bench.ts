@@ -1,6 +1,7 @@
 /**
  * Timing of the standard episode shapes on the current backend: one training step (forward,
- * backward, Adam) and the embedding of 1000 images. Median of several runs after 2 s of warm-up.
+ * backward, Adam), one RKD-DA distillation step (the same plus the teacher's embeddings, RKD-D and
+ * RKD-A) and the embedding of 1000 images. Median of several runs after 2 s of warm-up.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ImageShape } from '../data/dataset.js';
@@ -13,6 +14,7 @@ import { nativeCalls } from '../kernels/native.js';
 import { Provenance, provenance } from '../provenance.js';
 import { Adam } from '../train/adam.js';
 import { trainStep } from '../train/step.js';
+import { distillationObjective, rkdWeights } from '../train/distill.js';
 
 export interface BenchShape extends EpisodeShape {
   readonly name: string;
@@ -33,11 +35,15 @@ export interface BenchResult extends EpisodeShape {
   readonly images: number;
   readonly inputShape: ImageShape;
   readonly trainStepMs: number;
+  /** A distillation step: proto + 12.5 RKD-D + 25 RKD-A against a teacher Conv-4 in inference mode. */
+  readonly distillStepMs: number;
   readonly embed1000Ms: number;
   readonly backend: string;
   readonly threads: number;
-  /** Peak resident memory of the process (each shape runs in its own), MiB. */
+  /** Peak resident memory of the process (each shape runs in its own) over training and embedding, MiB. */
   readonly peakRssMB: number;
+  /** The same, once the distillation step has run too. */
+  readonly distillPeakRssMB: number;
   /** Whether the native kernels ran in the timed steps (not merely were loaded). */
   readonly nativeKernels: boolean;
   readonly provenance: Provenance;
@@ -71,6 +77,7 @@ export async function benchShape(
 ): Promise<BenchResult> {
   const images = shape.way * (shape.shot + shape.query);
   const model = conv4({ inputShape: shape.inputShape, seed: 0 });
+  const teacher = conv4({ inputShape: shape.inputShape, seed: 1 });
   const objective = prototypicalObjective(model);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const optimizer = new Adam(variables);
@@ -97,13 +104,19 @@ export async function benchShape(
       e.dispose();
     }, repeats);
     const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+    const distill = distillationObjective(model, teacher, { ...rkdWeights('da'), lambdaKD: 0, temperature: 4 });
+    const distillStepMs = await timeMs(async () => {
+      trainStep(distill, variables, optimizer, 1e-3, x, episode, shape);
+    }, repeats);
+    const distillPeakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
     return {
-      ...shape, images, trainStepMs, embed1000Ms, backend: backend.name, threads: backend.threads, peakRssMB, nativeKernels,
+      ...shape, images, trainStepMs, distillStepMs, embed1000Ms, backend: backend.name, threads: backend.threads, peakRssMB, distillPeakRssMB, nativeKernels,
       provenance: provenance(describeBackend(backend)),
     };
   } finally {
     x.dispose();
     model.dispose();
+    teacher.dispose();
     optimizer.dispose();
   }
 }

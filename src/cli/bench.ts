@@ -1,4 +1,4 @@
-/** `fewshot bench`: ms per training step and per 1000 embedded images, standard shapes. */
+/** `fewshot bench`: ms per training step, per distillation step and per 1000 embedded images, standard shapes. */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
@@ -49,9 +49,10 @@ export function registerBenchCommand(program: Command): void {
         opts.json
           ? JSON.stringify(rows)
           : formatTable(
-              ['shape', 'images', 'input', 'train step ms', 'embed 1000 ms', 'peak RSS MB', 'backend', 'threads'],
-              rows.map((r) => 'error' in r ? [r.name, '', '', `failed: ${r.error}`, '', '', '', '']
-                : [r.name, String(r.images), r.inputShape.join('x'), r.trainStepMs.toFixed(1), r.embed1000Ms.toFixed(1), String(r.peakRssMB), r.backend, String(r.threads)]),
+              ['shape', 'images', 'input', 'train step ms', 'distill step ms', 'embed 1000 ms', 'peak RSS MB', 'backend', 'threads'],
+              rows.map((r) => 'error' in r ? [r.name, '', '', `failed: ${r.error}`, '', '', '', '', '']
+                : [r.name, String(r.images), r.inputShape.join('x'), r.trainStepMs.toFixed(1), r.distillStepMs.toFixed(1), r.embed1000Ms.toFixed(1),
+                    String(r.peakRssMB), r.backend, String(r.threads)]),
             ),
       );
       if (rows.some((r) => 'error' in r)) process.exitCode = 1;
