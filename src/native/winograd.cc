@@ -9,13 +9,15 @@
 #include "winograd.h"
 
 #include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
+#include "conv_helpers.h"
+#include "thread_sums.h"
+
 namespace fewshot {
 namespace {
-
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 constexpr int TILES = 48;  // tiles per block: the block's transforms (16 x 48 x 64 floats) stay in L2
 
@@ -166,12 +168,11 @@ void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy
   const Tiling s(d);
   const int cin = d.cin, cout = d.cout;
   const size_t plane = (size_t)cin * cout;
-  const int threads = omp_get_max_threads();
-  std::vector<float> dU((size_t)threads * 16 * plane, 0.0f);
+  ThreadSums<float> dU(16 * plane);
   #pragma omp parallel
   {
     std::vector<float> V((size_t)16 * TILES * cin), D((size_t)16 * TILES * cout);
-    float* mine = &dU[(size_t)omp_get_thread_num() * 16 * plane];
+    float* mine = dU.mine();
     #pragma omp for schedule(static)
     for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
       const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
@@ -204,11 +205,7 @@ void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy
   #pragma omp parallel for schedule(static)
   for (long i = 0; i < (long)plane; i++) {
     float u[4][4], e[3][4];
-    for (int xi = 0; xi < 16; xi++) {
-      float sum = 0.0f;
-      for (int t = 0; t < threads; t++) sum += dU[((size_t)t * 16 + xi) * plane + i];
-      u[xi / 4][xi % 4] = sum;
-    }
+    for (int xi = 0; xi < 16; xi++) u[xi / 4][xi % 4] = dU.total((size_t)xi * plane + i);
     for (int c = 0; c < 4; c++) {  // G^T dU
       e[0][c] = u[0][c] + 0.5f * (u[1][c] + u[2][c]);
       e[1][c] = 0.5f * (u[1][c] - u[2][c]);

@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) convolutions for src/native/conv.cc; see winograd.cc.
+// Winograd F(2x2, 3x3) convolutions for conv.cc; see winograd.cc.
 #pragma once
 
 namespace fewshot {
