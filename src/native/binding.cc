@@ -29,21 +29,32 @@ struct Field {
   const char* name;
   int P::*member;
 };
-#define FIELD(P, f) Field<P>{#f, &P::f}
+template <class P>
+constexpr Field<P> field(const char* name, int P::*member) {
+  return {name, member};
+}
+#define FIELD(P, f) field(#f, &P::f)
 
 // Each struct's fields, all of them (the static_asserts count them).
 constexpr Field<ConvParams> kConvFields[] = {
-    FIELD(ConvParams, n),         FIELD(ConvParams, h),         FIELD(ConvParams, w),
-    FIELD(ConvParams, cin),       FIELD(ConvParams, kh),        FIELD(ConvParams, kw),
-    FIELD(ConvParams, cout),      FIELD(ConvParams, outHeight), FIELD(ConvParams, outWidth),
-    FIELD(ConvParams, padTop),    FIELD(ConvParams, padBottom), FIELD(ConvParams, padLeft),
+    FIELD(ConvParams, n),        FIELD(ConvParams, h),      FIELD(ConvParams, w),         FIELD(ConvParams, cin),
+    FIELD(ConvParams, kh),       FIELD(ConvParams, kw),     FIELD(ConvParams, cout),      FIELD(ConvParams, outHeight),
+    FIELD(ConvParams, outWidth), FIELD(ConvParams, padTop), FIELD(ConvParams, padBottom), FIELD(ConvParams, padLeft),
     FIELD(ConvParams, padRight),
 };
 constexpr Field<PoolParams> kPoolFields[] = {
-    FIELD(PoolParams, n),           FIELD(PoolParams, h),           FIELD(PoolParams, w),
-    FIELD(PoolParams, c),           FIELD(PoolParams, outHeight),   FIELD(PoolParams, outWidth),
-    FIELD(PoolParams, filterHeight), FIELD(PoolParams, filterWidth), FIELD(PoolParams, strideHeight),
-    FIELD(PoolParams, strideWidth), FIELD(PoolParams, padTop),      FIELD(PoolParams, padLeft),
+    FIELD(PoolParams, n),
+    FIELD(PoolParams, h),
+    FIELD(PoolParams, w),
+    FIELD(PoolParams, c),
+    FIELD(PoolParams, outHeight),
+    FIELD(PoolParams, outWidth),
+    FIELD(PoolParams, filterHeight),
+    FIELD(PoolParams, filterWidth),
+    FIELD(PoolParams, strideHeight),
+    FIELD(PoolParams, strideWidth),
+    FIELD(PoolParams, padTop),
+    FIELD(PoolParams, padLeft),
 };
 constexpr Field<BatchNormParams> kBatchNormFields[] = {
     FIELD(BatchNormParams, n),
@@ -51,7 +62,9 @@ constexpr Field<BatchNormParams> kBatchNormFields[] = {
     FIELD(BatchNormParams, w),
     FIELD(BatchNormParams, c),
 };
-constexpr Field<RkdAngleParams> kRkdAngleFields[] = {FIELD(RkdAngleParams, n)};
+constexpr Field<RkdAngleParams> kRkdAngleFields[] = {
+    FIELD(RkdAngleParams, n),
+};
 #undef FIELD
 
 template <class P, size_t N>
@@ -73,12 +86,9 @@ class Call {
     napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
     arrays_ = argv[0];
     params_ = argv[1];
-    if (argc != 2)
-      fail("expected (arrays, params), got " + std::to_string(argc) + " arguments");
-    else if (!is_object(arrays_))
-      fail("arrays is not an object");
-    else if (!is_object(params_))
-      fail("params is not an object");
+    if (argc != 2) fail("expected (arrays, params), got " + std::to_string(argc) + " arguments");
+    else if (!is_object(arrays_)) fail("arrays is not an object");
+    else if (!is_object(params_)) fail("params is not an object");
   }
 
   bool ok() const { return ok_; }
@@ -165,8 +175,8 @@ class Call {
 // Stride 1: the output is the padded input less the kernel, plus one.
 ConvParams conv_params(Call& call) {
   const ConvParams p = call.params(kConvFields);
-  if (call.ok() && (p.outHeight != p.h + p.padTop + p.padBottom - p.kh + 1 ||
-                    p.outWidth != p.w + p.padLeft + p.padRight - p.kw + 1))
+  if (call.ok() &&
+      (p.outHeight != p.h + p.padTop + p.padBottom - p.kh + 1 || p.outWidth != p.w + p.padLeft + p.padRight - p.kw + 1))
     call.fail("output size does not follow from input, kernel and padding (stride 1)");
   return p;
 }
@@ -273,8 +283,7 @@ struct InputBlockInputs {
   const float *x, *kernel, *bias;
   InputBlockInputs(Call& call, const ConvParams& p)
       : x(call.array("x", call.count({p.n, p.h, p.w, p.cin}))),
-        kernel(call.array("kernel", call.count({p.kh, p.kw, p.cin, p.cout}))),
-        bias(call.array("bias", p.cout)) {}
+        kernel(call.array("kernel", call.count({p.kh, p.kw, p.cin, p.cout}))), bias(call.array("bias", p.cout)) {}
 };
 
 napi_value InputBlockMoments(napi_env env, napi_callback_info info) {
@@ -370,7 +379,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"threads", Threads},
   };
   for (const auto& [name, function] : kernels) {
-    const napi_property_descriptor property = {name, nullptr, function, nullptr, nullptr, nullptr, napi_default, nullptr};
+    napi_property_descriptor property = {};
+    property.utf8name = name;
+    property.method = function;
+    property.attributes = napi_default;
     napi_define_properties(env, exports, 1, &property);
   }
   return exports;

@@ -10,7 +10,7 @@ inline float fmax2(float a, float b) { return a < b ? b : a; }
 
 // out = max(0, max over the 2x2 window of gamma * xhat + beta); x0, x1: the window's two rows.
 inline void pool_window(const float* x0, const float* x1, int c, const float* gamma, const float* beta, float* out) {
-  #pragma omp simd
+#pragma omp simd
   for (int ch = 0; ch < c; ch++) {
     const float g = gamma[ch], b = beta[ch];
     const float m = fmax2(fmax2(x0[ch] * g + b, x0[c + ch] * g + b), fmax2(x1[ch] * g + b, x1[c + ch] * g + b));
@@ -23,7 +23,7 @@ inline void pool_window(const float* x0, const float* x1, int c, const float* ga
 // a > 0. Writes the window's four d values for every channel (branch-free, so it vectorises).
 inline void bn_grad_window(const float* x0, const float* x1, int c, const float* gamma, const float* beta,
                            const float* g, float* d0, float* d1, float* d2, float* d3) {
-  #pragma omp simd
+#pragma omp simd
   for (int ch = 0; ch < c; ch++) {
     const float a0 = x0[ch] * gamma[ch] + beta[ch], a1 = x0[c + ch] * gamma[ch] + beta[ch];
     const float a2 = x1[ch] * gamma[ch] + beta[ch], a3 = x1[c + ch] * gamma[ch] + beta[ch];

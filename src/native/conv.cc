@@ -21,7 +21,7 @@ namespace {
 template <int COB, int PB>
 void conv_forward_t(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
                     const float* bias, float* out, int oh_n, int ow_n, int cout) {
-  #pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < n_img; n++) {
     for (int oh = 0; oh < oh_n; oh++) {
       float* orow = out + (((size_t)n * oh_n + oh) * ow_n) * cout;
@@ -41,13 +41,14 @@ void conv_forward_t(const float* xp, int n_img, int hp, int wp, int cin, const f
                 for (int p = 0; p < PB; p++) {
                   // Pixels past the row's end repeat the last one (computed, not stored): no branch.
                   const float a = xs[(size_t)std::min(p, last) * cin + ci];
-                  #pragma omp simd
+#pragma omp simd
                   for (int co = 0; co < COB; co++) acc[p][co] += a * wr[co];
                 }
               }
             }
           }
-          for (int p = 0; p <= last; p++) std::memcpy(orow + (size_t)(ow0 + p) * cout + co0, acc[p], sizeof(float) * COB);
+          for (int p = 0; p <= last; p++)
+            std::memcpy(orow + (size_t)(ow0 + p) * cout + co0, acc[p], sizeof(float) * COB);
         }
       }
     }
@@ -60,7 +61,7 @@ template <int V, int PB>
 void conv_forward_rows(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
                        const float* bias, float* out, int oh_n, int ow_n, int cout) {
   constexpr int COB = 8 * V;
-  #pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < n_img; n++) {
     for (int oh = 0; oh < oh_n; oh++) {
       float* orow = out + (((size_t)n * oh_n + oh) * ow_n) * cout;
@@ -98,8 +99,10 @@ void conv_forward_rows(const float* xp, int n_img, int hp, int wp, int cin, cons
 
 void conv_forward(const float* xp, int n_img, int hp, int wp, int cin, const float* w, int kh_n, int kw_n,
                   const float* bias, float* out, int oh_n, int ow_n, int cout) {
-  if (cout % 16 == 0) return conv_forward_rows<2, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
-  if (cout % 8 == 0) return conv_forward_rows<1, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  if (cout % 16 == 0)
+    return conv_forward_rows<2, 6>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
+  if (cout % 8 == 0)
+    return conv_forward_rows<1, 12>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
   return conv_forward_t<1, 8>(xp, n_img, hp, wp, cin, w, kh_n, kw_n, bias, out, oh_n, ow_n, cout);
 }
 
@@ -114,11 +117,11 @@ void conv_filter_grad_t(const float* xp, int n_img, int hp, int wp, int cin, con
   const size_t wsize = (size_t)kh_n * kw_n * cin * cout;
   ThreadSums<float> sums(wsize);
   const long pixels = (long)n_img * oh_n * ow_n;
-  #pragma omp parallel
+#pragma omp parallel
   {
     float* mine = sums.mine();
     const float* xs[PC];
-    #pragma omp for schedule(static)
+#pragma omp for schedule(static)
     for (long p0 = 0; p0 < pixels; p0 += PC) {
       const int pc = (int)std::min<long>(PC, pixels - p0);
       for (int p = 0; p < pc; p++) {
@@ -140,7 +143,7 @@ void conv_filter_grad_t(const float* xp, int n_img, int hp, int wp, int cin, con
                 const float* x = xs[p] + off + ci0;
                 for (int k = 0; k < KB; k++) {
                   const float a = x[std::min(k, lastk)];
-                  #pragma omp simd
+#pragma omp simd
                   for (int co = 0; co < COB; co++) acc[k][co] += a * d[co];
                 }
               }
@@ -153,7 +156,7 @@ void conv_filter_grad_t(const float* xp, int n_img, int hp, int wp, int cin, con
         }
     }
   }
-  #pragma omp parallel for
+#pragma omp parallel for
   for (size_t i = 0; i < wsize; i++) dw[i] = sums.total(i);
 }
 
@@ -166,8 +169,8 @@ void conv_filter_grad(const float* xp, int n_img, int hp, int wp, int cin, const
 
 // Whether a convolution goes by Winograd: 3x3, stride 1 (the output is the padded input less 2).
 bool use_winograd(const ConvParams& p) {
-  return winograd_fits(p.kh, p.kw, p.cin, p.cout, p.outHeight, p.outWidth) &&
-         p.outHeight == padded_height(p) - 2 && p.outWidth == padded_width(p) - 2;
+  return winograd_fits(p.kh, p.kw, p.cin, p.cout, p.outHeight, p.outWidth) && p.outHeight == padded_height(p) - 2 &&
+         p.outWidth == padded_width(p) - 2;
 }
 
 WinogradDims winograd_dims(const ConvParams& p) {

@@ -22,7 +22,7 @@ inline int padded_width(const ConvParams& p) { return p.w + p.padLeft + p.padRig
 inline std::vector<float> pad_input(const float* x, const ConvParams& p) {
   const int hp = padded_height(p), wp = padded_width(p);
   std::vector<float> out((size_t)p.n * hp * wp * p.cin, 0.0f);
-  #pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2)
   for (int n = 0; n < p.n; n++)
     for (int h = 0; h < p.h; h++)
       std::memcpy(&out[(((size_t)n * hp + h + p.padTop) * wp + p.padLeft) * p.cin],

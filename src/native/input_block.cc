@@ -19,8 +19,8 @@ namespace {
 struct InputBlock {
   std::vector<float> xp;  // the images, zero-padded
   int n_img, h, w, hp, wp, cin, kh_n, kw_n, cout;
-  const float* wt;        // [kh, kw, cin, cout]
-  const float* bias;      // [cout]
+  const float* wt;    // [kh, kw, cin, cout]
+  const float* bias;  // [cout]
   int taps() const { return kh_n * kw_n * cin; }
 };
 
@@ -63,7 +63,7 @@ void conv_row(const InputBlock& b, int n, int r, float* z) {
 
 // A thread's buffers for one row pair: [2][w][cout] each.
 struct RowPair {
-  int n, r0, rows;   // image, first row, 2 (a row of pooling windows) or 1 (an odd last row)
+  int n, r0, rows;  // image, first row, 2 (a row of pooling windows) or 1 (an odd last row)
   float *z, *xhat, *d;
 };
 
@@ -73,20 +73,21 @@ template <class F>
 void each_row_pair(const InputBlock& b, const float* mean, const float* inv_std, F f) {
   const int pairs = (b.h + 1) / 2, c = b.cout;
   const size_t size = 2 * (size_t)b.w * c;
-  #pragma omp parallel
+#pragma omp parallel
   {
     std::vector<float> buf(3 * size);
-    #pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(static)
     for (int n = 0; n < b.n_img; n++)
       for (int rp = 0; rp < pairs; rp++) {
         RowPair p{n, 2 * rp, std::min(2, b.h - 2 * rp), buf.data(), buf.data() + size, buf.data() + 2 * size};
         for (int k = 0; k < p.rows; k++) {
           float* zk = p.z + (size_t)k * b.w * c;
-          if (c % 16 == 0) conv_row<2>(b, n, p.r0 + k, zk); else conv_row<1>(b, n, p.r0 + k, zk);
+          if (c % 16 == 0) conv_row<2>(b, n, p.r0 + k, zk);
+          else conv_row<1>(b, n, p.r0 + k, zk);
         }
         if (mean)
           for (size_t i = 0; i < (size_t)p.rows * b.w * c; i += c)
-            #pragma omp simd
+#pragma omp simd
             for (int ch = 0; ch < c; ch++) p.xhat[i + ch] = (p.z[i + ch] - mean[ch]) * inv_std[ch];
         f(p);
       }
@@ -97,7 +98,7 @@ void each_row_pair(const InputBlock& b, const float* mean, const float* inv_std,
 void pair_sums(const float* u, const float* v, size_t pixels, int c, float* s) {
   std::fill(s, s + 2 * c, 0.0f);
   for (size_t p = 0; p < pixels; p++)
-    #pragma omp simd
+#pragma omp simd
     for (int ch = 0; ch < c; ch++) {
       s[ch] += u[p * c + ch];
       s[c + ch] += u[p * c + ch] * v[p * c + ch];
@@ -113,7 +114,7 @@ void moments(const InputBlock& b, float* mean, float* variance) {
   each_row_pair(b, nullptr, nullptr, [&](const RowPair& p) {
     double* a = sums.mine();
     for (size_t q = 0; q < (size_t)p.rows * b.w; q++)
-      #pragma omp simd
+#pragma omp simd
       for (int ch = 0; ch < c; ch++) {
         const double z = p.z[q * c + ch];
         a[ch] += z;
@@ -156,8 +157,8 @@ void pair_d(const InputBlock& b, const RowPair& p, const float* gamma, const flo
 }
 
 // dbeta = sum d, dgamma = sum d * xhat, as bn_grad_sums.
-void grad_sums(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma,
-                           const float* beta, const float* dy, float* dbeta, float* dgamma) {
+void grad_sums(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma, const float* beta,
+               const float* dy, float* dbeta, float* dgamma) {
   const int c = b.cout;
   ThreadSums<double> sums(2 * (size_t)c);
   std::vector<float> pair((size_t)omp_get_max_threads() * 2 * c);
@@ -191,9 +192,8 @@ void tap_grad(const float* xt, size_t rs, int cin, int w, int rows, const float*
 
 // With dz = scale * (d - xhat * m_gamma - m_beta) (as bn_grad_input): dw[tap, co] = sum over
 // pixels of xp[pixel's tap] * dz[co] (tap by tap, 8 to 64 channels of accumulators).
-void kernel_grad(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma,
-                      const float* beta, const float* dy, const float* m_beta, const float* m_gamma,
-                      const float* scale, float* dw) {
+void kernel_grad(const InputBlock& b, const float* mean, const float* inv_std, const float* gamma, const float* beta,
+                 const float* dy, const float* m_beta, const float* m_gamma, const float* scale, float* dw) {
   const int c = b.cout, taps = b.taps(), kwcin = b.kw_n * b.cin;
   const size_t rs = (size_t)b.wp * b.cin, wsize = (size_t)taps * c;
   ThreadSums<double> sums(wsize);
@@ -203,7 +203,7 @@ void kernel_grad(const InputBlock& b, const float* mean, const float* inv_std, c
     const size_t pixels = (size_t)p.rows * b.w;
     float* dz = p.d;  // in place
     for (size_t i = 0; i < pixels * c; i += c)
-      #pragma omp simd
+#pragma omp simd
       for (int ch = 0; ch < c; ch++) dz[i + ch] = scale[ch] * (dz[i + ch] - p.xhat[i + ch] * m_gamma[ch] - m_beta[ch]);
     float* s = &pair[(size_t)omp_get_thread_num() * wsize];
     const float* x0 = b.xp.data() + ((size_t)p.n * b.hp + p.r0) * rs;
@@ -227,8 +227,8 @@ void input_block_moments(const ConvParams& p, const float* x, const float* kerne
   moments(input_block(p, x, kernel, bias), mean, variance);
 }
 
-void input_block_forward(const ConvParams& p, const float* x, const float* kernel, const float* bias,
-                         const float* mean, const float* inv_std, const float* gamma, const float* beta, float* y) {
+void input_block_forward(const ConvParams& p, const float* x, const float* kernel, const float* bias, const float* mean,
+                         const float* inv_std, const float* gamma, const float* beta, float* y) {
   forward(input_block(p, x, kernel, bias), mean, inv_std, gamma, beta, y);
 }
 
@@ -239,8 +239,8 @@ void input_block_grad_sums(const ConvParams& p, const float* x, const float* ker
 }
 
 void input_block_grad(const ConvParams& p, const float* x, const float* kernel, const float* bias, const float* mean,
-                      const float* inv_std, const float* gamma, const float* beta, const float* dy,
-                      const float* m_beta, const float* m_gamma, const float* scale, float* dw) {
+                      const float* inv_std, const float* gamma, const float* beta, const float* dy, const float* m_beta,
+                      const float* m_gamma, const float* scale, float* dw) {
   kernel_grad(input_block(p, x, kernel, bias), mean, inv_std, gamma, beta, dy, m_beta, m_gamma, scale, dw);
 }
 

@@ -30,16 +30,16 @@ void channel_moments(const BatchNormParams& p, const float* z, const float* cent
 
 // xhat = (z - mean) * inv_std; y = maxpool2x2(relu(gamma * xhat + beta)). xhat nullptr: inference
 // (with the moving statistics), y alone in one pass.
-void bn_relu_pool(const BatchNormParams& p, const float* z, const float* mean, const float* inv_std,
-                  const float* gamma, const float* beta, float* xhat, float* y);
+void bn_relu_pool(const BatchNormParams& p, const float* z, const float* mean, const float* inv_std, const float* gamma,
+                  const float* beta, float* xhat, float* y);
 
 // dbeta[c] = sum d, dgamma[c] = sum d * xhat, d the gradient at the batch-norm output for dy.
-void bn_grad_sums(const BatchNormParams& p, const float* xhat, const float* gamma, const float* beta,
-                  const float* dy, float* dbeta, float* dgamma);
+void bn_grad_sums(const BatchNormParams& p, const float* xhat, const float* gamma, const float* beta, const float* dy,
+                  float* dbeta, float* dgamma);
 
 // dz = scale * (d - xhat * m_gamma - m_beta), scale = gamma * inv_std, m_* = the sums / pixels.
-void bn_grad_input(const BatchNormParams& p, const float* xhat, const float* gamma, const float* beta,
-                   const float* dy, const float* m_beta, const float* m_gamma, const float* scale, float* dz);
+void bn_grad_input(const BatchNormParams& p, const float* xhat, const float* gamma, const float* beta, const float* dy,
+                   const float* m_beta, const float* m_gamma, const float* scale, float* dz);
 
 // ---- input_block.cc: the first block whole, its convolution (kernel, bias) recomputed in every pass ----
 
@@ -48,8 +48,8 @@ void input_block_moments(const ConvParams& p, const float* x, const float* kerne
                          float* variance);
 
 // y = maxpool2x2(relu(gamma * xhat + beta)), as bn_relu_pool.
-void input_block_forward(const ConvParams& p, const float* x, const float* kernel, const float* bias,
-                         const float* mean, const float* inv_std, const float* gamma, const float* beta, float* y);
+void input_block_forward(const ConvParams& p, const float* x, const float* kernel, const float* bias, const float* mean,
+                         const float* inv_std, const float* gamma, const float* beta, float* y);
 
 // dbeta, dgamma as bn_grad_sums.
 void input_block_grad_sums(const ConvParams& p, const float* x, const float* kernel, const float* bias,
@@ -58,8 +58,8 @@ void input_block_grad_sums(const ConvParams& p, const float* x, const float* ker
 
 // dw [kh, kw, cin, cout], the kernel's gradient through bn_grad_input's dz.
 void input_block_grad(const ConvParams& p, const float* x, const float* kernel, const float* bias, const float* mean,
-                      const float* inv_std, const float* gamma, const float* beta, const float* dy,
-                      const float* m_beta, const float* m_gamma, const float* scale, float* dw);
+                      const float* inv_std, const float* gamma, const float* beta, const float* dy, const float* m_beta,
+                      const float* m_gamma, const float* scale, float* dw);
 
 // ---- rkd_angle.cc: RKD-A (src/losses/rkd.ts) from the Gram matrices gs, gt [n, n] ----
 

@@ -13,7 +13,7 @@ void max_pool_grad(const PoolParams& p, const float* x, const float* dy, float* 
   const int n_img = p.n, h = p.h, w = p.w, c = p.c, oh_n = p.outHeight, ow_n = p.outWidth;
   const int fh = p.filterHeight, fw = p.filterWidth, sh = p.strideHeight, sw = p.strideWidth;
   const int top = p.padTop, left = p.padLeft;
-  #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
   for (int n = 0; n < n_img; n++) {
     std::vector<float> best(c);
     std::vector<long> at(c);

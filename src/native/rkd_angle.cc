@@ -22,13 +22,13 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
   const int n = p.n;
   ThreadSums<float> dgram_sums((size_t)n * n), ddiag_sums(n);
   ThreadSums<double> loss_sums(1);
-  #pragma omp parallel
+#pragma omp parallel
   {
     float* dg = dgram_sums.mine();
     float* dd = ddiag_sums.mine();
     std::vector<float> as(n), at(n), rs(n), rt(n), rows(n), q(n);
     double lsum = 0;
-    #pragma omp for schedule(static)
+#pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
       const float* gsi = gs + (size_t)i * n;
       const float* gti = gt + (size_t)i * n;
@@ -45,7 +45,7 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
         float* dgj = dg + (size_t)j * n;
         const float asj = as[j], atj = at[j], rsj = rs[j], rtj = rt[j];
         float hsum = 0.0f, gcos = 0.0f, l = 0.0f;
-        #pragma omp simd reduction(+ : hsum, gcos, l)
+#pragma omp simd reduction(+ : hsum, gcos, l)
         for (int k = 0; k < n; k++) {
           const float rr = rsj * rs[k];
           const float cs = (gsj[k] - asj - as[k]) * rr;
@@ -74,7 +74,7 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
     *loss_sums.mine() = lsum;
   }
   loss[0] = (float)loss_sums.total(0);  // summed in double, then rounded once
-  #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
   for (long e = 0; e < (long)n * n; e++) dgram[e] = dgram_sums.total(e);
   for (int j = 0; j < n; j++) ddiag[j] = ddiag_sums.total(j);
 }
