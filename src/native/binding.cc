@@ -172,11 +172,12 @@ class Call {
 
 // ---- The params of each family, read and checked for consistency ----
 
-// Stride 1: the output is the padded input less the kernel, plus one.
+// Stride 1: the output is the padded input less the kernel, plus one (in long: ints up to 2^31 - 1 add).
 ConvParams conv_params(Call& call) {
   const ConvParams p = call.params(kConvFields);
-  if (call.ok() &&
-      (p.outHeight != p.h + p.padTop + p.padBottom - p.kh + 1 || p.outWidth != p.w + p.padLeft + p.padRight - p.kw + 1))
+  const long out_height = (long)p.h + p.padTop + p.padBottom - p.kh + 1;
+  const long out_width = (long)p.w + p.padLeft + p.padRight - p.kw + 1;
+  if (call.ok() && (p.outHeight != out_height || p.outWidth != out_width))
     call.fail("output size does not follow from input, kernel and padding (stride 1)");
   return p;
 }
