@@ -64,19 +64,23 @@ describe('fewshot doctor', function () {
 });
 
 describe('the native boundary', function () {
-  it('refuses arrays whose length disagrees with their dims, naming the kernel and the argument', async function () {
+  it('refuses arrays whose length disagrees with their params, and params that are not ints, naming the kernel and the array or field', async function () {
     const { nativeAddon } = await import('../src/kernels/native.js');
     const native = nativeAddon();
     requireNative(this, native !== undefined);
-    const dims = [1, 5, 5, 2, 3, 3, 4, 5, 5, 1, 1, 1, 1]; // n,h,w,cin, kh,kw,cout, oh,ow, padding
-    const [x, w, out] = [new Float32Array(50), new Float32Array(72), new Float32Array(100)];
-    expect(() => native!.conv2d(x, w, null, out, dims)).to.not.throw();
-    expect(() => native!.conv2d(new Float32Array(49), w, null, out, dims)).to.throw(RangeError, 'conv2d: x holds 49 floats, its dims need 50');
-    expect(() => native!.conv2d(x, w, new Float32Array(3), out, dims)).to.throw(RangeError, 'conv2d: bias holds 3 floats, its dims need 4');
-    expect(() => native!.conv2d(x, w, null, out, dims.slice(0, 12))).to.throw(RangeError, 'conv2d: dims: expected 13 ints, got 12');
-    expect(() => native!.conv2d(x, w, null, out, [1, 5, 5, 2, 3, 3, 4, 6, 5, 1, 1, 1, 1])).to.throw(RangeError, /conv2d: output size does not follow/);
-    expect(() => native!.rkdAngle([new Float32Array(9), new Float32Array(9), new Float32Array(1), new Float32Array(9)], [3]))
-      .to.throw(RangeError, 'rkdAngle: expected at least 5 arrays');
+    const params = { n: 1, h: 5, w: 5, cin: 2, kh: 3, kw: 3, cout: 4, outHeight: 5, outWidth: 5, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1 };
+    const arrays = { x: new Float32Array(50), filter: new Float32Array(72), bias: null, out: new Float32Array(100) };
+    expect(() => native!.conv2d(arrays, params)).to.not.throw();
+    expect(() => native!.conv2d({ ...arrays, x: new Float32Array(49) }, params)).to.throw(RangeError, 'conv2d: x holds 49 floats, its params need 50');
+    expect(() => native!.conv2d({ ...arrays, bias: new Float32Array(3) }, params)).to.throw(RangeError, 'conv2d: bias holds 3 floats, its params need 4');
+    const { padRight: _, ...missing } = params;
+    expect(() => native!.conv2d(arrays, missing as typeof params)).to.throw(RangeError, 'conv2d: params.padRight is not a non-negative int');
+    expect(() => native!.conv2d(arrays, { ...params, outHeight: 6 })).to.throw(RangeError, /conv2d: output size does not follow/);
+    const rkd = { gs: new Float32Array(9), gt: new Float32Array(9), loss: new Float32Array(1), dgram: new Float32Array(9) };
+    expect(() => native!.rkdAngle(rkd as typeof rkd & { ddiag: Float32Array }, { n: 3 })).to.throw(RangeError, 'rkdAngle: ddiag is not a Float32Array');
+    // The first block's kernels read whole registers of 8 output channels: anything else is refused, not read past.
+    const block = { x: new Float32Array(50), kernel: new Float32Array(72), bias: new Float32Array(4), mean: new Float32Array(4), variance: new Float32Array(4) };
+    expect(() => native!.inputBlockMoments(block, params)).to.throw(RangeError, 'inputBlockMoments: cout must be a multiple of 8');
   });
 
   it('a model is refused on data of another image shape, in one line naming both (native path included)', async () => {

@@ -11,26 +11,55 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { FastPath, KernelArgs, WasmBackend, convInfo, replace } from './wasm.js';
 
+/*
+ * The kernels' parameters, one interface per kernel family: the structs of src/native/params.h, field
+ * for field (the addon reads them by these names). Shapes are NHWC.
+ */
+
+/** A convolution, stride 1, no dilation: x [n, h, w, cin] * filter [kh, kw, cin, cout] -> [n, outHeight, outWidth, cout]. */
+interface ConvParams {
+  n: number; h: number; w: number; cin: number; kh: number; kw: number; cout: number;
+  outHeight: number; outWidth: number; padTop: number; padBottom: number; padLeft: number; padRight: number;
+}
+
+/** A max-pool of x [n, h, w, c] into [n, outHeight, outWidth, c]. */
+interface PoolParams {
+  n: number; h: number; w: number; c: number; outHeight: number; outWidth: number;
+  filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number; padTop: number; padLeft: number;
+}
+
+/** Batch norm -> ReLU -> 2x2 max-pool of z [n, h, w, c]; the moments take any z as [pixels, 1, 1, c]. */
+interface BatchNormParams { n: number; h: number; w: number; c: number }
+
+/** RKD-A from two n x n Gram matrices. */
+interface RkdAngleParams { n: number }
+
+type Arrays<Name extends string> = Record<Name, Float32Array>;
+
+/**
+ * The addon: every kernel is called as kernel(arrays, params), arrays by name (the kernel's inputs,
+ * as tfjs names them, then its outputs, written in place). It checks every array's length against
+ * the params and throws a RangeError naming the kernel and the array or field on a mismatch.
+ */
 interface NativeAddon {
-  /** dims: [n, h, w, cin, kh, kw, cout, outHeight, outWidth, padTop, padBottom, padLeft, padRight] */
-  conv2d(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array, dims: number[]): void;
-  filterGrad(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: number[]): void;
-  maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, dims: number[]): void;
-  channelMoments(z: Float32Array, dims: number[], center: Float32Array, s1: Float32Array, s2: Float32Array): void;
-  bnReluPool(z: Float32Array, dims: number[], mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
-    beta: Float32Array, xhat: Float32Array | null, y: Float32Array): void;
-  bnGradSums(xhat: Float32Array, dims: number[], gamma: Float32Array, beta: Float32Array, dy: Float32Array,
-    dBeta: Float32Array, dGamma: Float32Array): void;
-  bnGradInput(xhat: Float32Array, dims: number[], gamma: Float32Array, beta: Float32Array, dy: Float32Array,
-    mBeta: Float32Array, mGamma: Float32Array, scale: Float32Array, dz: Float32Array): void;
-  /** The first Conv-4 block, its convolution recomputed: arrays as named in BLOCK_KERNELS' inputs,
-   * then the outputs; dims: [n, h, w, cin, kh, kw, cout, padTop, padBottom, padLeft, padRight]. */
-  inputBlockMoments(arrays: Float32Array[], dims: number[]): void;
-  inputBlockForward(arrays: Float32Array[], dims: number[]): void;
-  inputBlockGradSums(arrays: Float32Array[], dims: number[]): void;
-  inputBlockGrad(arrays: Float32Array[], dims: number[]): void;
-  /** RKD-A's loss sum and unscaled Gram gradient: [gs, gt, loss (1 float), dgram, ddiag], [n]. */
-  rkdAngle(arrays: Float32Array[], dims: number[]): void;
+  conv2d(arrays: Arrays<'x' | 'filter' | 'out'> & { bias: Float32Array | null }, params: ConvParams): void;
+  filterGrad(arrays: Arrays<'x' | 'dy' | 'dw'>, params: ConvParams): void;
+  maxPoolGrad(arrays: Arrays<'x' | 'dy' | 'dx'>, params: PoolParams): void;
+  channelMoments(arrays: Arrays<'z' | 'center' | 's1' | 's2'>, params: BatchNormParams): void;
+  /** xhat null: inference (the moving statistics), y alone in one pass. */
+  bnReluPool(arrays: Arrays<'z' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'> & { xhat: Float32Array | null },
+    params: BatchNormParams): void;
+  bnGradSums(arrays: Arrays<'xhat' | 'gamma' | 'beta' | 'dy' | 'dBeta' | 'dGamma'>, params: BatchNormParams): void;
+  bnGradInput(arrays: Arrays<'xhat' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma' | 'scale' | 'dz'>, params: BatchNormParams): void;
+  /** The first Conv-4 block, its convolution recomputed ('same' padding, cout a multiple of 8). */
+  inputBlockMoments(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'variance'>, params: ConvParams): void;
+  inputBlockForward(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'>, params: ConvParams): void;
+  inputBlockGradSums(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'dBeta' | 'dGamma'>,
+    params: ConvParams): void;
+  inputBlockGrad(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma'
+    | 'scale' | 'dw'>, params: ConvParams): void;
+  /** RKD-A's loss sum (1 float) and unscaled Gram gradient. */
+  rkdAngle(arrays: Arrays<'gs' | 'gt' | 'loss' | 'dgram' | 'ddiag'>, params: RkdAngleParams): void;
   threads(): number;
 }
 
@@ -151,13 +180,21 @@ function supported(attrs: tf.NamedAttrMap, ...tensors: Info[]): boolean {
 
 const heap = (b: WasmBackend, t: Info) => b.typedArrayFromHeap(t) as Float32Array;
 
+/** A stride-1 convolution's params from its input and filter shapes, output size and padding. */
+function convParams(xShape: number[], filterShape: number[], outHeight: number, outWidth: number,
+  [padTop, padBottom, padLeft, padRight]: number[]): ConvParams {
+  const [n, h, w, cin] = xShape;
+  const [kh, kw, , cout] = filterShape;
+  return { n, h, w, cin, kh, kw, cout, outHeight, outWidth, padTop, padBottom, padLeft, padRight };
+}
+
 function forward(native: NativeAddon, b: WasmBackend, x: Info, filter: Info, bias: Info | undefined, attrs: tf.NamedAttrMap, kernel: string): Info {
   const info = convInfo(x.shape, filter.shape, attrs, kernel);
   const { top, bottom, left, right } = info.padInfo;
   const out = b.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   // Views after makeOutput, which may grow (and so detach) the heap.
-  native.conv2d(heap(b, x), heap(b, filter), bias ? heap(b, bias) : null, heap(b, out),
-    [...x.shape, filter.shape[0], filter.shape[1], filter.shape[3], info.outHeight, info.outWidth, top, bottom, left, right]);
+  native.conv2d({ x: heap(b, x), filter: heap(b, filter), bias: bias ? heap(b, bias) : null, out: heap(b, out) },
+    convParams(x.shape, filter.shape, info.outHeight, info.outWidth, [top, bottom, left, right]));
   return out;
 }
 
@@ -186,8 +223,8 @@ function conv2DBackpropFilter(native: NativeAddon): FastPath {
     const filterShape = attrs!.filterShape as number[];
     const { top, bottom, left, right } = convInfo(x.shape, filterShape, attrs!, tf.Conv2DBackpropFilter).padInfo;
     const dw = b.makeOutput(filterShape, 'float32');
-    native.filterGrad(heap(b, x), heap(b, dy), heap(b, dw),
-      [...x.shape, filterShape[0], filterShape[1], filterShape[3], dy.shape[1], dy.shape[2], top, bottom, left, right]);
+    native.filterGrad({ x: heap(b, x), dy: heap(b, dy), dw: heap(b, dw) },
+      convParams(x.shape, filterShape, dy.shape[1], dy.shape[2], [top, bottom, left, right]));
     return dw;
   };
 }
@@ -214,7 +251,7 @@ function conv2DBackpropInput(native: NativeAddon): FastPath {
     const pad = [padTop, h - dy.shape[1] - padTop + kh - 1, padLeft, wd - dy.shape[2] - padLeft + kw - 1];
     if (pad.some((p) => p < 0)) return undefined;
     const dx = b.makeOutput(inputShape, 'float32');
-    native.conv2d(heap(b, dy), flipped, null, heap(b, dx), [...dy.shape, kh, kw, ci, h, wd, ...pad]);
+    native.conv2d({ x: heap(b, dy), filter: flipped, bias: null, out: heap(b, dx) }, convParams(dy.shape, [kh, kw, co, ci], h, wd, pad));
     return dx;
   };
 }
@@ -229,9 +266,11 @@ function maxPoolGrad(native: NativeAddon): FastPath {
       attrs!.filterSize as number | [number, number], attrs!.strides as number | [number, number], 1,
       attrs!.pad as 'valid' | 'same' | number, attrs!.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined);
     const dx = b.makeOutput(input.shape, 'float32');
-    native.maxPoolGrad(heap(b, input), heap(b, dy), heap(b, dx), [info.batchSize, info.inHeight, info.inWidth, info.inChannels,
-      info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth,
-      info.padInfo.top, info.padInfo.left]);
+    native.maxPoolGrad({ x: heap(b, input), dy: heap(b, dy), dx: heap(b, dx) }, {
+      n: info.batchSize, h: info.inHeight, w: info.inWidth, c: info.inChannels, outHeight: info.outHeight, outWidth: info.outWidth,
+      filterHeight: info.filterHeight, filterWidth: info.filterWidth, strideHeight: info.strideHeight,
+      strideWidth: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    });
     return dx;
   };
 }
@@ -254,42 +293,50 @@ export const BLOCK_KERNELS = {
   inputGrad: 'FewshotInputBlockGrad',
 } as const;
 
-/** The input names of the recomputing first-block kernels, in the addon's argument order. */
-const INPUT_BLOCK_ARGS = ['x', 'kernel', 'bias', 'mean', 'invStd', 'gamma', 'beta', 'dy', 'mBeta', 'mGamma', 'scale'];
+/** The inputs of the recomputing first-block kernels (each kernel takes the first few). */
+const INPUT_BLOCK_INPUTS = ['x', 'kernel', 'bias', 'mean', 'invStd', 'gamma', 'beta', 'dy', 'mBeta', 'mGamma', 'scale'];
+
+/** Views of tensors on the wasm heap by name; take them after every makeOutput, which may grow (and so detach) the heap. */
+function views<Name extends string>(b: WasmBackend, tensors: Record<Name, Info>): Arrays<Name> {
+  return Object.fromEntries(Object.entries<Info>(tensors).map(([name, t]) => [name, heap(b, t)])) as Arrays<Name>;
+}
 
 function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
-  const dims4 = (t: Info) => t.shape.slice(0, 4);
+  const params = (t: Info): BatchNormParams => ({ n: t.shape[0], h: t.shape[1], w: t.shape[2], c: t.shape[3] });
   const args = (a: KernelArgs) => ({ b: a.backend as unknown as WasmBackend, i: a.inputs as Record<string, Info> });
   return [
     [BLOCK_KERNELS.moments, (a) => {
+      // z of any rank, as [pixels, 1, 1, c].
       const { b, i } = args(a);
       const c = i.z.shape[i.z.shape.length - 1];
       const [s1, s2] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
-      native.channelMoments(heap(b, i.z), [i.z.shape.reduce((x, y) => x * y, 1) / c, c], heap(b, i.center), heap(b, s1), heap(b, s2));
+      native.channelMoments({ z: heap(b, i.z), center: heap(b, i.center), s1: heap(b, s1), s2: heap(b, s2) },
+        { n: i.z.shape.reduce((x, y) => x * y, 1) / c, h: 1, w: 1, c });
       return [s1, s2];
     }],
     [BLOCK_KERNELS.bnReluPool, (a) => {
       // With attrs.inference (the moving statistics), y alone, in one pass.
       const { b, i } = args(a);
-      const [n, h, w, c] = dims4(i.z);
-      const xhat = a.attrs?.inference ? undefined : b.makeOutput([n, h, w, c], 'float32');
-      const y = b.makeOutput([n, Math.floor(h / 2), Math.floor(w / 2), c], 'float32');
-      native.bnReluPool(heap(b, i.z), [n, h, w, c], heap(b, i.mean), heap(b, i.invStd), heap(b, i.gamma), heap(b, i.beta),
-        xhat ? heap(b, xhat) : null, heap(b, y));
+      const p = params(i.z);
+      const xhat = a.attrs?.inference ? undefined : b.makeOutput([p.n, p.h, p.w, p.c], 'float32');
+      const y = b.makeOutput([p.n, Math.floor(p.h / 2), Math.floor(p.w / 2), p.c], 'float32');
+      const { z, mean, invStd, gamma, beta } = i;
+      native.bnReluPool({ ...views(b, { z, mean, invStd, gamma, beta, y }), xhat: xhat ? heap(b, xhat) : null }, p);
       return xhat ? [xhat, y] : y;
     }],
     [BLOCK_KERNELS.gradSums, (a) => {
       const { b, i } = args(a);
       const c = i.xhat.shape[3];
       const [dBeta, dGamma] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
-      native.bnGradSums(heap(b, i.xhat), dims4(i.xhat), heap(b, i.gamma), heap(b, i.beta), heap(b, i.dy), heap(b, dBeta), heap(b, dGamma));
+      const { xhat, gamma, beta, dy } = i;
+      native.bnGradSums(views(b, { xhat, gamma, beta, dy, dBeta, dGamma }), params(xhat));
       return [dBeta, dGamma];
     }],
     [BLOCK_KERNELS.gradInput, (a) => {
       const { b, i } = args(a);
       const dz = b.makeOutput(i.xhat.shape, 'float32');
-      native.bnGradInput(heap(b, i.xhat), dims4(i.xhat), heap(b, i.gamma), heap(b, i.beta), heap(b, i.dy),
-        heap(b, i.mBeta), heap(b, i.mGamma), heap(b, i.scale), heap(b, dz));
+      const { xhat, gamma, beta, dy, mBeta, mGamma, scale } = i;
+      native.bnGradInput(views(b, { xhat, gamma, beta, dy, mBeta, mGamma, scale, dz }), params(xhat));
       return dz;
     }],
     ...inputBlockKernels(native),
@@ -297,27 +344,30 @@ function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
 }
 
 /**
- * The first block's kernels: inputs by name (in the addon's argument order), then outputs of the
+ * The first block's kernels: the first few of INPUT_BLOCK_INPUTS, then outputs of the names and
  * shapes given, written by the addon.
  */
 function inputBlockKernels(native: NativeAddon): [string, tf.KernelFunc][] {
+  // The table's rows name their arrays at run time (the addon checks them): one type for the four.
+  type Run = (arrays: Arrays<string>, params: ConvParams) => void;
+  type Outputs = (i: Record<string, Info>) => [string, number[]][];
   const channels = (i: Record<string, Info>) => [i.kernel.shape[3]];
-  const table: [string, (arrays: Float32Array[], dims: number[]) => void, string[], (i: Record<string, Info>) => number[][]][] = [
-    [BLOCK_KERNELS.inputMoments, native.inputBlockMoments, ['x', 'kernel', 'bias'], (i) => [channels(i), channels(i)]],
-    [BLOCK_KERNELS.inputForward, native.inputBlockForward, INPUT_BLOCK_ARGS.slice(0, 7),
-      (i) => [[i.x.shape[0], Math.floor(i.x.shape[1] / 2), Math.floor(i.x.shape[2] / 2), i.kernel.shape[3]]]],
-    [BLOCK_KERNELS.inputGradSums, native.inputBlockGradSums, INPUT_BLOCK_ARGS.slice(0, 8), (i) => [channels(i), channels(i)]],
-    [BLOCK_KERNELS.inputGrad, native.inputBlockGrad, INPUT_BLOCK_ARGS, (i) => [i.kernel.shape]],
+  const table: [string, Run, number, Outputs][] = [
+    [BLOCK_KERNELS.inputMoments, native.inputBlockMoments as Run, 3, (i) => [['mean', channels(i)], ['variance', channels(i)]]],
+    [BLOCK_KERNELS.inputForward, native.inputBlockForward as Run, 7,
+      (i) => [['y', [i.x.shape[0], Math.floor(i.x.shape[1] / 2), Math.floor(i.x.shape[2] / 2), i.kernel.shape[3]]]]],
+    [BLOCK_KERNELS.inputGradSums, native.inputBlockGradSums as Run, 8, (i) => [['dBeta', channels(i)], ['dGamma', channels(i)]]],
+    [BLOCK_KERNELS.inputGrad, native.inputBlockGrad as Run, 11, (i) => [['dw', i.kernel.shape]]],
   ];
-  return table.map(([name, run, inputs, outputShapes]) => [name, (a: KernelArgs) => {
+  return table.map(([name, run, inputCount, outputs]) => [name, (a: KernelArgs) => {
     const b = a.backend as unknown as WasmBackend;
     const i = a.inputs as Record<string, Info>;
-    const [kh, kw, , cout] = i.kernel.shape;
     const { top, bottom, left, right } = convInfo(i.x.shape, i.kernel.shape, { strides: 1, pad: 'same', dataFormat: 'NHWC' }, name).padInfo;
-    const outs = outputShapes(i).map((shape) => b.makeOutput(shape, 'float32'));
-    // Views after every makeOutput, which may grow (and so detach) the heap.
-    run.call(native, [...inputs.map((n) => heap(b, i[n])), ...outs.map((o) => heap(b, o))], [...i.x.shape, kh, kw, cout, top, bottom, left, right]);
-    return outs.length === 1 ? outs[0] : outs;
+    const outs = outputs(i).map(([output, shape]) => [output, b.makeOutput(shape, 'float32')] as const);
+    const inputs = INPUT_BLOCK_INPUTS.slice(0, inputCount).map((input) => [input, i[input]] as const);
+    run.call(native, views(b, Object.fromEntries([...inputs, ...outs])),
+      convParams(i.x.shape, i.kernel.shape, i.x.shape[1], i.x.shape[2], [top, bottom, left, right]));
+    return outs.length === 1 ? outs[0][1] : outs.map(([, o]) => o);
   }]);
 }
 
@@ -332,9 +382,9 @@ function rkdAngleKernel(native: NativeAddon): tf.KernelFunc {
     const b = a.backend as unknown as WasmBackend;
     const { gs, gt } = a.inputs as Record<string, Info>;
     const n = gs.shape[0];
-    const outs = [b.makeOutput([], 'float32'), b.makeOutput([n, n], 'float32'), b.makeOutput([n], 'float32')];
-    native.rkdAngle([heap(b, gs), heap(b, gt), ...outs.map((o) => heap(b, o))], [n]);
-    return outs;
+    const [loss, dgram, ddiag] = [b.makeOutput([], 'float32'), b.makeOutput([n, n], 'float32'), b.makeOutput([n], 'float32')];
+    native.rkdAngle(views(b, { gs, gt, loss, dgram, ddiag }), { n });
+    return [loss, dgram, ddiag];
   };
 }
 

@@ -4,6 +4,7 @@
 // /proc/cpuinfo is not enough: an emulator or a hypervisor may pass the host's through while hiding
 // features from the guest. Names follow /proc/cpuinfo.
 #include <node_api.h>
+
 #include <string>
 #include <vector>
 #if defined(__x86_64__) || defined(__i386__)
@@ -16,7 +17,9 @@ static std::vector<std::string> features() {
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return out;
   const unsigned ecx1 = c;
-  auto add = [&](bool on, const char* name) { if (on) out.push_back(name); };
+  auto add = [&](bool on, const char* name) {
+    if (on) out.push_back(name);
+  };
   add(ecx1 & (1u << 0), "pni");
   add(ecx1 & (1u << 9), "ssse3");
   add(ecx1 & (1u << 13), "cx16");

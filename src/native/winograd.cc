@@ -9,13 +9,15 @@
 #include "winograd.h"
 
 #include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
+#include "conv_helpers.h"
+#include "thread_sums.h"
+
 namespace fewshot {
 namespace {
-
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 constexpr int TILES = 48;  // tiles per block: the block's transforms (16 x 48 x 64 floats) stay in L2
 
@@ -95,7 +97,7 @@ void gemm(const float* A, int lda, int acol, const float* B, int ldb, float* C, 
 std::vector<float> filter_transform(const float* w, int cin, int cout) {
   std::vector<float> U((size_t)16 * cin * cout);
   const size_t plane = (size_t)cin * cout;
-  #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
   for (long i = 0; i < (long)plane; i++) {
     float g[3][3], e[4][3];
     for (int r = 0; r < 3; r++)
@@ -128,16 +130,16 @@ void winograd_forward(const float* x, const WinogradDims& d, const float* w, con
   const Tiling s(d);
   const int cin = d.cin, cout = d.cout;
   const std::vector<float> U = filter_transform(w, cin, cout);
-  #pragma omp parallel
+#pragma omp parallel
   {
     std::vector<float> V((size_t)16 * TILES * cin), M((size_t)16 * TILES * cout);
-    #pragma omp for schedule(static)
+#pragma omp for schedule(static)
     for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
       const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
       input_transform(s, x, t0, tb, V.data());
       for (int xi = 0; xi < 16; xi++)
-        gemm(&V[(size_t)xi * TILES * cin], cin, 1, &U[(size_t)xi * cin * cout], cout, &M[(size_t)xi * TILES * cout], cout,
-             tb, cin, cout, false);
+        gemm(&V[(size_t)xi * TILES * cin], cin, 1, &U[(size_t)xi * cin * cout], cout, &M[(size_t)xi * TILES * cout],
+             cout, tb, cin, cout, false);
       // y = A^T M A, 8 output channels at a time; outputs past the map's edge are not stored.
       for (int k = 0; k < tb; k++) {
         const long t = t0 + k;
@@ -166,13 +168,12 @@ void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy
   const Tiling s(d);
   const int cin = d.cin, cout = d.cout;
   const size_t plane = (size_t)cin * cout;
-  const int threads = omp_get_max_threads();
-  std::vector<float> dU((size_t)threads * 16 * plane, 0.0f);
-  #pragma omp parallel
+  ThreadSums<float> dU(16 * plane);
+#pragma omp parallel
   {
     std::vector<float> V((size_t)16 * TILES * cin), D((size_t)16 * TILES * cout);
-    float* mine = &dU[(size_t)omp_get_thread_num() * 16 * plane];
-    #pragma omp for schedule(static)
+    float* mine = dU.mine();
+#pragma omp for schedule(static)
     for (long t0 = 0; t0 < s.tiles(); t0 += TILES) {
       const int tb = (int)std::min<long>(TILES, s.tiles() - t0);
       input_transform(s, x, t0, tb, V.data());
@@ -185,9 +186,14 @@ void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy
           v8 g[2][2];
           for (int r = 0; r < 2; r++)
             for (int c = 0; c < 2; c++)
-              g[r][c] = (r0 + r < s.oh && c0 + c < s.ow) ? *(const v8*)(dy + (((size_t)n * s.oh + r0 + r) * s.ow + c0 + c) * cout + co) : v8{};
-          const v8 e[4][2] = {{g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]},
-                              {g[0][0] - g[1][0], g[0][1] - g[1][1]}, {-g[1][0], -g[1][1]}};  // A dy
+              g[r][c] = (r0 + r < s.oh && c0 + c < s.ow)
+                            ? *(const v8*)(dy + (((size_t)n * s.oh + r0 + r) * s.ow + c0 + c) * cout + co)
+                            : v8{};
+          // A dy
+          const v8 e[4][2] = {{g[0][0], g[0][1]},
+                              {g[0][0] + g[1][0], g[0][1] + g[1][1]},
+                              {g[0][0] - g[1][0], g[0][1] - g[1][1]},
+                              {-g[1][0], -g[1][1]}};
           for (int r = 0; r < 4; r++) {  // (A dy) A^T
             const v8 v[4] = {e[r][0], e[r][0] + e[r][1], e[r][0] - e[r][1], -e[r][1]};
             for (int c = 0; c < 4; c++) *(v8*)&D[((size_t)(r * 4 + c) * TILES + k) * cout + co] = v[c];
@@ -200,15 +206,10 @@ void winograd_filter_grad(const float* x, const WinogradDims& d, const float* dy
              cin, tb, cout, true);
     }
   }
-  // Sum the threads' dU, then dw = G^T dU G.
-  #pragma omp parallel for schedule(static)
-  for (long i = 0; i < (long)plane; i++) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)plane; i++) {  // the threads' dU summed, then dw = G^T dU G
     float u[4][4], e[3][4];
-    for (int xi = 0; xi < 16; xi++) {
-      float sum = 0.0f;
-      for (int t = 0; t < threads; t++) sum += dU[((size_t)t * 16 + xi) * plane + i];
-      u[xi / 4][xi % 4] = sum;
-    }
+    for (int xi = 0; xi < 16; xi++) u[xi / 4][xi % 4] = dU.total((size_t)xi * plane + i);
     for (int c = 0; c < 4; c++) {  // G^T dU
       e[0][c] = u[0][c] + 0.5f * (u[1][c] + u[2][c]);
       e[1][c] = 0.5f * (u[1][c] - u[2][c]);

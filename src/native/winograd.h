@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) convolutions for src/native/conv.cc; see winograd.cc.
+// Winograd F(2x2, 3x3) convolutions for conv.cc; see winograd.cc.
 #pragma once
 
 namespace fewshot {
@@ -8,7 +8,9 @@ bool winograd_fits(int kh, int kw, int cin, int cout, int oh, int ow);
 
 // A 3x3 convolution of x [n, h, w, cin], zero-padded by top rows and left columns (and at the end
 // as the output needs), into [n, oh, ow, cout]; stride 1.
-struct WinogradDims { int n, h, w, cin, top, left, cout, oh, ow; };
+struct WinogradDims {
+  int n, h, w, cin, top, left, cout, oh, ow;
+};
 
 // out [n, oh, ow, cout] = bias (or nullptr) + x convolved with w [3, 3, cin, cout].
 void winograd_forward(const float* x, const WinogradDims& d, const float* w, const float* bias, float* out);
