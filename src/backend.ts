@@ -73,17 +73,26 @@ async function tryNative(): Promise<BackendInfo | string> {
   return probes.map((p) => p.detail).join(', ');
 }
 
-async function useWasm(): Promise<BackendInfo> {
+async function useWasm(nativeKernels: boolean): Promise<BackendInfo> {
   await import('@tensorflow/tfjs-backend-wasm');
   registerWasmFillIns();
-  const nativeThreads = registerNativeKernels();
+  const nativeThreads = registerNativeKernels(nativeKernels);
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
   // tfjs-backend-wasm disables its threads under Node: it computes on one; the native
   // convolutions (built at install, when a compiler is there) use every core.
   const native = nativeStatus();
+  const reason = nativeKernels ? native.reason : 'turned off (initBackend nativeKernels: false)';
   return nativeThreads > 0
     ? { name: 'wasm', provider: `@tensorflow/tfjs-backend-wasm + native kernels ${native.target?.march ?? ''}`.trimEnd(), threads: nativeThreads }
-    : { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1, fallbacks: [`native kernels not used: ${native.reason}`] };
+    : { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1, fallbacks: [`native kernels not used: ${reason}`] };
+}
+
+export interface BackendOptions {
+  /**
+   * Whether the native kernels run on wasm (default: yes, where the addon is built for this CPU).
+   * Off, wasm runs on its own kernels and the fill-ins alone: the reference the native ones are tested against.
+   */
+  readonly nativeKernels?: boolean;
 }
 
 async function useCpu(): Promise<BackendInfo> {
@@ -92,10 +101,16 @@ async function useCpu(): Promise<BackendInfo> {
 }
 
 let current: BackendInfo | undefined;
+let currentOptions: BackendOptions = {};
 
-/** Initialises the requested backend (once per process) and returns what is in use. */
-export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
-  if (current && (choice === 'auto' || choice === current.name)) {
+/**
+ * Initialises the requested backend and returns what is in use. The same choice again returns the
+ * backend already set up (switching back to it if tf.setBackend was called since).
+ */
+export async function initBackend(choice: BackendChoice = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
+  const nativeKernels = options.nativeKernels ?? true;
+  const sameOptions = (currentOptions.nativeKernels ?? true) === nativeKernels;
+  if (current && sameOptions && (choice === 'auto' || choice === current.name)) {
     // Someone may have switched with tf.setBackend since: switch back.
     if (tf.getBackend() !== current.name) await tf.setBackend(current.name);
     return current;
@@ -108,7 +123,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
       break;
     }
     case 'wasm':
-      current = await useWasm();
+      current = await useWasm(nativeKernels);
       break;
     case 'cpu':
       current = await useCpu();
@@ -119,7 +134,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
       else {
         const notTensorflow = `not tensorflow: ${native}`;
         try {
-          const wasm = await useWasm();
+          const wasm = await useWasm(nativeKernels);
           current = { ...wasm, fallbacks: [notTensorflow, ...(wasm.fallbacks ?? [])] };
         } catch (err) {
           current = { ...(await useCpu()), fallbacks: [notTensorflow, `not wasm: ${firstLine(err)}`] };
@@ -130,6 +145,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     default:
       throw new Error(`--backend: '${choice as string}' is not one of ${BACKEND_CHOICES.join(', ')}`);
   }
+  currentOptions = options;
   return current;
 }
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
-import { blockKernels, nativeCalls, useNativeKernels } from '../src/kernels/native.js';
+import { blockKernels, nativeCalls } from '../src/kernels/native.js';
 import { saveCheckpoint, loadModel } from '../src/models/checkpoint.js';
 import { conv4, embedInference, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
 import { relativeError, requireNative, tempDir } from './helpers.js';
@@ -48,12 +48,12 @@ describe('fused Conv-4 training blocks', () => {
     it(`equal the tf.layers path: embeddings, every gradient, moving statistics, any chunking (${setting})`, async function () {
       await initBackend(backend);
       if (native) requireNative(this, blockKernels());
+      await initBackend(backend, { nativeKernels: false });
       const x = tf.add(tf.mul(tf.randomUniform([7, 13, 12, 3], 0, 1, 'float32', 1), 2), 0.5) as tf.Tensor4D;
       const dy = tf.randomNormal([7, 6], 0, 1, 'float32', 2) as tf.Tensor2D;
       // The reference: tf.layers on the backend's own kernels.
-      useNativeKernels(false);
       const reference = trainingStep((m, input) => m.apply(input, { training: true }) as tf.Tensor2D, x, dy);
-      useNativeKernels(native);
+      await initBackend(backend, { nativeKernels: native });
       const before = nativeCalls();
       for (const chunk of [1, 3, 7, undefined]) {
         expectSameStep(trainingStep((m, input) => embedTraining(m, input, { chunk }), x, dy), reference, `chunk ${chunk ?? 'default'}`);
@@ -61,7 +61,6 @@ describe('fused Conv-4 training blocks', () => {
       const ran = Object.keys(nativeCalls()).filter((k) => nativeCalls()[k] !== before[k]);
       if (native) expect(ran, 'native entry points that ran').to.include.members(['conv2d', 'filterGrad', 'channelMoments', 'bnReluPool', 'bnGradSums', 'bnGradInput']);
       else expect(ran, 'native entry points that ran with native off').to.deep.equal([]);
-      useNativeKernels(true);
     });
   }
 

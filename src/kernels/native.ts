@@ -404,10 +404,12 @@ export function blockKernels(): boolean {
 }
 
 /**
- * Stacks the native kernels on the wasm backend (after registerWasmFillIns). Returns the addon's
- * thread count, or 0 when there is no addon.
+ * Stacks the native kernels on the wasm backend (after registerWasmFillIns), in use or not: part of
+ * the backend's set-up (backend.ts: initBackend's `nativeKernels`), not a switch of their own.
+ * Returns the addon's thread count, or 0 when there is no addon or they are not in use.
  */
-export function registerNativeKernels(): number {
+export function registerNativeKernels(inUse = true): number {
+  enabled = inUse;
   const native = nativeAddon();
   if (!native) return 0;
   for (const [name, make] of [[tf.Conv2D, conv2D], [tf.FusedConv2D, fusedConv2D],
@@ -418,15 +420,11 @@ export function registerNativeKernels(): number {
   for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const]) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
-  return native.threads();
+  return inUse ? native.threads() : 0;
 }
 
+/** Whether the wasm backend was set up with the native kernels in use (the registered ones defer otherwise). */
 let enabled = true;
-
-/** Turns the registered native kernels off (the wasm kernels then serve) or on again; for tests. */
-export function useNativeKernels(on: boolean): void {
-  enabled = on;
-}
 
 /** One fast path per kernel, so that registering again is a no-op; each defers when turned off. */
 const made = new Map<string, FastPath>();
