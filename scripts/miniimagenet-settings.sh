@@ -13,7 +13,7 @@ read -r -a SUITES <<<"${TEST_SUITES:-episodes/miniimagenet-test-5w1s.json episod
 data=(${DATA:+--data "$DATA"})
 fewshot() { node dist/src/cli/main.js "$@"; }
 
-# On wasm (4 GiB heap) the fused blocks of src/models/conv-block.ts train 400-image 84x84x3 episodes
+# On wasm (4 GiB heap) the fused blocks of src/models/blocks/ train 400-image 84x84x3 episodes
 # at width 64; 480-image ones (30-way 1-shot 15-query) need the native kernels as well (their
 # buffers live outside the heap; built at install where a compiler is), or tfjs-node.
 images=$((WAY * (SHOT + QUERY) * WIDTH / 64))

@@ -1,5 +1,5 @@
 /**
- * The fused training blocks (src/models/conv-block.ts) against the tf.layers path of the same
+ * The fused training blocks (src/models/blocks/) against the tf.layers path of the same
  * Conv-4: embeddings, the gradient of every variable and the moving statistics, for chunks that
  * split the episode unevenly, on cpu and wasm.
  */
@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
-import { blockKernels, nativeCalls } from '../src/kernels/native.js';
+import { hasNativeBlockKernels, nativeCalls } from '../src/kernels/native.js';
 import { saveCheckpoint, loadModel } from '../src/models/checkpoint.js';
 import { conv4, embedInference, embedTraining, hasFusedTraining } from '../src/models/conv4.js';
 import { relativeError, requireNative, tempDir } from './helpers.js';
@@ -47,7 +47,7 @@ describe('fused Conv-4 training blocks', () => {
     const setting = native ? 'wasm with the native kernels' : backend;
     it(`equal the tf.layers path: embeddings, every gradient, moving statistics, any chunking (${setting})`, async function () {
       await initBackend(backend);
-      if (native) requireNative(this, blockKernels());
+      if (native) requireNative(this, hasNativeBlockKernels());
       await initBackend(backend, { nativeKernels: false });
       const x = tf.add(tf.mul(tf.randomUniform([7, 13, 12, 3], 0, 1, 'float32', 1), 2), 0.5) as tf.Tensor4D;
       const dy = tf.randomNormal([7, 6], 0, 1, 'float32', 2) as tf.Tensor2D;
@@ -69,7 +69,7 @@ describe('fused Conv-4 training blocks', () => {
   for (const [shape, width] of [[[5, 9, 11, 1], 8], [[4, 12, 10, 3], 16]] as const) {
     it(`equal the tf.layers path with the first block recomputed (x [${shape}], ${width} filters, native)`, async function () {
       await initBackend('wasm');
-      requireNative(this, blockKernels());
+      requireNative(this, hasNativeBlockKernels());
       const x = tf.add(tf.mul(tf.randomUniform([...shape], 0, 1, 'float32', 4), 2), 0.5) as tf.Tensor4D;
       const dy = tf.randomNormal([shape[0], width], 0, 1, 'float32', 5) as tf.Tensor2D;
       // The reference: tf.layers on the cpu backend.
@@ -90,7 +90,7 @@ describe('fused Conv-4 training blocks', () => {
   for (const [shape, width, loaded] of [[[5, 9, 11, 1], 8, false], [[4, 12, 10, 3], 6, false], [[3, 16, 14, 1], 16, true]] as const) {
     it(`inference blocks equal model.apply (x [${shape}], ${width} filters${loaded ? ', loaded' : ''}, native)`, async function () {
       await initBackend('wasm');
-      requireNative(this, blockKernels());
+      requireNative(this, hasNativeBlockKernels());
       const x = tf.randomUniform([...shape], 0, 1, 'float32', 6) as tf.Tensor4D;
       let model = conv4({ inputShape: [shape[1], shape[2], shape[3]], width, blocks: 3, seed: 4 });
       // Moving statistics, gamma and beta away from their initial values.

@@ -277,7 +277,7 @@ function maxPoolGrad(native: NativeAddon): FastPath {
 
 /**
  * The rest of a Conv-4 block after its convolution, as kernels of their own on wasm (used by
- * src/models/conv-block.ts through blockKernels()): per-channel moments, batch norm -> ReLU ->
+ * src/models/blocks/ through hasNativeBlockKernels()): per-channel moments, batch norm -> ReLU ->
  * 2x2 max-pool, and its backward in two passes (the reductions, then the conv output's gradient),
  * each recomputing the pooling's routing instead of storing it.
  */
@@ -286,7 +286,7 @@ export const BLOCK_KERNELS = {
   bnReluPool: 'FewshotBnReluPool',
   gradSums: 'FewshotBnGradSums',
   gradInput: 'FewshotBnGradInput',
-  // The first block whole, its convolution recomputed in every pass (conv-block.ts):
+  // The first block whole, its convolution recomputed in every pass (models/blocks/recomputing-block.ts):
   inputMoments: 'FewshotInputBlockMoments',
   inputForward: 'FewshotInputBlockForward',
   inputGradSums: 'FewshotInputBlockGradSums',
@@ -394,12 +394,12 @@ function ready(kernelName: string): boolean {
 }
 
 /** Whether the native RKD-A kernel can run now. */
-export function nativeRkdAngle(): boolean {
+export function hasNativeRkdAngle(): boolean {
   return ready(RKD_ANGLE_KERNEL);
 }
 
 /** Whether the block kernels can run now. */
-export function blockKernels(): boolean {
+export function hasNativeBlockKernels(): boolean {
   return ready(BLOCK_KERNELS.moments);
 }
 

@@ -11,7 +11,7 @@
  * any backend), and `native`, every triplet in one pass of the native kernel (wasm with the addon).
  */
 import * as tf from '@tensorflow/tfjs';
-import { RKD_ANGLE_KERNEL, nativeRkdAngle } from '../kernels/native.js';
+import { RKD_ANGLE_KERNEL, hasNativeRkdAngle } from '../kernels/native.js';
 import { customGradient } from '../ops/custom-gradient.js';
 import { huber } from './huber.js';
 
@@ -25,8 +25,8 @@ export interface RkdAngleOptions {
 /** RKD-A's value, with its gradient with respect to the student. [N, Ds], [N, Dt]. */
 export function rkdAngleGram(student: tf.Tensor2D, teacher: tf.Tensor2D, options: RkdAngleOptions = {}): tf.Scalar {
   const { path = 'auto', budget = 1 << 22 } = options;
-  if (path === 'native' && !nativeRkdAngle()) throw new Error(`RKD-A: the native kernel is not registered on the ${tf.getBackend()} backend`);
-  const native = path === 'native' || (path === 'auto' && nativeRkdAngle());
+  if (path === 'native' && !hasNativeRkdAngle()) throw new Error(`RKD-A: the native kernel is not registered on the ${tf.getBackend()} backend`);
+  const native = path === 'native' || (path === 'auto' && hasNativeRkdAngle());
   return native ? rkdAngleNative(student, teacher) : rkdAngleBounded(student, teacher, budget);
 }
 

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageShape } from '../data/dataset.js';
 import { LeanBatchNormalization } from './batch-norm.js';
-import { blockKernels } from '../kernels/native.js';
+import { hasNativeBlockKernels } from '../kernels/native.js';
 import { ConvState, convState } from '../tfjs-internals.js';
 import { chunkSize } from './blocks/block.js';
 import { convBlockInference } from './blocks/inference-block.js';
@@ -111,7 +111,7 @@ export interface EmbedOptions {
 export function embedInference(model: tf.LayersModel, images: tf.Tensor4D, options: EmbedOptions = {}): tf.Tensor2D {
   checkImageShape(model, images.shape.slice(1));
   const blocks = conv4Blocks(model);
-  if (!blocks || !(options.native ?? blockKernels())) return model.apply(images, { training: false }) as tf.Tensor2D;
+  if (!blocks || !(options.native ?? hasNativeBlockKernels())) return model.apply(images, { training: false }) as tf.Tensor2D;
   return tf.tidy(() => {
     let x = images;
     for (const [conv, bn] of blocks) {
@@ -140,7 +140,7 @@ export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, option
       const [n, h, w] = x.shape;
       const chunk = options.chunk ?? chunkSize(n, h * w, kernel.shape[3]);
       const params = { kernel, bias: conv.bias!.read() as tf.Tensor1D, gamma, beta };
-      const out = convBlockTraining(x, params, { epsilon, chunk, inputGrad: b > 0, native: options.native ?? blockKernels() });
+      const out = convBlockTraining(x, params, { epsilon, chunk, inputGrad: b > 0, native: options.native ?? hasNativeBlockKernels() });
       bn.updateMovingAverages(out.mean, out.variance);
       x = out.y;
     });
