@@ -10,6 +10,7 @@
 // same threads.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -26,7 +27,7 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
   {
     float* dg = dgram_sums.mine();
     float* dd = ddiag_sums.mine();
-    std::vector<float> as(n), at(n), rs(n), rt(n), rows(n), q(n);
+    std::vector<float> as(n), at(n), rs(n), rt(n), rows(n), q(n), hk(n), gk(n);
     double lsum = 0;
 #pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
@@ -39,6 +40,11 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
         rs[j] = (j != i && ns > 0.0f) ? 1.0f / std::sqrt(ns) : 0.0f;
         rt[j] = (j != i && nt > 0.0f) ? 1.0f / std::sqrt(nt) : 0.0f;
       }
+      // cos_ijk is symmetric in j and k: each pair {j, k} is computed once, at k > j (its twin's
+      // sums go to hk[k], gk[k]; its dG entry counts twice, since only dG + dG^T is ever used), and
+      // k = j once on its own.
+      std::fill(hk.begin(), hk.end(), 0.0f);
+      std::fill(gk.begin(), gk.end(), 0.0f);
       for (int j = 0; j < n; j++) {
         const float* gsj = gs + (size_t)j * n;
         const float* gtj = gt + (size_t)j * n;
@@ -46,21 +52,29 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
         const float asj = as[j], atj = at[j], rsj = rs[j], rtj = rt[j];
         float hsum = 0.0f, gcos = 0.0f, l = 0.0f;
 #pragma omp simd reduction(+ : hsum, gcos, l)
-        for (int k = 0; k < n; k++) {
+        for (int k = j + 1; k < n; k++) {
           const float rr = rsj * rs[k];
           const float cs = (gsj[k] - asj - as[k]) * rr;
           const float ct = (gtj[k] - atj - at[k]) * (rtj * rt[k]);
           const float gap = cs - ct, a = std::fabs(gap), m = a < 1.0f ? a : 1.0f;
           l += 0.5f * m * m + (a - m);
           const float g = gap < -1.0f ? -1.0f : (gap > 1.0f ? 1.0f : gap);  // huber'(gap)
-          const float h = g * rr;
-          dgj[k] += h;
+          const float h = g * rr, gc = g * cs;
+          dgj[k] += 2.0f * h;
           hsum += h;
-          gcos += g * cs;
+          hk[k] += h;
+          gcos += gc;
+          gk[k] += gc;
         }
-        lsum += l;
-        q[j] = -rsj * rsj * gcos;
-        rows[j] = hsum + q[j];
+        // k = j: cos = |x_j - x_i|^2 r_ij^2, 1 (or 0 where r_ij = 0).
+        const float rr = rsj * rsj;
+        const float cs = (gsj[j] - 2.0f * asj) * rr, ct = (gtj[j] - 2.0f * atj) * (rtj * rtj);
+        const float gap = cs - ct, a = std::fabs(gap), m = a < 1.0f ? a : 1.0f;
+        const float g = gap < -1.0f ? -1.0f : (gap > 1.0f ? 1.0f : gap);
+        dgj[j] += g * rr;
+        lsum += 2.0 * l + (0.5f * m * m + (a - m));
+        q[j] = -rsj * rsj * (gcos + gk[j] + g * cs);
+        rows[j] = hsum + hk[j] + g * rr + q[j];
       }
       // dG_ij -= 2 rows_ij, dDiag_i += sum_j rows_ij, dDiag_j += q_ij (rkd.ts, backward).
       float rowsum = 0.0f;
