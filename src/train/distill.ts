@@ -12,7 +12,8 @@ import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
 import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
-import { checkImageShape, conv4, embedInference, embedTraining } from '../models/conv4.js';
+import { checkImageShape, conv4, embedTraining } from '../models/conv4.js';
+import { TeacherCache } from './teacher-cache.js';
 import { TrainResult, trainEpisodic } from './episodic.js';
 import type { Objective } from './step.js';
 import { ProtoNetConfig, RunOptions, openRun } from './protonet.js';
@@ -42,14 +43,16 @@ export function rkdWeights(relations: 'none' | 'd' | 'a' | 'da'): Pick<DistillWe
 
 /** Prototypical loss + weighted RKD-D, RKD-A, KD against the teacher; every term logged. */
 export function distillationObjective(student: tf.LayersModel, teacher: tf.LayersModel, w: DistillWeights): Objective {
-  return (images, _episode, shape) => {
+  const teacherCache = new TeacherCache(teacher);
+  return (images, episode, shape) => {
     const supportCount = shape.way * shape.shot;
     const split = (e: tf.Tensor2D) => [tf.slice(e, [0, 0], [supportCount, -1]), tf.slice(e, [supportCount, 0], [-1, -1])] as tf.Tensor2D[];
     const s = embedTraining(student, images);
-    // The teacher embeds in inference mode (its variables are not among those trained), and only
-    // when some term needs it: a same-budget baseline (every weight 0) runs the same code for free.
+    // The teacher embeds in inference mode (its variables are not among those trained), each image
+    // once per run, and only when some term needs it: a same-budget baseline (every weight 0) runs
+    // the same code for free.
     let teacherEmbeddings: tf.Tensor2D | undefined;
-    const t = () => (teacherEmbeddings ??= embedInference(teacher, images));
+    const t = () => (teacherEmbeddings ??= teacherCache.embed(images, [...episode.support, ...episode.query]));
     const proto = prototypicalLoss(...(split(s) as [tf.Tensor2D, tf.Tensor2D]), shape.way);
     const terms: Record<string, tf.Scalar> = { proto: proto.loss, accuracy: proto.accuracy };
     let loss: tf.Scalar = proto.loss;
