@@ -10,9 +10,12 @@ import { embedInference } from '../models/conv4.js';
 
 /** Images per class a key can tell apart (more than any dataset here holds per class). */
 const PER_CLASS = 2 ** 24;
+/** Floats kept at most (1 GiB): all of miniImageNet's training split at 1600-d takes 245 MB. */
+const MAX_FLOATS = 2 ** 28;
 
 export class TeacherCache {
   private readonly rows = new Map<number, Float32Array>();
+  private floats = 0;
 
   constructor(private readonly teacher: tf.LayersModel) {}
 
@@ -31,6 +34,7 @@ export class TeacherCache {
     const firstAt = new Map<number, number>();
     keys.forEach((k, i) => this.rows.has(k) || firstAt.has(k) || firstAt.set(k, i));
     const missing = [...firstAt.keys()];
+    const fresh = new Map<number, Float32Array>();
     if (missing.length > 0) {
       const at = [...firstAt.values()];
       const embedded = tf.tidy(() => {
@@ -40,11 +44,18 @@ export class TeacherCache {
       const dim = embedded.shape[1];
       const values = embedded.dataSync() as Float32Array;
       embedded.dispose();
-      missing.forEach((k, i) => this.rows.set(k, values.slice(i * dim, (i + 1) * dim)));
+      missing.forEach((k, i) => fresh.set(k, values.subarray(i * dim, (i + 1) * dim)));
     }
-    const dim = this.rows.get(keys[0])!.length;
+    const row = (k: number) => this.rows.get(k) ?? fresh.get(k)!;
+    const dim = row(keys[0]).length;
     const out = new Float32Array(keys.length * dim);
-    keys.forEach((k, i) => out.set(this.rows.get(k)!, i * dim));
+    keys.forEach((k, i) => out.set(row(k), i * dim));
+    // Kept while the budget lasts; past it, the images not kept are embedded again when they recur.
+    for (const [k, v] of fresh) {
+      if (this.floats + dim > MAX_FLOATS) break;
+      this.rows.set(k, v.slice());
+      this.floats += dim;
+    }
     return tf.tensor2d(out, [keys.length, dim]);
   }
 }
