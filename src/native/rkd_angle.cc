@@ -51,7 +51,7 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
         float* dgj = dg + (size_t)j * n;
         const float asj = as[j], atj = at[j], rsj = rs[j], rtj = rt[j];
         float hsum = 0.0f, gcos = 0.0f, l = 0.0f;
-#pragma omp simd reduction(+ : hsum, gcos, l)
+#pragma omp simd reduction(+ : hsum, gcos, l) simdlen(16)
         for (int k = j + 1; k < n; k++) {
           const float rr = rsj * rs[k];
           const float cs = (gsj[k] - asj - as[k]) * rr;
