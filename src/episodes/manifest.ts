@@ -1,6 +1,7 @@
 /**
- * Frozen episodes as CSV (fast-csv), one row per image: `episode,role,class,image`, with ids
- * rather than indices, so that any run, or any other framework, evaluates exactly the same tasks.
+ * Frozen episodes as CSV (written by fast-csv, read by ../csv.ts), one row per image:
+ * `episode,role,class,image`, with ids rather than indices, so that any run, or any other
+ * framework, evaluates exactly the same tasks.
  */
 import * as crypto from 'node:crypto';
 import { writeToString } from 'fast-csv';
@@ -50,8 +51,9 @@ interface EpisodeDraft {
 /**
  * Reads a manifest against the dataset it names images of. Every episode must have the same way,
  * shot and query counts; any malformed row is refused with its line number.
+ * @param bytes the file's contents, when the caller has read them already (to hash them)
  */
-export async function readManifest(file: string, dataset: FewShotDataset): Promise<FrozenEpisodes> {
+export async function readManifest(file: string, dataset: FewShotDataset, bytes?: Buffer): Promise<FrozenEpisodes> {
   const drafts: EpisodeDraft[] = [];
   let line = 1; // of the row being read, for the episode-level errors below
   const fail = (at: number, why: string) => new Error(`${file}:${at}: ${why}`);
@@ -59,7 +61,7 @@ export async function readManifest(file: string, dataset: FewShotDataset): Promi
   await readCsvRows(file, MANIFEST_HEADERS, (row, at) => {
     line = at;
     addRow(row);
-  });
+  }, bytes);
 
   function addRow(row: Row): void {
     const index = Number(row.episode);

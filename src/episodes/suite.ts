@@ -98,11 +98,12 @@ export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDatas
   const suite = readSuite(suiteFile);
   const csv = suiteManifestPath(suiteFile);
   if (fs.existsSync(csv)) {
-    const digest = sha256(fs.readFileSync(csv));
+    const bytes = fs.readFileSync(csv);
+    const digest = sha256(bytes);
     if (suite.sha256 && digest !== suite.sha256) {
       throw new Error(`${csv}: sha256 ${digest.slice(0, 12)}... differs from ${suiteFile}'s ${suite.sha256.slice(0, 12)}...`);
     }
-    const frozen = await readManifest(csv, dataset);
+    const frozen = await readManifest(csv, dataset, bytes);
     // A manifest edited (or replaced) along with its suite's sha256 must still be the suite it names.
     const { way, shot, query } = frozen.shape;
     if (way !== suite.way || shot !== suite.shot || query !== suite.query || frozen.episodes.length !== suite.episodes) {
@@ -146,8 +147,14 @@ export async function openEpisodeSource(
   }
   if (!manifestDataset) throw new Error(`${file}: a manifest CSV needs the dataset and split it draws from`);
   const dataset = openDataset(manifestDataset.dataset, manifestDataset.split);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
   return {
-    dataset, frozen: await readManifest(file, dataset), name: file.split('/').pop()!.replace(/\.csv$/i, ''),
-    sha256: sha256(fs.readFileSync(file)),
+    dataset, frozen: await readManifest(file, dataset, bytes), name: file.split('/').pop()!.replace(/\.csv$/i, ''),
+    sha256: sha256(bytes),
   };
 }
