@@ -31,6 +31,8 @@ interface NativeAddon {
   inputBlockGrad(arrays: Float32Array[], dims: number[]): void;
   /** RKD-A's loss sum and unscaled Gram gradient: [gs, gt, loss (1 float), dgram, ddiag], [n]. */
   rkdAngle(arrays: Float32Array[], dims: number[]): void;
+  /** Prototypical logits [n, way * query, way] of n episodes' rows of emb; dims: [rows, dim, n, way, shot, query]. */
+  protoLogits(emb: Float32Array, supportRows: Int32Array, queryRows: Int32Array, out: Float32Array, dims: number[]): void;
   threads(): number;
 }
 
@@ -338,6 +340,27 @@ function rkdAngleKernel(native: NativeAddon): tf.KernelFunc {
   };
 }
 
+/**
+ * Prototypical-network logits of a batch of episodes of one shape (src/eval/evaluate.ts): inputs
+ * embeddings [rows, D], supportRows and queryRows (int32, class-major, episode after episode); attrs
+ * way, shot, query; output [n, way * query, way], the same floats as src/losses/protonet.ts on wasm.
+ */
+export const PROTO_LOGITS_KERNEL = 'FewshotProtoLogits';
+
+function protoLogitsKernel(native: NativeAddon): tf.KernelFunc {
+  return (a) => {
+    const b = a.backend as unknown as WasmBackend;
+    const { embeddings, supportRows, queryRows } = a.inputs as Record<string, Info>;
+    const { way, shot, query } = a.attrs as { way: number; shot: number; query: number };
+    const [rows, dim] = embeddings.shape;
+    const n = queryRows.shape[0] / (way * query);
+    const out = b.makeOutput([n, way * query, way], 'float32');
+    native.protoLogits(heap(b, embeddings), b.typedArrayFromHeap(supportRows) as Int32Array,
+      b.typedArrayFromHeap(queryRows) as Int32Array, heap(b, out), [rows, dim, n, way, shot, query]);
+    return out;
+  };
+}
+
 /** Whether a kernel of our own can run now: on wasm, registered, and not turned off. */
 function ready(kernelName: string): boolean {
   return enabled && tf.getBackend() === 'wasm' && tf.getKernel(kernelName, 'wasm') !== undefined;
@@ -346,6 +369,11 @@ function ready(kernelName: string): boolean {
 /** Whether the native RKD-A kernel can run now. */
 export function nativeRkdAngle(): boolean {
   return ready(RKD_ANGLE_KERNEL);
+}
+
+/** Whether the native prototypical-logits kernel can run now. */
+export function nativeProtoLogits(): boolean {
+  return ready(PROTO_LOGITS_KERNEL);
 }
 
 /** Whether the block kernels can run now. */
@@ -365,7 +393,8 @@ export function registerNativeKernels(): number {
     [tf.MaxPoolGrad, maxPoolGrad]] as const) {
     replace(name, cached(name, () => make(native)));
   }
-  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const]) {
+  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const,
+    [PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const]) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   return native.threads();

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "fewshot_native",
-      "sources": ["conv.cc", "winograd.cc"],
+      "sources": ["conv.cc", "winograd.cc", "protonet.cc"],
       "cflags_cc": ["-O3", "<!(node -p \"process.env.FEWSHOT_NATIVE_MARCH_FLAG || '-march=x86-64-v3'\")", "-fopenmp", "-ffp-contract=fast"],
       "ldflags": ["-fopenmp"]
     },

@@ -6,6 +6,7 @@
 // See src/kernels/native.ts.
 #include <node_api.h>
 #include "winograd.h"
+#include "protonet.h"
 #include <omp.h>
 #include <algorithm>
 #include <cmath>
@@ -761,6 +762,32 @@ struct Call {
   }
   float* floats(size_t i, const char* name, size_t want, bool optional = false) { return floats_of(a[i], name, want, optional); }
 
+  // An Int32Array argument of exactly `want` ints, each in [0, bound).
+  int32_t* ints(size_t i, const char* name, size_t want, int bound) {
+    if (!ok) return nullptr;
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    napi_value buffer;
+    size_t offset;
+    if (napi_get_typedarray_info(env, a[i], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_int32_array) {
+      fail(std::string(name) + " is not an Int32Array");
+      return nullptr;
+    }
+    if (length != want) {
+      fail(std::string(name) + " holds " + std::to_string(length) + " ints, its dims need " + std::to_string(want));
+      return nullptr;
+    }
+    int32_t* v = static_cast<int32_t*>(data);
+    for (size_t k = 0; k < length; k++) {
+      if (v[k] < 0 || v[k] >= bound) {
+        fail(std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(v[k]) + " is not a row of the embeddings");
+        return nullptr;
+      }
+    }
+    return v;
+  }
+
   // Element `k` of the array argument `i` (the [arrays...] convention).
   napi_value element(size_t i, uint32_t k) {
     napi_value e = nullptr;
@@ -962,6 +989,20 @@ napi_value RkdAngle(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// protoLogits(emb, supportRows, queryRows, out, [rows, dim, n, way, shot, query]): see protonet.h.
+napi_value ProtoLogits(napi_env env, napi_callback_info info) {
+  Call c(env, info, "protoLogits", 5);
+  const std::vector<int> v = c.dims(4, 6);
+  const int rows = v[0], dim = v[1], n = v[2], way = v[3], shot = v[4], query = v[5];
+  if (c.ok && (way < 1 || shot < 1 || query < 1)) c.fail("way, shot and query must be positive");
+  const float* emb = c.floats(0, "emb", prod({rows, dim}));
+  const int32_t* support = c.ints(1, "supportRows", prod({n, way, shot}), rows);
+  const int32_t* query_rows = c.ints(2, "queryRows", prod({n, way, query}), rows);
+  float* out = c.floats(3, "out", prod({n, way, query, way}));
+  if (c.ok) fewshot::proto_logits(emb, dim, support, query_rows, n, way, shot, query, out);
+  return nullptr;
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value out;
   napi_create_int32(env, omp_get_max_threads(), &out);
@@ -982,6 +1023,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"inputBlockGradSums", nullptr, InputBlockGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"inputBlockGrad", nullptr, InputBlockGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"rkdAngle", nullptr, RkdAngle, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"protoLogits", nullptr, ProtoLogits, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
