@@ -108,6 +108,13 @@ describe('frozen episodes', () => {
     });
   }
 
+  it('refuses an episode whose rows are in two places, naming the line', async () => {
+    const file = path.join(tempDir(), 'split.csv');
+    fs.writeFileSync(file, await manifestText(dataset, [sampler.episode(0), sampler.episode(1), sampler.episode(0)]));
+    // 3-way 2-shot 2-query: 12 rows an episode, after the header.
+    await readManifest(file, dataset).then(() => expect.fail('accepted'), (err: Error) => expect(err.message).to.equal(`${file}:26: episode 0 appears in two places`));
+  });
+
   it('refuses episodes of different shapes within one manifest', async () => {
     const file = path.join(tempDir(), 'mixed.csv');
     const other = new EpisodeSampler(dataset, { way: 4, shot: 2, query: 2 }, 5);

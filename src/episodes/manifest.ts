@@ -61,7 +61,8 @@ interface EpisodeDraft {
   classes: number[];
   support: Map<number, ImageRef[]>;
   query: Map<number, ImageRef[]>;
-  seen: Set<string>;
+  /** The episode's images so far, as classIndex * 2^26 + imageIndex (numbers hash faster than ids). */
+  seen: Set<number>;
 }
 
 /**
@@ -71,7 +72,9 @@ interface EpisodeDraft {
  */
 export async function readManifest(file: string, dataset: FewShotDataset, bytes?: Buffer): Promise<FrozenEpisodes> {
   const drafts: EpisodeDraft[] = [];
+  const indices = new Set<number>();
   let line = 1; // of the row being read, for the episode-level errors below
+  let episodeText = ''; // the last row's, checked already
   const fail = (at: number, why: string) => new Error(`${file}:${at}: ${why}`);
 
   await readCsvRows(file, MANIFEST_HEADERS, (row, at) => {
@@ -80,13 +83,18 @@ export async function readManifest(file: string, dataset: FewShotDataset, bytes?
   }, bytes);
 
   function addRow(row: Row): void {
-    const index = Number(row.episode);
-    if (!/^\d+$/.test(row.episode)) throw new Error(`episode '${row.episode}' is not a non-negative integer`);
     let draft = drafts[drafts.length - 1];
-    if (!draft || draft.index !== index) {
-      if (drafts.some((d) => d.index === index)) throw new Error(`episode ${index} appears in two places`);
-      draft = { index, line, classes: [], support: new Map(), query: new Map(), seen: new Set() };
-      drafts.push(draft);
+    // Rows of an episode are consecutive: its number is checked on its first row.
+    if (row.episode !== episodeText) {
+      const index = Number(row.episode);
+      if (!/^\d+$/.test(row.episode)) throw new Error(`episode '${row.episode}' is not a non-negative integer`);
+      if (!draft || draft.index !== index) {
+        if (indices.has(index)) throw new Error(`episode ${index} appears in two places`);
+        indices.add(index);
+        draft = { index, line, classes: [], support: new Map(), query: new Map(), seen: new Set() };
+        drafts.push(draft);
+      }
+      episodeText = row.episode;
     }
     if (row.role !== 'support' && row.role !== 'query') {
       throw new Error(`role '${row.role}', expected 'support' or 'query'`);
@@ -102,8 +110,9 @@ export async function readManifest(file: string, dataset: FewShotDataset, bytes?
       draft.classes.push(ref.classIndex);
     }
     const refs = byClass.get(ref.classIndex) ?? [];
-    if (draft.seen.has(row.image)) throw new Error(`image '${row.image}' appears twice in episode ${index}`);
-    draft.seen.add(row.image);
+    const key = ref.classIndex * 2 ** 26 + ref.imageIndex;
+    if (draft.seen.has(key)) throw new Error(`image '${row.image}' appears twice in episode ${draft.index}`);
+    draft.seen.add(key);
     refs.push(ref);
     byClass.set(ref.classIndex, refs);
   }
