@@ -393,8 +393,10 @@ export function registerNativeKernels(): number {
     [tf.MaxPoolGrad, maxPoolGrad]] as const) {
     replace(name, cached(name, () => make(native)));
   }
-  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const,
-    [PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const]) {
+  // An addon built before protoLogits existed (the code updated, `npm run build:native` not run):
+  // evaluation takes the tf path, which gives the same floats.
+  const protoLogits = typeof native.protoLogits === 'function' ? [[PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const] : [];
+  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const, ...protoLogits]) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   return native.threads();
