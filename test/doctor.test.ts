@@ -77,6 +77,15 @@ describe('the native boundary', function () {
     expect(() => native!.conv2d(x, w, null, out, [1, 5, 5, 2, 3, 3, 4, 6, 5, 1, 1, 1, 1])).to.throw(RangeError, /conv2d: output size does not follow/);
     expect(() => native!.rkdAngle([new Float32Array(9), new Float32Array(9), new Float32Array(1), new Float32Array(9)], [3]))
       .to.throw(RangeError, 'rkdAngle: expected at least 5 arrays');
+    // protoLogits: rows of the embeddings only, read from Int32Arrays. 10 rows of 4; one 2-way 1-shot 1-query episode.
+    const [emb, support, query, logits] = [new Float32Array(40), Int32Array.from([0, 9]), Int32Array.from([1, 2]), new Float32Array(4)];
+    const proto = [10, 4, 1, 2, 1, 1];
+    expect(() => native!.protoLogits(emb, support, query, logits, proto)).to.not.throw();
+    expect(() => native!.protoLogits(emb, Int32Array.from([0, 10]), query, logits, proto)).to.throw(RangeError, 'protoLogits: supportRows[1] = 10 is not a row of the embeddings');
+    expect(() => native!.protoLogits(emb, support, Int32Array.from([-1, 2]), logits, proto)).to.throw(RangeError, 'protoLogits: queryRows[0] = -1 is not a row of the embeddings');
+    expect(() => native!.protoLogits(emb, support, new Float32Array(2) as unknown as Int32Array, logits, proto)).to.throw(RangeError, 'protoLogits: queryRows is not an Int32Array');
+    expect(() => native!.protoLogits(emb, support, query, new Float32Array(3), proto)).to.throw(RangeError, 'protoLogits: out holds 3 floats, its dims need 4');
+    expect(() => native!.protoLogits(emb, support, query, logits, [10, 4, 1, 0, 1, 1])).to.throw(RangeError, 'protoLogits: way, shot and query must be positive');
   });
 
   it('a model is refused on data of another image shape, in one line naming both (native path included)', async () => {
