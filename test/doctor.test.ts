@@ -81,6 +81,15 @@ describe('the native boundary', function () {
     // The first block's kernels read whole registers of 8 output channels: anything else is refused, not read past.
     const block = { x: new Float32Array(50), kernel: new Float32Array(72), bias: new Float32Array(4), mean: new Float32Array(4), variance: new Float32Array(4) };
     expect(() => native!.inputBlockMoments(block, params)).to.throw(RangeError, 'inputBlockMoments: cout must be a multiple of 8');
+    // protoLogits: rows of the embeddings only, read from Int32Arrays. 10 rows of 4; one 2-way 1-shot 1-query episode.
+    const proto = { embeddings: new Float32Array(40), supportRows: Int32Array.from([0, 9]), queryRows: Int32Array.from([1, 2]), out: new Float32Array(4) };
+    const shape = { rows: 10, dim: 4, n: 1, way: 2, shot: 1, query: 1 };
+    expect(() => native!.protoLogits(proto, shape)).to.not.throw();
+    expect(() => native!.protoLogits({ ...proto, supportRows: Int32Array.from([0, 10]) }, shape)).to.throw(RangeError, 'protoLogits: supportRows[1] = 10 is out of range');
+    expect(() => native!.protoLogits({ ...proto, queryRows: Int32Array.from([-1, 2]) }, shape)).to.throw(RangeError, 'protoLogits: queryRows[0] = -1 is out of range');
+    expect(() => native!.protoLogits({ ...proto, queryRows: new Float32Array(2) as unknown as Int32Array }, shape)).to.throw(RangeError, 'protoLogits: queryRows is not an Int32Array');
+    expect(() => native!.protoLogits({ ...proto, out: new Float32Array(3) }, shape)).to.throw(RangeError, 'protoLogits: out holds 3 floats, its params need 4');
+    expect(() => native!.protoLogits(proto, { ...shape, way: 0 })).to.throw(RangeError, 'protoLogits: way, shot and query must be positive');
   });
 
   it('a model is refused on data of another image shape, in one line naming both (native path included)', async () => {

@@ -2,8 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { openSynthetic } from '../src/data/synthetic.js';
-import { EpisodeSampler } from '../src/episodes/sampler.js';
-import { manifestText, readManifest, sha256, writeManifest } from '../src/episodes/manifest.js';
+import seedrandom from 'seedrandom';
+import { writeToString } from 'fast-csv';
+import type { FewShotDataset, ImageRef } from '../src/data/dataset.js';
+import { EpisodeSampler, drawWithoutReplacement } from '../src/episodes/sampler.js';
+import { MANIFEST_HEADERS, manifestText, plainField, readManifest, sha256, writeManifest } from '../src/episodes/manifest.js';
 import { loadSuiteEpisodes, readSuite, sampleSuite } from '../src/episodes/suite.js';
 import { ROOT, tempDir } from './helpers.js';
 
@@ -42,6 +45,22 @@ describe('episode sampler', () => {
     // 800 * 8 / 64 = 100 draws per class expected.
     expect(Math.min(...counts)).to.be.above(60);
     expect(Math.max(...counts)).to.be.below(140);
+  });
+
+  it('draws as the first k steps of a full Fisher-Yates shuffle', () => {
+    const fullShuffle = (n: number, k: number, rng: () => number) => {
+      const pool = Array.from({ length: n }, (_, i) => i);
+      for (let i = 0; i < k; i++) {
+        const j = i + Math.floor(rng() * (n - i));
+        [pool[i], pool[j]] = [pool[j], pool[i]];
+      }
+      return pool.slice(0, k);
+    };
+    for (const [n, k] of [[1, 1], [2, 2], [20, 20], [64, 5], [1692, 20], [1692, 1692]]) {
+      for (const seed of ['a', 'b', 'c']) {
+        expect(drawWithoutReplacement(n, k, seedrandom(seed)), `${n} ${k} ${seed}`).to.deep.equal(fullShuffle(n, k, seedrandom(seed)));
+      }
+    }
   });
 
   it('refuses a way beyond the classes and shot + query beyond a class', () => {
@@ -89,12 +108,38 @@ describe('frozen episodes', () => {
     });
   }
 
+  it('refuses an episode whose rows are in two places, naming the line', async () => {
+    const file = path.join(tempDir(), 'split.csv');
+    fs.writeFileSync(file, await manifestText(dataset, [sampler.episode(0), sampler.episode(1), sampler.episode(0)]));
+    // 3-way 2-shot 2-query: 12 rows an episode, after the header.
+    await readManifest(file, dataset).then(() => expect.fail('accepted'), (err: Error) => expect(err.message).to.equal(`${file}:26: episode 0 appears in two places`));
+  });
+
   it('refuses episodes of different shapes within one manifest', async () => {
     const file = path.join(tempDir(), 'mixed.csv');
     const other = new EpisodeSampler(dataset, { way: 4, shot: 2, query: 2 }, 5);
     const text = await manifestText(dataset, [sampler.episode(0), other.episode(1)]);
     fs.writeFileSync(file, text);
     await readManifest(file, dataset).then(() => expect.fail('accepted'), (err: Error) => expect(err.message).to.match(/episode 1 is 4-way 2-shot 2-query, the first is 3-way/));
+  });
+
+  it("writes a manifest's text as fast-csv does, also for ids that need quoting", async () => {
+    const asFastCsv = (ds: FewShotDataset, episodes: typeof sampled) => writeToString(
+      episodes.flatMap((ep) => ([['support', ep.support], ['query', ep.query]] as const).flatMap(([role, refs]) =>
+        refs.map((r) => [String(ep.index), role, ds.classIds[r.classIndex], ds.imageId(r)]))),
+      { headers: [...MANIFEST_HEADERS], includeEndRowDelimiter: true });
+    const sampled = [...sampler.episodes(0, 5)];
+    expect(await manifestText(dataset, sampled)).to.equal(await asFastCsv(dataset, sampled));
+    // Class ids that fast-csv quotes or changes: the whole text goes through it.
+    for (const odd of ['a,b', 'say "hi"', 'a|b', 'two\nlines', 'cr\r', 'nul\0']) {
+      expect(plainField(odd), odd).to.equal(false);
+      const classIds = dataset.classIds.map((id, i) => (i % 2 ? `${odd}${id}` : id));
+      const renamed: FewShotDataset = Object.assign(Object.create(dataset) as FewShotDataset, {
+        classIds, imageId: (r: ImageRef) => `${classIds[r.classIndex]}/${r.imageIndex}`,
+      });
+      expect(await manifestText(renamed, sampled), odd).to.equal(await asFastCsv(renamed, sampled));
+    }
+    expect(plainField('Alphabet_of_the_Magi/character01/rot090/0709_01')).to.equal(true);
   });
 
   it('the shipped suites reproduce their recorded sha256', async () => {

@@ -5,13 +5,15 @@ import { openSynthetic } from '../src/data/synthetic.js';
 import { EpisodeSampler } from '../src/episodes/sampler.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { embedImages, evaluateCheckpoint, evaluateEpisodes } from '../src/eval/evaluate.js';
+import { EmbeddingTable, embedImages, evaluateCheckpoint, evaluateEpisodes, scoreEpisodes } from '../src/eval/evaluate.js';
+import type { Episode } from '../src/episodes/sampler.js';
+import { nativeCalls, hasNativeProtoLogits } from '../src/kernels/native.js';
 import { readEpisodeAccuracies } from '../src/eval/results.js';
 import { loadSuiteEpisodes } from '../src/episodes/suite.js';
 import { saveCheckpoint } from '../src/models/checkpoint.js';
-import { tempDir } from './helpers.js';
+import { requireNative, tempDir } from './helpers.js';
 import { meanInterval } from '../src/eval/stats.js';
-import { prototypicalLoss } from '../src/losses/protonet.js';
+import { batchLogits, negativeSquaredDistances, prototypes, prototypicalLoss } from '../src/losses/protonet.js';
 import { conv4 } from '../src/models/conv4.js';
 
 describe('evaluation', function () {
@@ -57,6 +59,60 @@ describe('evaluation', function () {
     }
     model.dispose();
   });
+
+  // Episodes of several shapes (scored in batches of one shape each) over a random embedding table.
+  function scoringCase(backend: string) {
+    const dataset = openSynthetic('val'); // 64 classes of 20
+    const episodes: Episode[] = [];
+    for (const [shape, seed] of [[{ way: 5, shot: 1, query: 15 }, 1], [{ way: 20, shot: 5, query: 15 }, 2], [{ way: 3, shot: 4, query: 3 }, 3]] as const) {
+      episodes.push(...new EpisodeSampler(dataset, shape, `${backend}/${seed}`).episodes(0, 7));
+    }
+    const rowOf = (r: { classIndex: number; imageIndex: number }) => r.classIndex * 20 + r.imageIndex;
+    // Rounded to a coarse grid, so that some queries are equally near two prototypes: ties decided alike too.
+    const embeddings = tf.tidy(() => tf.div(tf.round(tf.mul(tf.randomNormal([64 * 20, 24], 0, 1, 'float32', 9), 4)), 4)) as tf.Tensor2D;
+    return { episodes, table: { embeddings, rowOf } as EmbeddingTable };
+  }
+
+  /** Each episode alone, as prototypicalLoss scores one episode: logits, accuracy, loss. */
+  function episodeByEpisode(table: EmbeddingTable, episodes: readonly Episode[]) {
+    return episodes.map((ep) => tf.tidy(() => {
+      const rows = (list: Episode['support']) => tf.tensor1d(list.map(table.rowOf), 'int32');
+      const support = tf.gather(table.embeddings, rows(ep.support)) as tf.Tensor2D;
+      const query = tf.gather(table.embeddings, rows(ep.query)) as tf.Tensor2D;
+      const out = prototypicalLoss(support, query, ep.classes.length);
+      const logits = negativeSquaredDistances(query, prototypes(support, ep.classes.length)).dataSync();
+      return { logits, accuracy: out.accuracy.dataSync()[0], loss: out.loss.dataSync()[0] };
+    }));
+  }
+
+  for (const [backend, native] of [['cpu', false], ['wasm', false], ['wasm', true]] as const) {
+    const setting = native ? 'wasm with the native kernel' : backend;
+    it(`scores episodes in batches to the same floats as one by one (${setting})`, async function () {
+      await initBackend(backend);
+      if (native) requireNative(this, hasNativeProtoLogits());
+      await initBackend(backend, { nativeKernels: native });
+      const { episodes, table } = scoringCase(backend);
+      const alone = episodeByEpisode(table, episodes);
+      const before = nativeCalls().protoLogits ?? 0;
+      const batched = await scoreEpisodes(table, episodes);
+      expect((nativeCalls().protoLogits ?? 0) > before, 'the native kernel ran').to.equal(native);
+      expect(batched.accuracies).to.deep.equal(alone.map((a) => a.accuracy));
+      expect(new Set(batched.accuracies).size, 'accuracies that differ').to.be.above(3);
+      // The mean loss adds the same float losses in the same order.
+      expect(batched.loss).to.equal(alone.reduce((sum, a) => sum + a.loss, 0) / episodes.length);
+      expect(batched.episodeIndices).to.deep.equal(episodes.map((e) => e.index));
+      // Logits float for float, batch by batch of one shape.
+      for (let start = 0; start < episodes.length; start += 7) {
+        const group = episodes.slice(start, start + 7);
+        const rows = (pick: (e: Episode) => Episode['support']) => Int32Array.from(group.flatMap((e) => pick(e).map(table.rowOf)));
+        const { way, shot, query } = { way: group[0].classes.length, shot: group[0].support.length / group[0].classes.length, query: group[0].query.length / group[0].classes.length };
+        const logits = tf.tidy(() => batchLogits(table.embeddings, rows((e) => e.support), rows((e) => e.query), { way, shot, query }).dataSync());
+        const expected = new Float32Array(alone.slice(start, start + 7).flatMap((a) => [...a.logits]));
+        expect(logits, `logits of episodes ${start}..${start + 6}`).to.deep.equal(expected);
+      }
+      table.embeddings.dispose();
+    });
+  }
 
   it('reports the 95% interval as 1.96 sample standard deviations over sqrt(n)', () => {
     const r = meanInterval([0.5, 0.7, 0.9, 0.7]);

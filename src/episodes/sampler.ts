@@ -24,14 +24,20 @@ export interface Episode {
 /** What the sampler needs of a dataset: ids and counts, no pixels. */
 export type ClassCatalog = Pick<FewShotDataset, 'name' | 'classIds' | 'imageCount'>;
 
-/** The first `k` entries of a seeded Fisher-Yates shuffle of 0..n-1: k draws without replacement. */
-function drawWithoutReplacement(n: number, k: number, rng: () => number): number[] {
-  const pool = Array.from({ length: n }, (_, i) => i);
+/**
+ * The first `k` entries of a seeded Fisher-Yates shuffle of 0..n-1: k draws without replacement.
+ * Only the moved entries are kept (a 20-way episode draws 20 of 1692 Omniglot test classes): step
+ * i swaps position i with a later one and never touches i again, so out[i] is final at once.
+ */
+export function drawWithoutReplacement(n: number, k: number, rng: () => number): number[] {
+  const moved = new Map<number, number>();
+  const out: number[] = [];
   for (let i = 0; i < k; i++) {
     const j = i + Math.floor(rng() * (n - i));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
+    out.push(moved.get(j) ?? j);
+    moved.set(j, moved.get(i) ?? i);
   }
-  return pool.slice(0, k);
+  return out;
 }
 
 export function checkEpisodeShape(shape: EpisodeShape): void {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FewShotDataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../atomic.js';
-import { EpisodeSampler, EpisodeShape, checkEpisodeShape } from './sampler.js';
+import { Episode, EpisodeSampler, EpisodeShape, checkEpisodeShape } from './sampler.js';
 import { FrozenEpisodes, manifestText, readManifest, sha256 } from './manifest.js';
 
 export interface Suite extends EpisodeShape {
@@ -85,9 +85,10 @@ export function suiteSampler(suite: Suite, dataset: FewShotDataset): EpisodeSamp
 }
 
 /** Samples the suite's episodes and renders its manifest; the hash is what `sha256` records. */
-export async function sampleSuite(suite: Suite, dataset: FewShotDataset): Promise<{ text: string; sha256: string }> {
-  const text = await manifestText(dataset, suiteSampler(suite, dataset).episodes(0, suite.episodes));
-  return { text, sha256: sha256(text) };
+export async function sampleSuite(suite: Suite, dataset: FewShotDataset): Promise<{ episodes: Episode[]; text: string; sha256: string }> {
+  const episodes = [...suiteSampler(suite, dataset).episodes(0, suite.episodes)];
+  const text = await manifestText(dataset, episodes);
+  return { episodes, text, sha256: sha256(text) };
 }
 
 /**
@@ -98,11 +99,12 @@ export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDatas
   const suite = readSuite(suiteFile);
   const csv = suiteManifestPath(suiteFile);
   if (fs.existsSync(csv)) {
-    const digest = sha256(fs.readFileSync(csv));
+    const bytes = fs.readFileSync(csv);
+    const digest = sha256(bytes);
     if (suite.sha256 && digest !== suite.sha256) {
       throw new Error(`${csv}: sha256 ${digest.slice(0, 12)}... differs from ${suiteFile}'s ${suite.sha256.slice(0, 12)}...`);
     }
-    const frozen = await readManifest(csv, dataset);
+    const frozen = await readManifest(csv, dataset, bytes);
     // A manifest edited (or replaced) along with its suite's sha256 must still be the suite it names.
     const { way, shot, query } = frozen.shape;
     if (way !== suite.way || shot !== suite.shot || query !== suite.query || frozen.episodes.length !== suite.episodes) {
@@ -111,12 +113,11 @@ export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDatas
     }
     return { ...frozen, sha256: digest };
   }
-  const { sha256: digest } = await sampleSuite(suite, dataset);
+  const { episodes, sha256: digest } = await sampleSuite(suite, dataset);
   if (suite.sha256 && digest !== suite.sha256) {
     throw new Error(`${suiteFile}: sampling now gives sha256 ${digest.slice(0, 12)}..., the suite records ${suite.sha256.slice(0, 12)}...`);
   }
-  const sampler = suiteSampler(suite, dataset);
-  return { shape: suite, episodes: [...sampler.episodes(0, suite.episodes)], sha256: digest };
+  return { shape: suite, episodes, sha256: digest };
 }
 
 /** Frozen episodes from a suite JSON or a manifest CSV, with the dataset they draw from. */
@@ -146,8 +147,14 @@ export async function openEpisodeSource(
   }
   if (!manifestDataset) throw new Error(`${file}: a manifest CSV needs the dataset and split it draws from`);
   const dataset = openDataset(manifestDataset.dataset, manifestDataset.split);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
   return {
-    dataset, frozen: await readManifest(file, dataset), name: file.split('/').pop()!.replace(/\.csv$/i, ''),
-    sha256: sha256(fs.readFileSync(file)),
+    dataset, frozen: await readManifest(file, dataset, bytes), name: file.split('/').pop()!.replace(/\.csv$/i, ''),
+    sha256: sha256(bytes),
   };
 }

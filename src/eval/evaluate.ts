@@ -15,7 +15,7 @@ import { checkImageShape, embedInference } from '../models/conv4.js';
 import { suiteIdentity, writeEpisodeAccuracies } from './results.js';
 import { FewShotDataset, ImageRef, imageBatch } from '../data/dataset.js';
 import type { Episode } from '../episodes/sampler.js';
-import { prototypicalLoss } from '../losses/protonet.js';
+import { batchLogits, classMajorLabels } from '../losses/protonet.js';
 import { Interval, meanInterval } from './stats.js';
 
 export interface EvaluationResult extends Interval {
@@ -61,8 +61,6 @@ export interface EmbeddingTable {
   rowOf(ref: ImageRef): number;
 }
 
-const refKey = (r: ImageRef) => `${r.classIndex}:${r.imageIndex}`;
-
 /** Embeds every distinct image of the episodes (of one dataset) once; dispose `embeddings` after. */
 export function embedEpisodes(
   model: tf.LayersModel,
@@ -70,39 +68,85 @@ export function embedEpisodes(
   episodes: readonly Episode[],
   options: EvaluateOptions = {},
 ): EmbeddingTable {
-  const rows = new Map<string, number>();
+  // Rows by the image's position in the dataset: a number, not a string key per image mention
+  // (the four Omniglot test suites mention 900k images).
+  const classStart: number[] = [];
+  let total = 0;
+  for (let c = 0; c < dataset.classIds.length; c++) {
+    classStart.push(total);
+    total += dataset.imageCount(c);
+  }
+  const rows = new Int32Array(total).fill(-1);
   const refs: ImageRef[] = [];
   for (const ep of episodes) {
-    for (const r of [...ep.support, ...ep.query]) {
-      if (!rows.has(refKey(r))) {
-        rows.set(refKey(r), refs.length);
-        refs.push(r);
+    for (const list of [ep.support, ep.query]) {
+      for (const r of list) {
+        const at = classStart[r.classIndex] + r.imageIndex;
+        if (rows[at] < 0) {
+          rows[at] = refs.length;
+          refs.push(r);
+        }
       }
     }
   }
   const embeddings = embedImages(model, dataset, refs, options.batchSize, (done) => options.onProgress?.(done, refs.length));
-  return { embeddings, rowOf: (ref) => rows.get(refKey(ref))! };
+  return { embeddings, rowOf: (ref) => rows[classStart[ref.classIndex] + ref.imageIndex] };
 }
 
-/** Scores every episode from embedded images: per-episode accuracy, mean and 95% interval. */
+/** Floats of the largest intermediate ([episodes, queries, way, D]) of one batch of episodes. */
+const SCORE_BATCH_FLOATS = 1 << 23;
+
+/**
+ * Scores every episode from embedded images: per-episode accuracy, mean and 95% interval.
+ * Episodes of one shape are scored in batches (`batchLogits`: each episode's logits the same floats
+ * as `prototypicalLoss` computes on it alone, and so its accuracy and loss), one download per batch
+ * instead of a gather, a dozen kernels and a download per episode.
+ */
 export async function scoreEpisodes(table: EmbeddingTable, episodes: readonly Episode[]): Promise<Omit<EvaluationResult, 'seconds' | 'distinctImages'>> {
   if (episodes.length === 0) throw new Error('no episodes to evaluate');
   const accuracies: number[] = [];
   let lossSum = 0;
-  for (const ep of episodes) {
-    const rows = (list: readonly ImageRef[]) => tf.tensor1d(list.map(table.rowOf), 'int32');
-    const scored = tf.tidy(() => {
-      const support = tf.gather(table.embeddings, rows(ep.support)) as tf.Tensor2D;
-      const query = tf.gather(table.embeddings, rows(ep.query)) as tf.Tensor2D;
-      const out = prototypicalLoss(support, query, ep.classes.length);
-      return tf.stack([out.accuracy, out.loss]);
-    });
-    const [accuracy, loss] = await scored.data();
-    scored.dispose();
-    accuracies.push(accuracy);
-    lossSum += loss;
+  const dim = table.embeddings.shape[1];
+  for (let start = 0; start < episodes.length;) {
+    const first = episodes[start];
+    const way = first.classes.length;
+    const [shot, query] = [first.support.length / way, first.query.length / way];
+    const perEpisode = Math.max(1, Math.floor(SCORE_BATCH_FLOATS / (way * query * way * dim)));
+    let end = start + 1;
+    while (end < episodes.length && end - start < perEpisode && sameShape(episodes[end], first)) end++;
+    const batch = episodes.slice(start, end);
+    const [accuracy, loss] = await scoreBatch(table, batch, way, shot, query);
+    for (let i = 0; i < batch.length; i++) {
+      accuracies.push(accuracy[i]);
+      lossSum += loss[i];
+    }
+    start = end;
   }
   return { ...meanInterval(accuracies), accuracies, loss: lossSum / episodes.length, episodeIndices: episodes.map((e) => e.index) };
+}
+
+const sameShape = (a: Episode, b: Episode) =>
+  a.classes.length === b.classes.length && a.support.length === b.support.length && a.query.length === b.query.length;
+
+/** Accuracy and loss of each of a batch of episodes of one shape (`prototypicalLoss`, batched). */
+async function scoreBatch(table: EmbeddingTable, batch: readonly Episode[], way: number, shot: number, query: number): Promise<[Float32Array, Float32Array]> {
+  const rows = (pick: (ep: Episode) => readonly ImageRef[]) => {
+    const out = new Int32Array(batch.length * pick(batch[0]).length);
+    let i = 0;
+    for (const ep of batch) for (const ref of pick(ep)) out[i++] = table.rowOf(ref);
+    return out;
+  };
+  const scored = tf.tidy(() => {
+    const logits = batchLogits(table.embeddings, rows((ep) => ep.support), rows((ep) => ep.query), { way, shot, query });
+    const labels = classMajorLabels(way, query);
+    // As prototypicalLoss, along one more (leading) axis.
+    const loss = tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, way), tf.logSoftmax(logits)), 2), 1));
+    const accuracy = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 2), labels), 'float32'), 1);
+    return tf.stack([accuracy, loss]);
+  });
+  const values = (await scored.data()) as Float32Array;
+  scored.dispose();
+  return [values.subarray(0, batch.length), values.subarray(batch.length)];
 }
 
 export async function evaluateEpisodes(

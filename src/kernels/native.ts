@@ -33,6 +33,7 @@ interface BatchNormParams { n: number; h: number; w: number; c: number }
 
 /** RKD-A from two n x n Gram matrices. */
 interface RkdAngleParams { n: number }
+interface ProtoLogitsParams { rows: number; dim: number; n: number; way: number; shot: number; query: number }
 
 type Arrays<Name extends string> = Record<Name, Float32Array>;
 
@@ -60,6 +61,8 @@ interface NativeAddon {
     | 'scale' | 'dw'>, params: ConvParams): void;
   /** RKD-A's loss sum (1 float) and unscaled Gram gradient. */
   rkdAngle(arrays: Arrays<'gs' | 'gt' | 'loss' | 'dgram' | 'ddiag'>, params: RkdAngleParams): void;
+  /** Prototypical logits [n, way * query, way] of n episodes whose rows of the embeddings are given (Int32Arrays). */
+  protoLogits(arrays: Arrays<'embeddings' | 'out'> & Record<'supportRows' | 'queryRows', Int32Array>, params: ProtoLogitsParams): void;
   threads(): number;
 }
 
@@ -388,9 +391,37 @@ function rkdAngleKernel(native: NativeAddon): tf.KernelFunc {
   };
 }
 
+/**
+ * Prototypical-network logits of a batch of episodes of one shape (src/losses/protonet.ts): inputs
+ * embeddings [rows, D], supportRows and queryRows (int32, class-major, episode after episode); attrs
+ * way, shot, query; output [n, way * query, way], the same floats as the tfjs ops on wasm.
+ */
+export const PROTO_LOGITS_KERNEL = 'FewshotProtoLogits';
+
+function protoLogitsKernel(native: NativeAddon): tf.KernelFunc {
+  return (a) => {
+    const b = a.backend as unknown as WasmBackend;
+    const { embeddings, supportRows, queryRows } = a.inputs as Record<string, Info>;
+    const { way, shot, query } = a.attrs as { way: number; shot: number; query: number };
+    const [rows, dim] = embeddings.shape;
+    const n = queryRows.shape[0] / (way * query);
+    const out = b.makeOutput([n, way * query, way], 'float32');
+    // Views after makeOutput, which may grow (and so detach) the heap.
+    const ints = (t: Info) => b.typedArrayFromHeap(t) as Int32Array;
+    native.protoLogits({ ...views(b, { embeddings, out }), supportRows: ints(supportRows), queryRows: ints(queryRows) },
+      { rows, dim, n, way, shot, query });
+    return out;
+  };
+}
+
 /** Whether a kernel of our own can run now: on wasm, registered, and not turned off. */
 function ready(kernelName: string): boolean {
   return enabled && tf.getBackend() === 'wasm' && tf.getKernel(kernelName, 'wasm') !== undefined;
+}
+
+/** Whether the native prototypical-logits kernel can run now. */
+export function hasNativeProtoLogits(): boolean {
+  return ready(PROTO_LOGITS_KERNEL);
 }
 
 /** Whether the native RKD-A kernel can run now. */
@@ -417,7 +448,10 @@ export function registerNativeKernels(inUse = true): number {
     [tf.MaxPoolGrad, maxPoolGrad]] as const) {
     replace(name, cached(name, () => make(native)));
   }
-  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const]) {
+  // An addon built before protoLogits existed (the code updated, `npm run build:native` not run):
+  // evaluation takes the tfjs path, which gives the same floats.
+  const protoLogits = typeof native.protoLogits === 'function' ? [[PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const] : [];
+  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const, ...protoLogits]) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   return inUse ? native.threads() : 0;

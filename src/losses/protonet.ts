@@ -4,6 +4,7 @@
  * Rows are class-major: support row i is class floor(i / shot), query row j class floor(j / query).
  */
 import * as tf from '@tensorflow/tfjs';
+import { PROTO_LOGITS_KERNEL, hasNativeProtoLogits } from '../kernels/native.js';
 
 /**
  * Class means of class-major support embeddings.
@@ -25,6 +26,33 @@ export function negativeSquaredDistances(query: tf.Tensor2D, protos: tf.Tensor2D
     // Direct differences rather than |q|^2 - 2 q.p + |p|^2: no cancellation when q is near p.
     const diff = tf.sub(tf.expandDims(query, 1), tf.expandDims(protos, 0));
     return tf.neg(tf.sum(tf.square(diff), 2)) as tf.Tensor2D;
+  });
+}
+
+/**
+ * The logits of n episodes of one shape at once, from rows of an embedding table (class-major,
+ * episode after episode): [n, way * query, way]. Each episode's are the same floats as
+ * `negativeSquaredDistances(query, prototypes(support, way))` on it alone: the same kernels reduce
+ * in the same order, or on wasm one native pass that does (src/native/protonet.cc).
+ */
+export function batchLogits(
+  embeddings: tf.Tensor2D,
+  supportRows: Int32Array,
+  queryRows: Int32Array,
+  shape: { way: number; shot: number; query: number },
+): tf.Tensor3D {
+  const { way, shot, query } = shape;
+  const n = queryRows.length / (way * query);
+  const dim = embeddings.shape[1];
+  return tf.tidy(() => {
+    const [s, q] = [tf.tensor1d(supportRows, 'int32'), tf.tensor1d(queryRows, 'int32')];
+    if (hasNativeProtoLogits()) {
+      return tf.engine().runKernel(PROTO_LOGITS_KERNEL, { embeddings, supportRows: s, queryRows: q }, { way, shot, query }) as tf.Tensor3D;
+    }
+    const protos = tf.mean(tf.reshape(tf.gather(embeddings, s), [n, way, shot, dim]), 2);
+    const queries = tf.reshape(tf.gather(embeddings, q), [n, way * query, dim]);
+    const diff = tf.sub(tf.expandDims(queries, 2), tf.expandDims(protos, 1)); // [n, way * query, way, dim]
+    return tf.neg(tf.sum(tf.square(diff), 3)) as tf.Tensor3D;
   });
 }
 

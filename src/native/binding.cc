@@ -4,11 +4,10 @@
 //   kernel(arrays, params)
 //
 // arrays: an object of Float32Arrays by name (the kernel's inputs, as tfjs names them, then its
-// outputs); params: an object of ints, the fields of the kernel family's struct in params.h, with
-// the same names (the interfaces in src/kernels/native.ts). Before a kernel runs, every field is
-// checked to be a non-negative int and every array to hold exactly the floats the params imply: a
-// mismatch throws a RangeError naming the kernel and the field or array, never a read or write out
-// of bounds.
+// outputs; row indices as Int32Arrays); params: an object of ints, the fields of the kernel family's struct in
+// params.h, with the same names (the interfaces in src/kernels/native.ts). Before a kernel runs, every field is checked
+// to be a non-negative int and every array to hold exactly the floats the params imply: a mismatch throws a RangeError
+// naming the kernel and the field or array, never a read or write out of bounds.
 #include <node_api.h>
 #include <omp.h>
 
@@ -65,6 +64,10 @@ constexpr Field<BatchNormParams> kBatchNormFields[] = {
 constexpr Field<RkdAngleParams> kRkdAngleFields[] = {
     FIELD(RkdAngleParams, n),
 };
+constexpr Field<ProtoLogitsParams> kProtoLogitsFields[] = {
+    FIELD(ProtoLogitsParams, rows), FIELD(ProtoLogitsParams, dim),  FIELD(ProtoLogitsParams, n),
+    FIELD(ProtoLogitsParams, way),  FIELD(ProtoLogitsParams, shot), FIELD(ProtoLogitsParams, query),
+};
 #undef FIELD
 
 template <class P, size_t N>
@@ -75,6 +78,7 @@ static_assert(all_fields(kConvFields), "a ConvParams field is not read");
 static_assert(all_fields(kPoolFields), "a PoolParams field is not read");
 static_assert(all_fields(kBatchNormFields), "a BatchNormParams field is not read");
 static_assert(all_fields(kRkdAngleFields), "an RkdAngleParams field is not read");
+static_assert(all_fields(kProtoLogitsFields), "a ProtoLogitsParams field is not read");
 
 // One call from JavaScript: its two arguments, read and checked. After the first failure (a
 // RangeError thrown) the rest read as nothing, and ok() tells the kernel not to run.
@@ -135,6 +139,17 @@ class Call {
   // The same, or nullptr where arrays[name] is null or absent.
   float* optional_array(const char* name, size_t want) { return read_array(name, want, true); }
 
+  // arrays[name], an Int32Array of exactly `want` indices, each in [0, bound).
+  int32_t* index_array(const char* name, size_t want, int bound) {
+    int32_t* v = static_cast<int32_t*>(typed_array(name, want, napi_int32_array, "an Int32Array", "ints", false));
+    for (size_t k = 0; v && k < want; k++)
+      if (v[k] < 0 || v[k] >= bound) {
+        fail(std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(v[k]) + " is out of range");
+        return nullptr;
+      }
+    return v;
+  }
+
  private:
   bool is_object(napi_value v) {
     napi_valuetype type = napi_undefined;
@@ -142,6 +157,12 @@ class Call {
   }
 
   float* read_array(const char* name, size_t want, bool optional) {
+    return static_cast<float*>(typed_array(name, want, napi_float32_array, "a Float32Array", "floats", optional));
+  }
+
+  // arrays[name], a typed array of `type` holding exactly `want` elements.
+  void* typed_array(const char* name, size_t want, napi_typedarray_type type_wanted, const char* type_name,
+                    const char* elements, bool optional) {
     if (!ok_) return nullptr;
     napi_value v;
     napi_valuetype type = napi_undefined;
@@ -152,15 +173,16 @@ class Call {
     void* data;
     if (type != napi_object ||
         napi_get_typedarray_info(env_, v, &array_type, &length, &data, nullptr, nullptr) != napi_ok ||
-        array_type != napi_float32_array) {
-      fail(std::string(name) + " is not a Float32Array");
+        array_type != type_wanted) {
+      fail(std::string(name) + " is not " + type_name);
       return nullptr;
     }
     if (length != want) {
-      fail(std::string(name) + " holds " + std::to_string(length) + " floats, its params need " + std::to_string(want));
+      fail(std::string(name) + " holds " + std::to_string(length) + " " + elements + ", its params need " +
+           std::to_string(want));
       return nullptr;
     }
-    return static_cast<float*>(data);
+    return data;
   }
 
   napi_env env_;
@@ -356,6 +378,18 @@ napi_value RkdAngle(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value ProtoLogits(napi_env env, napi_callback_info info) {
+  Call call(env, info, "protoLogits");
+  const ProtoLogitsParams p = call.params(kProtoLogitsFields);
+  if (call.ok() && (p.way < 1 || p.shot < 1 || p.query < 1)) call.fail("way, shot and query must be positive");
+  const float* embeddings = call.array("embeddings", call.count({p.rows, p.dim}));
+  const int32_t* support_rows = call.index_array("supportRows", call.count({p.n, p.way, p.shot}), p.rows);
+  const int32_t* query_rows = call.index_array("queryRows", call.count({p.n, p.way, p.query}), p.rows);
+  float* out = call.array("out", call.count({p.n, p.way, p.query, p.way}));
+  if (call.ok()) proto_logits(p, embeddings, support_rows, query_rows, out);
+  return nullptr;
+}
+
 // threads(): the OpenMP threads the kernels run on.
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value out;
@@ -377,6 +411,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"inputBlockGradSums", InputBlockGradSums},
       {"inputBlockGrad", InputBlockGrad},
       {"rkdAngle", RkdAngle},
+      {"protoLogits", ProtoLogits},
       {"threads", Threads},
   };
   for (const auto& [name, function] : kernels) {

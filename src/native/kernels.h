@@ -4,6 +4,8 @@
 // JavaScript side.
 #pragma once
 
+#include <cstdint>
+
 #include "params.h"
 
 namespace fewshot {
@@ -66,5 +68,12 @@ void input_block_grad(const ConvParams& p, const float* x, const float* kernel, 
 // loss[0] = sum over triplets of huber(cos_s - cos_t); dgram [n, n], ddiag [n]: its unscaled
 // gradient with respect to the student's Gram matrix, as rkd.ts's bounded path writes it.
 void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float* loss, float* dgram, float* ddiag);
+
+// ---- protonet.cc: prototypical logits (src/eval/evaluate.ts), the same floats as the wasm ops ----
+
+// For each episode, out [way * query, way] = minus the squared distance from each query row to each
+// class mean of the support rows (rows of embeddings, class-major, episode after episode).
+void proto_logits(const ProtoLogitsParams& p, const float* embeddings, const int32_t* support_rows,
+                  const int32_t* query_rows, float* out);
 
 }  // namespace fewshot

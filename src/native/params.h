@@ -29,4 +29,10 @@ struct RkdAngleParams {
   int n;
 };
 
+// Prototypical logits of n episodes of `way` classes, `shot` support and `query` query rows per class,
+// rows of embeddings [rows, dim].
+struct ProtoLogitsParams {
+  int rows, dim, n, way, shot, query;
+};
+
 }  // namespace fewshot
