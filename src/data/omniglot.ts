@@ -15,7 +15,7 @@ import { recoverFolder, writeFolderAtomic } from '../atomic.js';
 import { FewShotDataset } from './dataset.js';
 import { PackedClass, readPackedImages, writePackedImages } from './cache.js';
 import { ClassView, PackedDataset, QuarterTurns } from './packed-dataset.js';
-import { checkImageFileSize, compareIds, decodeImage, firstLine, forEachLimited, readImageFile } from './images.js';
+import { checkImageFileSize, compareIds, decodeGreyImages, firstLine, readImageFile } from './images.js';
 import { walkFiles } from './walk.js';
 
 export const OMNIGLOT_SIZE = 28;
@@ -25,8 +25,6 @@ export type OmniglotSplit = (typeof OMNIGLOT_SPLITS)[number];
 const PARTS = ['images_background', 'images_evaluation'];
 const IMAGES_FILE = 'images.bin';
 const SPLITS_DIR = path.join('splits', 'vinyals');
-/** Decodes in flight: enough to keep sharp's thread pool busy while the next entries are read. */
-const CONCURRENCY = 8;
 
 export interface OmniglotImportOptions {
   /** A folder holding the official zips and/or their extracted folders, or one zip or folder. */
@@ -90,14 +88,10 @@ export async function importOmniglot(options: OmniglotImportOptions): Promise<Om
     const splits: Partial<Record<OmniglotSplit, number>> = {};
     for (const [split, file] of splitFiles) splits[split] = parseSplit(file, known).length;
 
-    const size = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
-    const pixels = new Uint8Array(items.length * size);
-    let done = 0;
     options.onProgress?.(0, items.length);
-    await forEachLimited(items, CONCURRENCY, async (item, i) => {
-      pixels.set(await decodeInk(await item.read(), item.where), i * size);
-      options.onProgress?.(++done, items.length);
-    });
+    const grey = await decodeGreyImages(items, [OMNIGLOT_SIZE, OMNIGLOT_SIZE, 1], (done) => options.onProgress?.(done, items.length));
+    // Ink: paper 0, strokes bright.
+    const pixels = grey.map((v) => 255 - v);
 
     // Built in a temporary sibling and swapped in: a failed import leaves the previous cache or nothing.
     await writeFolderAtomic(out, (tmp) => {
@@ -275,12 +269,6 @@ function groupClasses(items: readonly Item[]): PackedClass[] {
     classes.at(-1)!.images.push(item.name);
   }
   return classes;
-}
-
-/** PNG bytes to 28x28 ink (255 - grey), lanczos3 like PIL's Image.LANCZOS. */
-async function decodeInk(png: Buffer, where: string): Promise<Uint8Array> {
-  const grey = await decodeImage(png, where, [OMNIGLOT_SIZE, OMNIGLOT_SIZE, 1]);
-  return grey.map((v) => 255 - v);
 }
 
 // --- Splits --------------------------------------------------------------------------------------
