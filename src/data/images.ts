@@ -4,15 +4,11 @@
  */
 import * as fs from 'node:fs';
 import sharp from 'sharp';
-import { ImageShape, imageSize } from './dataset.js';
-import { GreyImage, decodeGreyPng } from './grey-png.js';
-import { resizeGreyImages } from './lanczos-batch.js';
+// Types only: the image decoding workers load this module, and dataset.js loads TensorFlow.js (~0.7 s).
+import type { ImageShape } from './dataset.js';
 
 /** Decodes in flight: enough to keep sharp's thread pool busy while the next files are read. */
 const CONCURRENCY = 8;
-/** Grey images per libvips call, and two such batches in flight: one decoding while libvips resizes the other. */
-const GREY_BATCH = 256;
-const GREY_BATCHES_IN_FLIGHT = 2;
 const EXTENSIONS = /\.(png|jpe?g)$/i;
 
 /** One image file to import: `where` names it in errors (path, and the CSV line if any). */
@@ -61,7 +57,7 @@ export async function decodeImage(bytes: Buffer, where: string, shape: ImageShap
   } catch (err) {
     throw new Error(`${where}: unreadable image (${firstLine(err)})`);
   }
-  if (data.length !== imageSize(shape)) {
+  if (data.length !== h * w * c) {
     throw new Error(`${where}: decoded to ${data.length} bytes, not ${h}x${w}x${c}`);
   }
   return data;
@@ -73,61 +69,12 @@ export async function decodeImages(
   shape: ImageShape,
   onProgress?: (done: number) => void,
 ): Promise<Uint8Array> {
-  const size = imageSize(shape);
+  const size = shape[0] * shape[1] * shape[2];
   const pixels = new Uint8Array(files.length * size);
   let done = 0;
   await forEachLimited(files, CONCURRENCY, async (file, i) => {
     pixels.set(await decodeImage(await file.read(), file.where, shape), i * size);
     onProgress?.(++done);
-  });
-  return pixels;
-}
-
-/**
- * decodeImages for a grey shape, bit for bit, many times faster on many small PNGs: plain grey PNGs
- * are decoded in JavaScript and resized many per libvips call; any other file goes to sharp alone.
- */
-export async function decodeGreyImages(
-  files: readonly ImageFile[],
-  shape: ImageShape,
-  onProgress?: (done: number) => void,
-): Promise<Uint8Array> {
-  const [h, w, c] = shape;
-  if (c !== 1) throw new Error(`decodeGreyImages: ${h}x${w}x${c} is not a grey shape`);
-  const size = imageSize(shape);
-  const pixels = new Uint8Array(files.length * size);
-  const batches = Array.from({ length: Math.ceil(files.length / GREY_BATCH) }, (_, b) => b * GREY_BATCH);
-  let done = 0;
-  await forEachLimited(batches, GREY_BATCHES_IN_FLIGHT, async (first) => {
-    const batch = files.slice(first, first + GREY_BATCH);
-    const bytes: Buffer[] = [];
-    await forEachLimited(batch, CONCURRENCY, async (file, i) => {
-      bytes[i] = await file.read();
-    });
-    // Decoded PNGs grouped by size, for one resize per size.
-    const groups = new Map<string, { at: number[]; images: GreyImage[] }>();
-    for (let i = 0; i < batch.length; i++) {
-      const grey = decodeGreyPng(bytes[i]);
-      if (grey === undefined) {
-        pixels.set(await decodeImage(bytes[i], batch[i].where, shape), (first + i) * size);
-        continue;
-      }
-      const key = `${grey.height}x${grey.width}`;
-      const group = groups.get(key) ?? groups.set(key, { at: [], images: [] }).get(key)!;
-      group.at.push(first + i);
-      group.images.push(grey);
-    }
-    for (const { at, images } of groups.values()) {
-      const { height, width } = images[0];
-      let resized: Uint8Array;
-      try {
-        resized = await resizeGreyImages(images.map((g) => g.pixels), [height, width], [h, w]);
-      } catch (err) {
-        throw new Error(`${files[at[0]].where} (and ${at.length - 1} more ${height}x${width} images): cannot resize (${firstLine(err)})`);
-      }
-      at.forEach((index, k) => pixels.set(resized.subarray(k * size, (k + 1) * size), index * size));
-    }
-    onProgress?.((done += batch.length));
   });
   return pixels;
 }

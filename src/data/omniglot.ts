@@ -16,7 +16,8 @@ import { recoverFolder, writeFolderAtomic } from '../atomic.js';
 import { FewShotDataset } from './dataset.js';
 import { PackedClass, readPackedImages, writePackedImages } from './cache.js';
 import { ClassView, PackedDataset, QuarterTurns } from './packed-dataset.js';
-import { checkImageFileSize, compareIds, decodeGreyImages, firstLine, readImageFile } from './images.js';
+import { decodeGreyImages } from './grey-workers.js';
+import { checkImageFileSize, compareIds, firstLine, readImageFile } from './images.js';
 import { walkFiles } from './walk.js';
 
 export const OMNIGLOT_SIZE = 28;
