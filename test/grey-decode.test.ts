@@ -94,7 +94,7 @@ describe('grey decode (fast path)', () => {
     expect(Buffer.from(decodeGreyPng(filtered)!.pixels).equals(await sharpGrey(filtered))).to.equal(true);
   });
 
-  it('leaves every other file to sharp: colour, palette, alpha, 16 bits, JPEG, corrupt', async () => {
+  it('leaves every other file to sharp: colour, palette, alpha, 16 bits, JPEG, too large, corrupt', async () => {
     const rgb = await randomImage('rgb', { width: 16, height: 16, channels: 3, format: 'png' });
     const palette = await sharp(greyPixels(1, 16, 16), { raw: { width: 16, height: 16, channels: 1 } }).png({ palette: true, colours: 4 }).toBuffer();
     const alpha = await sharp(greyPixels(2, 32, 16), { raw: { width: 16, height: 16, channels: 2 } }).png().toBuffer();
@@ -102,7 +102,11 @@ describe('grey decode (fast path)', () => {
     const jpeg = await randomImage('jpeg', { width: 16, height: 16, channels: 1, format: 'jpeg' });
     const grey = await greyPng(greyPixels(4, 16, 16), 16, 16);
     expect(decodeGreyPng(grey)).to.not.equal(undefined);
-    for (const [what, bytes] of Object.entries({ rgb, palette, alpha, deep, jpeg, truncated: grey.subarray(0, 60), empty: Buffer.alloc(0) })) {
+    // A small file may declare a huge image: past 2^18 pixels sharp's own limit decides.
+    const huge = Buffer.from(grey);
+    huge.writeUInt32BE(600, 16);
+    huge.writeUInt32BE(600, 20);
+    for (const [what, bytes] of Object.entries({ rgb, palette, alpha, deep, jpeg, huge, truncated: grey.subarray(0, 60), empty: Buffer.alloc(0) })) {
       expect(decodeGreyPng(bytes), what).to.equal(undefined);
     }
   });
@@ -111,12 +115,16 @@ describe('grey decode (fast path)', () => {
     expect(stackMargin(105, 28)).to.equal(4); // 3.75: 4 rows out are 15 rows in, more than lanczos3 reaches
     expect(stackMargin(84, 28)).to.equal(4);
     expect(stackMargin(100, 30)).to.equal(undefined); // 3.333...
+    expect(stackMargin(512, 128)).to.equal(undefined); // 4: libvips box-shrinks by 2 before the filter
+    expect(stackMargin(210, 28)).to.equal(undefined); // 7.5: by 3
     expect(stackMargin(28, 84)).to.equal(undefined); // an enlargement
   });
 
   it('resizes a stack bit for bit as one sharp call per image, where stacked and where not', async () => {
-    for (const [[fromH, fromW], [toH, toW]] of [[[105, 105], [28, 28]], [[84, 60], [28, 20]], [[100, 90], [30, 28]], [[40, 40], [40, 20]]] as const) {
-      const images = Array.from({ length: 9 }, (_, i) => greyPixels(i, fromW, fromH));
+    // 512x512 -> 256x256: 64 images make two stacks (at most 2^24 pixels each); 210 -> 28 is not stacked.
+    const cases = [[[105, 105], [28, 28], 9], [[84, 60], [28, 20], 9], [[100, 90], [30, 28], 9], [[40, 40], [40, 20], 9], [[210, 64], [28, 64], 3], [[512, 512], [256, 256], 64]] as const;
+    for (const [[fromH, fromW], [toH, toW], count] of cases) {
+      const images = Array.from({ length: count }, (_, i) => greyPixels(i, fromW, fromH));
       const stacked = await resizeGreyImages(images, [fromH, fromW], [toH, toW]);
       for (let i = 0; i < images.length; i++) {
         const alone = await sharp(images[i], { raw: { width: fromW, height: fromH, channels: 1 } })

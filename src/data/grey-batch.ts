@@ -18,7 +18,7 @@ export interface ImageBytes {
 export async function decodeGreyBatch(files: readonly ImageBytes[], shape: ImageShape): Promise<Uint8Array<ArrayBuffer>> {
   const [h, w, c] = shape;
   if (c !== 1) throw new Error(`decodeGreyBatch: ${h}x${w}x${c} is not a grey shape`);
-  const size = shape[0] * shape[1]; // grey
+  const size = h * w;
   const pixels = new Uint8Array(files.length * size);
   // Decoded PNGs by size, with their places in the batch.
   const groups = new Map<string, { at: number[]; images: GreyImage[] }>();

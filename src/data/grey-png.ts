@@ -4,6 +4,14 @@
  */
 import { decode, hasPngSignature } from 'fast-png';
 
+/**
+ * Larger images go to sharp: beside their pixels its set-up costs little, and its pixel limit guards
+ * against decompression bombs (a small file declaring a huge image), which fast-png would allocate.
+ */
+const MAX_PIXELS = 2 ** 18;
+/** 'IHDR', the first chunk's type. */
+const IHDR = 0x49484452;
+
 /** Row-major 8-bit grey pixels. */
 export interface GreyImage {
   width: number;
@@ -12,12 +20,15 @@ export interface GreyImage {
 }
 
 /**
- * The pixels of a plain grey PNG (colour type 0, 1-8 bits, no transparency, no ICC profile), low bit
- * depths scaled to 0-255 as libvips does; undefined for anything else, corrupt PNGs included, which
- * sharp decodes (or rejects) as before.
+ * The pixels of a plain grey PNG (colour type 0, 1-8 bits, no transparency, no ICC profile, at most
+ * MAX_PIXELS), low bit depths scaled to 0-255 as libvips does; undefined for anything else, corrupt
+ * PNGs included, which sharp decodes (or rejects) as before.
  */
 export function decodeGreyPng(bytes: Uint8Array): GreyImage | undefined {
-  if (!hasPngSignature(bytes)) return undefined;
+  if (!hasPngSignature(bytes) || bytes.length < 24) return undefined;
+  // Signature (8 bytes), then the IHDR chunk: length, type, width, height.
+  const header = new DataView(bytes.buffer, bytes.byteOffset, 24);
+  if (header.getUint32(12) !== IHDR || header.getUint32(16) * header.getUint32(20) > MAX_PIXELS) return undefined;
   let png: ReturnType<typeof decode>;
   try {
     png = decode(bytes, { checkCrc: true });

@@ -8,6 +8,9 @@
  */
 import sharp from 'sharp';
 
+/** Pixels of one stack at most: bounds a call's memory, far below sharp's input limit (2^28). */
+const MAX_STACK_PIXELS = 2 ** 24;
+
 /**
  * Resizes `images` (each fromH x fromW, row-major) to toH x toW, returned packed in order; stacked
  * where that is exact, one call each otherwise.
@@ -27,20 +30,24 @@ export async function resizeGreyImages(
   const inMargin = (margin * fromH) / toH;
   const tileIn = fromH + 2 * inMargin;
   const tileOut = toH + 2 * margin;
-  const stack = new Uint8Array(images.length * tileIn * fromW);
-  images.forEach((image, i) => {
-    const top = i * tileIn * fromW;
-    const lastRow = image.subarray((fromH - 1) * fromW, fromH * fromW);
-    for (let r = 0; r < inMargin; r++) {
-      stack.set(image.subarray(0, fromW), top + r * fromW);
-      stack.set(lastRow, top + (inMargin + fromH + r) * fromW);
+  const perStack = Math.max(1, Math.floor(MAX_STACK_PIXELS / (tileIn * fromW)));
+  for (let first = 0; first < images.length; first += perStack) {
+    const tiles = images.slice(first, first + perStack);
+    const stack = new Uint8Array(tiles.length * tileIn * fromW);
+    tiles.forEach((image, i) => {
+      const top = i * tileIn * fromW;
+      const lastRow = image.subarray((fromH - 1) * fromW, fromH * fromW);
+      for (let r = 0; r < inMargin; r++) {
+        stack.set(image.subarray(0, fromW), top + r * fromW);
+        stack.set(lastRow, top + (inMargin + fromH + r) * fromW);
+      }
+      stack.set(image, top + inMargin * fromW);
+    });
+    const resized = await resize(stack, [tiles.length * tileIn, fromW], [tiles.length * tileOut, toW]);
+    for (let i = 0; i < tiles.length; i++) {
+      const start = (i * tileOut + margin) * toW;
+      out.set(resized.subarray(start, start + size), (first + i) * size);
     }
-    stack.set(image, top + inMargin * fromW);
-  });
-  const resized = await resize(stack, [images.length * tileIn, fromW], [images.length * tileOut, toW]);
-  for (let i = 0; i < images.length; i++) {
-    const start = (i * tileOut + margin) * toW;
-    out.set(resized.subarray(start, start + size), i * size);
   }
   return out;
 }
@@ -48,12 +55,14 @@ export async function resizeGreyImages(
 /**
  * Output rows to pad each stacked image with (its input rows scaled by fromH / toH), or undefined when
  * stacking would not be exact: libvips steps through output rows adding the scale in doubles, exact
- * only for a scale of few binary digits (105 / 28 = 3.75); and only a reduction is done this way.
+ * only for a scale of few binary digits (105 / 28 = 3.75). From a scale of 4 libvips first box-shrinks
+ * by floor(scale / 2) (its reduce 'gap', 2 as sharp calls it) and then extends the shrunk edge rows,
+ * which copies of the unshrunk ones do not reproduce. Only a reduction is done this way.
  */
 export function stackMargin(fromH: number, toH: number): number | undefined {
   const scale = fromH / toH;
   // sharp hands libvips 1 / scale, which libvips inverts again.
-  if (scale < 1 || 1 / (1 / scale) !== scale || !Number.isInteger(scale * 1024)) return undefined;
+  if (scale < 1 || scale >= 4 || 1 / (1 / scale) !== scale || !Number.isInteger(scale * 1024)) return undefined;
   // Lanczos3 reads 3 output pixels' worth of input on each side, plus a row for rounding.
   const reach = Math.ceil(3 * scale) + 2;
   for (let margin = 1; ; margin++) {
