@@ -46,9 +46,9 @@ function drawing(seed: number): Promise<Buffer> {
   return sharp(px, { raw: { width: SIZE, height: SIZE, channels: 1 } }).png().toBuffer();
 }
 
-function writeZip(file: string, entries: [string, Buffer][]): Promise<void> {
+function writeZip(file: string, entries: [string, Buffer][], compress = true): Promise<void> {
   const zip = new yazl.ZipFile();
-  for (const [name, data] of entries) zip.addBuffer(data, name);
+  for (const [name, data] of entries) zip.addBuffer(data, name, { compress });
   zip.end();
   return new Promise((resolve, reject) => {
     zip.outputStream.pipe(fs.createWriteStream(file)).on('close', resolve).on('error', reject);
@@ -74,12 +74,12 @@ async function tinyImages(): Promise<Map<string, Buffer>> {
   return images;
 }
 
-/** Writes the two zips and the splits into `dir`; `change` may edit an entry's bytes. */
-async function writeZips(dir: string, images: Map<string, Buffer>, splits = SPLITS, change?: (entry: string, png: Buffer) => Buffer): Promise<void> {
+/** Writes the two zips and the splits into `dir`; `change` may edit an entry's bytes; deflated, or stored with `compress` false. */
+async function writeZips(dir: string, images: Map<string, Buffer>, splits = SPLITS, change?: (entry: string, png: Buffer) => Buffer, compress = true): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   for (const part of Object.keys(LAYOUT)) {
     const entries = [...images].filter(([entry]) => entry.startsWith(`${part}/`));
-    await writeZip(path.join(dir, `${part}.zip`), entries.map(([e, png]) => [e, change ? change(e, png) : png]));
+    await writeZip(path.join(dir, `${part}.zip`), entries.map(([e, png]) => [e, change ? change(e, png) : png]), compress);
   }
   writeSplits(dir, splits);
 }
@@ -208,6 +208,31 @@ describe('omniglot', function () {
     const previous = fs.readFileSync(path.join(out, 'images.bin'));
     await expectFailure(from, out, new RegExp(`^${escape(zip)}: .*truncated or corrupt zip`));
     expect(fs.readFileSync(path.join(out, 'images.bin')).equals(previous)).to.equal(true);
+  });
+
+  it('reads stored entries as deflated ones; a corrupt deflate stream fails naming the zip and the entry', async () => {
+    const stored = path.join(root, 'stored');
+    await writeZips(stored, images, SPLITS, undefined, false);
+    await importOmniglot({ from: stored, out: path.join(root, 'stored-out') });
+    expect(fs.readFileSync(path.join(root, 'stored-out', 'images.bin')).equals(fs.readFileSync(path.join(cache, 'images.bin')))).to.equal(true);
+
+    const from = path.join(root, 'garbled');
+    await writeZips(from, images);
+    const zip = path.join(from, 'images_background.zip');
+    const bad = 'images_background/Beta/character01/0301_01.png';
+    const bytes = fs.readFileSync(zip);
+    const zipfile = await yauzl.fromBufferPromise(bytes, { lazyEntries: true });
+    const entry = await new Promise<yauzl.Entry>((resolve, reject) => {
+      zipfile.on('entry', (e: yauzl.Entry) => (e.fileName === bad ? resolve(e) : zipfile.readEntry()));
+      zipfile.on('error', reject);
+      zipfile.readEntry();
+    });
+    const { fileDataStart } = await zipfile.readLocalFileHeaderPromise(entry, { minimal: true });
+    zipfile.close();
+    // 0xff: a deflate block of the reserved type 3, which no inflater accepts.
+    bytes.fill(0xff, fileDataStart, fileDataStart + entry.compressedSize);
+    fs.writeFileSync(zip, bytes);
+    await expectFailure(from, path.join(root, 'garbled-out', 'cache'), new RegExp(`^${escape(zip)}: ${escape(bad)}: cannot read \\(.*\\); truncated or corrupt zip`));
   });
 
   it('refuses to replace a folder holding files an import did not write, and keeps them', async () => {

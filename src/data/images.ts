@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import sharp from 'sharp';
-import { ImageShape, imageSize } from './dataset.js';
+// Types only: the image decoding workers load this module, and dataset.js loads TensorFlow.js (~0.7 s).
+import type { ImageShape } from './dataset.js';
 
 /** Decodes in flight: enough to keep sharp's thread pool busy while the next files are read. */
 const CONCURRENCY = 8;
@@ -56,7 +57,7 @@ export async function decodeImage(bytes: Buffer, where: string, shape: ImageShap
   } catch (err) {
     throw new Error(`${where}: unreadable image (${firstLine(err)})`, { cause: err });
   }
-  if (data.length !== imageSize(shape)) {
+  if (data.length !== h * w * c) {
     throw new Error(`${where}: decoded to ${data.length} bytes, not ${h}x${w}x${c}`);
   }
   return data;
@@ -68,7 +69,7 @@ export async function decodeImages(
   shape: ImageShape,
   onProgress?: (done: number) => void,
 ): Promise<Uint8Array> {
-  const size = imageSize(shape);
+  const size = shape[0] * shape[1] * shape[2];
   const pixels = new Uint8Array(files.length * size);
   let done = 0;
   await forEachLimited(files, CONCURRENCY, async (file, i) => {

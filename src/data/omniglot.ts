@@ -10,12 +10,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import * as zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import { recoverFolder, writeFolderAtomic } from '../atomic.js';
 import { FewShotDataset } from './dataset.js';
 import { PackedClass, readPackedImages, writePackedImages } from './cache.js';
 import { ClassView, PackedDataset, QuarterTurns } from './packed-dataset.js';
-import { checkImageFileSize, compareIds, decodeImage, firstLine, forEachLimited, readImageFile } from './images.js';
+import { decodeGreyImages } from './grey-workers.js';
+import { checkImageFileSize, compareIds, firstLine, readImageFile } from './images.js';
 import { walkFiles } from './walk.js';
 
 export const OMNIGLOT_SIZE = 28;
@@ -25,8 +27,6 @@ export type OmniglotSplit = (typeof OMNIGLOT_SPLITS)[number];
 const PARTS = ['images_background', 'images_evaluation'];
 const IMAGES_FILE = 'images.bin';
 const SPLITS_DIR = path.join('splits', 'vinyals');
-/** Decodes in flight: enough to keep sharp's thread pool busy while the next entries are read. */
-const CONCURRENCY = 8;
 
 export interface OmniglotImportOptions {
   /** A folder holding the official zips and/or their extracted folders, or one zip or folder. */
@@ -90,14 +90,10 @@ export async function importOmniglot(options: OmniglotImportOptions): Promise<Om
     const splits: Partial<Record<OmniglotSplit, number>> = {};
     for (const [split, file] of splitFiles) splits[split] = parseSplit(file, known).length;
 
-    const size = OMNIGLOT_SIZE * OMNIGLOT_SIZE;
-    const pixels = new Uint8Array(items.length * size);
-    let done = 0;
     options.onProgress?.(0, items.length);
-    await forEachLimited(items, CONCURRENCY, async (item, i) => {
-      pixels.set(await decodeInk(await item.read(), item.where), i * size);
-      options.onProgress?.(++done, items.length);
-    });
+    const grey = await decodeGreyImages(items, [OMNIGLOT_SIZE, OMNIGLOT_SIZE, 1], (done) => options.onProgress?.(done, items.length));
+    // Ink: paper 0, strokes bright.
+    const pixels = grey.map((v) => 255 - v);
 
     // Built in a temporary sibling and swapped in: a failed import leaves the previous cache or nothing.
     await writeFolderAtomic(out, (tmp) => {
@@ -226,8 +222,15 @@ function zipSource(zipPath: string): Source {
     path: zipPath,
     open: () =>
       new Promise((resolve, reject) => {
-        // Lazy entries: only the central directory is read now; entry data later, on demand.
-        yauzl.open(zipPath, { lazyEntries: true, autoClose: false }, (err, zip) => {
+        // Read whole (the official zips are 15 MB together): an entry is then a slice of memory, not
+        // two file reads. Lazy entries: only the central directory is parsed now; entry data later.
+        let bytes: Buffer;
+        try {
+          bytes = fs.readFileSync(zipPath);
+        } catch (err) {
+          return reject(fail('cannot open', err));
+        }
+        yauzl.fromBuffer(bytes, { lazyEntries: true }, (err, zip) => {
           if (err) return reject(fail('cannot open', err));
           const items: Item[] = [];
           zip.on('error', (e) => {
@@ -253,12 +256,23 @@ function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, where: string): Promi
   const fail = (err: unknown) => new Error(`${where}: cannot read (${firstLine(err)}); truncated or corrupt zip?`);
   return new Promise((resolve, reject) => {
     checkImageFileSize(entry.uncompressedSize, where);
-    zip.openReadStream(entry, (err, stream) => {
+    if (!entry.canDecodeFileData()) return reject(fail(`encrypted, or compression method ${entry.compressionMethod}`));
+    // The raw bytes, inflated here at once: yauzl's inflate stream costs ~100 us a small entry.
+    zip.openReadStream(entry, { decodeFileData: false }, (err, stream) => {
       if (err) return reject(fail(err));
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', (e) => reject(fail(e)));
-      stream.on('end', () => resolve(Buffer.concat(chunks)));
+      stream.on('end', () => {
+        try {
+          const raw = Buffer.concat(chunks);
+          const data = entry.compressionMethod === 8 ? zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) }) : raw;
+          if (data.length !== entry.uncompressedSize) throw new Error(`${data.length} bytes, not ${entry.uncompressedSize}`);
+          resolve(data);
+        } catch (e) {
+          reject(fail(e));
+        }
+      });
     });
   });
 }
@@ -275,12 +289,6 @@ function groupClasses(items: readonly Item[]): PackedClass[] {
     classes.at(-1)!.images.push(item.name);
   }
   return classes;
-}
-
-/** PNG bytes to 28x28 ink (255 - grey), lanczos3 like PIL's Image.LANCZOS. */
-async function decodeInk(png: Buffer, where: string): Promise<Uint8Array> {
-  const grey = await decodeImage(png, where, [OMNIGLOT_SIZE, OMNIGLOT_SIZE, 1]);
-  return grey.map((v) => 255 - v);
 }
 
 // --- Splits --------------------------------------------------------------------------------------
