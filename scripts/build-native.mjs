@@ -17,14 +17,20 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src',
 
 /** ISA levels of x86-64 and the /proc/cpuinfo flags each needs (psABI levels). */
 const X86_LEVELS = [
-  { march: 'x86-64-v3', flags: ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3'] },
+  {
+    march: 'x86-64-v3',
+    flags: ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_2', 'popcnt', 'ssse3'],
+  },
   { march: 'x86-64-v2', flags: ['sse4_1', 'sse4_2', 'popcnt', 'ssse3', 'cx16'] },
   { march: 'x86-64', flags: [] },
 ];
 
 function cpuFlags() {
   try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^(flags|Features)\s*:/.test(l));
     return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : undefined;
   } catch {
     return undefined;
@@ -51,15 +57,26 @@ if (process.env.FEWSHOT_NATIVE === '0') {
   const target = chooseTarget();
   // npm puts its own node-gyp on the PATH of install scripts; binding.gyp reads the level from the environment.
   const built = spawnSync('node-gyp', ['rebuild', '--directory', dir], {
-    stdio: ['ignore', 'ignore', 'pipe'], shell: true, encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    shell: true,
+    encoding: 'utf8',
     env: { ...process.env, FEWSHOT_NATIVE_MARCH_FLAG: target.march ? `-march=${target.march}` : '-O3' },
   });
   if (built.status === 0) {
-    const record = { arch: os.arch(), march: target.march || 'default', requires: target.requires, builtOn: os.cpus()[0]?.model ?? 'unknown' };
+    const record = {
+      arch: os.arch(),
+      march: target.march || 'default',
+      requires: target.requires,
+      builtOn: os.cpus()[0]?.model ?? 'unknown',
+    };
     fs.writeFileSync(path.join(dir, 'build', 'Release', 'target.json'), JSON.stringify(record, null, 2) + '\n');
     console.log(`fewshot-rkd: native kernels built for ${record.march} (src/native/build)`);
   } else {
-    const why = (built.stderr ?? '').split('\n').filter((l) => /error/i.test(l)).slice(0, 3).join('\n');
+    const why = (built.stderr ?? '')
+      .split('\n')
+      .filter((l) => /error/i.test(l))
+      .slice(0, 3)
+      .join('\n');
     console.warn(`fewshot-rkd: native kernels not built, the wasm kernels will serve${why ? `:\n${why}` : ''}`);
   }
 }

@@ -12,7 +12,8 @@ const root = path.resolve(process.argv[2] ?? '.');
 const TOP = 15;
 
 function files(dir, ext) {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && ext.some((x) => e.name.endsWith(x)) && !e.parentPath.includes('build'))
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
@@ -27,11 +28,16 @@ function tsFunctions(file, text) {
   let exports = 0;
   const visit = (node, owner) => {
     const name = node.name && ts.isIdentifier(node.name) ? node.name.text : undefined;
-    const isFunction = ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isArrowFunction(node)
-      || ts.isFunctionExpression(node) || ts.isConstructorDeclaration(node);
+    const isFunction =
+      ts.isFunctionDeclaration(node) ||
+      ts.isMethodDeclaration(node) ||
+      ts.isArrowFunction(node) ||
+      ts.isFunctionExpression(node) ||
+      ts.isConstructorDeclaration(node);
     let label = owner;
     if (isFunction) {
-      const parentName = ts.isVariableDeclaration(node.parent) && ts.isIdentifier(node.parent.name) ? node.parent.name.text : undefined;
+      const parentName =
+        ts.isVariableDeclaration(node.parent) && ts.isIdentifier(node.parent.name) ? node.parent.name.text : undefined;
       label = name ?? parentName ?? `${owner ?? '(anonymous)'}/lambda`;
       const start = source.getLineAndCharacterOfPosition(node.getStart()).line;
       const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;
@@ -41,10 +47,14 @@ function tsFunctions(file, text) {
   };
   visit(source, undefined);
   for (const statement of source.statements) {
-    const modifiers = ts.canHaveModifiers(statement) ? ts.getModifiers(statement) ?? [] : [];
+    const modifiers = ts.canHaveModifiers(statement) ? (ts.getModifiers(statement) ?? []) : [];
     if (modifiers.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) {
       exports += ts.isVariableStatement(statement) ? statement.declarationList.declarations.length : 1;
-    } else if (ts.isExportDeclaration(statement) && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+    } else if (
+      ts.isExportDeclaration(statement) &&
+      statement.exportClause &&
+      ts.isNamedExports(statement.exportClause)
+    ) {
       exports += statement.exportClause.elements.length;
     }
   }
@@ -63,9 +73,17 @@ function cppFunctions(file, text) {
     if (depth === 0 && header < 0 && /\S/.test(code) && !/^\s*#/.test(code)) header = i;
     for (const ch of code) depth += ch === '{' ? 1 : ch === '}' ? -1 : 0;
     if (depth === 0 && header >= 0 && /[;}]\s*$/.test(code)) {
-      const head = text.split('\n').slice(header, i + 1).join(' ');
+      const head = text
+        .split('\n')
+        .slice(header, i + 1)
+        .join(' ');
       const name = head.match(/([A-Za-z_][A-Za-z0-9_:]*)\s*\([^)]*\)?[^{;]*\{/)?.[1];
-      if (name && code.trim().startsWith('}') && !/^\s*(struct|class|typedef|enum)\b/.test(head) && i - header + 1 >= 5) {
+      if (
+        name &&
+        code.trim().startsWith('}') &&
+        !/^\s*(struct|class|typedef|enum)\b/.test(head) &&
+        i - header + 1 >= 5
+      ) {
         found.push({ file: rel(file), name, lines: i - header + 1, line: header + 1 });
       }
       header = -1;

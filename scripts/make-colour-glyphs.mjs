@@ -23,7 +23,9 @@ for (const [c, { id, images: names }] of glyphs.classes.entries()) {
     for (let p = 0; p < size * size; p++) {
       for (let k = 0; k < 3; k++) rgb[3 * p + k] = Math.min(255, 40 * rng() + (ink[p] / 255) * colour[k]);
     }
-    await sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 90 }).toFile(path.join(dir, `${name}.jpg`));
+    await sharp(rgb, { raw: { width: size, height: size, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(path.join(dir, `${name}.jpg`));
   }
 }
 console.log(`${classes} classes x ${images} images, ${size}x${size}x3, in ${out}/train`);

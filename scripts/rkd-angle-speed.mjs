@@ -22,4 +22,6 @@ for (const native of [true, false]) {
   for (let i = 0; i < 3; i++) await step();
   ms[native ? 'native' : 'tfjs'] = Math.round((performance.now() - t0) / 3);
 }
-console.log(JSON.stringify({ n, d, backend: backend.name, threads: backend.threads, msNative: ms.native, msTfjs: ms.tfjs }));
+console.log(
+  JSON.stringify({ n, d, backend: backend.name, threads: backend.threads, msNative: ms.native, msTfjs: ms.tfjs }),
+);

@@ -20,5 +20,14 @@ try {
 } catch (err) {
   result = { error: String(err.message ?? err).split('\n')[0] };
 }
-console.log(JSON.stringify({ n, d, method, backend: backend.name, ...result,
-  seconds: +((performance.now() - t0) / 1000).toFixed(2), maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+console.log(
+  JSON.stringify({
+    n,
+    d,
+    method,
+    backend: backend.name,
+    ...result,
+    seconds: +((performance.now() - t0) / 1000).toFixed(2),
+    maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+  }),
+);

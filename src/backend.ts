@@ -28,7 +28,8 @@ const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
 export function importFailure(pkg: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException)?.code;
   const message = firstLine(err);
-  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(pkg)) return `${pkg} not installed`;
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(pkg))
+    return `${pkg} not installed`;
   return `${pkg} failed to load: ${message}`;
 }
 
@@ -57,17 +58,29 @@ async function tryNative(): Promise<BackendInfo | string> {
     }
     // A native package bundling its own copy of tfjs-core registers its backend there, not here.
     if (!tf.findBackend('tensorflow')) {
-      probes.push({ package: pkg, usable: false, detail: `${pkg} loaded, but registered on another copy of @tensorflow/tfjs-core` });
+      probes.push({
+        package: pkg,
+        usable: false,
+        detail: `${pkg} loaded, but registered on another copy of @tensorflow/tfjs-core`,
+      });
       continue;
     }
     await tf.setBackend('tensorflow');
     // The GPU build of TensorFlow runs on its CPU kernels when it finds no usable CUDA device: say so.
     const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
     const onCpu = pkg.endsWith('-gpu') && gpu === false;
-    probes.push({ package: pkg, usable: true, detail: onCpu ? `${pkg} loaded, but TensorFlow sees no GPU device` : `${pkg} loaded` });
+    probes.push({
+      package: pkg,
+      usable: true,
+      detail: onCpu ? `${pkg} loaded, but TensorFlow sees no GPU device` : `${pkg} loaded`,
+    });
     return {
-      name: 'tensorflow', provider: onCpu ? `${pkg} on its CPU kernels` : pkg, threads: os.cpus().length,
-      fallbacks: onCpu ? ['TensorFlow sees no usable GPU device (CUDA 11.2 and cuDNN 8.1 needed: fewshot doctor)'] : undefined,
+      name: 'tensorflow',
+      provider: onCpu ? `${pkg} on its CPU kernels` : pkg,
+      threads: os.cpus().length,
+      fallbacks: onCpu
+        ? ['TensorFlow sees no usable GPU device (CUDA 11.2 and cuDNN 8.1 needed: fewshot doctor)']
+        : undefined,
     };
   }
   return probes.map((p) => p.detail).join(', ');
@@ -83,8 +96,17 @@ async function useWasm(nativeKernels: boolean): Promise<BackendInfo> {
   const native = nativeStatus();
   const reason = nativeKernels ? native.reason : 'turned off (initBackend nativeKernels: false)';
   return nativeThreads > 0
-    ? { name: 'wasm', provider: `@tensorflow/tfjs-backend-wasm + native kernels ${native.target?.march ?? ''}`.trimEnd(), threads: nativeThreads }
-    : { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', threads: 1, fallbacks: [`native kernels not used: ${reason}`] };
+    ? {
+        name: 'wasm',
+        provider: `@tensorflow/tfjs-backend-wasm + native kernels ${native.target?.march ?? ''}`.trimEnd(),
+        threads: nativeThreads,
+      }
+    : {
+        name: 'wasm',
+        provider: '@tensorflow/tfjs-backend-wasm',
+        threads: 1,
+        fallbacks: [`native kernels not used: ${reason}`],
+      };
 }
 
 export interface BackendOptions {

@@ -53,7 +53,12 @@ export function isPlainCsv(data: Buffer): boolean {
 const CHUNK = 1 << 24;
 
 /** Reads a plain CSV (see `isPlainCsv`): fields are what lies between commas, rows between newlines. */
-export function readPlainCsvRows<H extends string>(file: string, headers: readonly H[], onRow: RowHandler<H>, data: Buffer): void {
+export function readPlainCsvRows<H extends string>(
+  file: string,
+  headers: readonly H[],
+  onRow: RowHandler<H>,
+  data: Buffer,
+): void {
   const expected = headers.join(',');
   const fail = (at: number, why: string) => new Error(`${file}:${at}: ${why}`);
   let line = 0;
@@ -61,7 +66,7 @@ export function readPlainCsvRows<H extends string>(file: string, headers: readon
     let end = Math.min(start + CHUNK, data.length);
     if (end < data.length) {
       const lastNewline = data.lastIndexOf(NEWLINE, end - 1);
-      end = lastNewline >= start ? lastNewline + 1 : (data.indexOf(NEWLINE, end) + 1 || data.length);
+      end = lastNewline >= start ? lastNewline + 1 : data.indexOf(NEWLINE, end) + 1 || data.length;
     }
     let text = data.toString('utf8', start, end);
     if (start === 0 && text.startsWith(BOM)) text = text.slice(1);
@@ -90,7 +95,12 @@ export function readPlainCsvRows<H extends string>(file: string, headers: readon
 }
 
 /** Reads any CSV with fast-csv (quoted fields, `\r` or `\r\n` row delimiters). */
-export function readQuotedCsvRows<H extends string>(file: string, headers: readonly H[], onRow: RowHandler<H>, data: Buffer): Promise<void> {
+export function readQuotedCsvRows<H extends string>(
+  file: string,
+  headers: readonly H[],
+  onRow: RowHandler<H>,
+  data: Buffer,
+): Promise<void> {
   const expected = headers.join(',');
   const fail = (at: number, why: string) => new Error(`${file}:${at}: ${why}`);
   let line = 1;

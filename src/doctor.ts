@@ -16,8 +16,14 @@ import { Provenance, provenance } from './provenance.js';
  * GPU kernels: CUDA 11.2 and cuDNN 8.1 (TensorFlow's tested build configurations).
  */
 export const GPU_LIBRARIES = [
-  'libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10', 'libcurand.so.10',
-  'libcusolver.so.11', 'libcusparse.so.11', 'libcudnn.so.8',
+  'libcudart.so.11.0',
+  'libcublas.so.11',
+  'libcublasLt.so.11',
+  'libcufft.so.10',
+  'libcurand.so.10',
+  'libcusolver.so.11',
+  'libcusparse.so.11',
+  'libcudnn.so.8',
 ];
 
 export interface DoctorReport {
@@ -39,11 +45,17 @@ export interface DoctorReport {
 export function findLibraries(sonames: readonly string[]): Record<string, string | null> {
   const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
   const cache = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
-  return Object.fromEntries(sonames.map((soname) => {
-    const inDir = dirs.map((d) => path.join(d, soname)).find((f) => fs.existsSync(f));
-    const cached = cache.split('\n').find((l) => l.trim().startsWith(`${soname} `))?.split('=>')[1]?.trim();
-    return [soname, inDir ?? cached ?? null];
-  }));
+  return Object.fromEntries(
+    sonames.map((soname) => {
+      const inDir = dirs.map((d) => path.join(d, soname)).find((f) => fs.existsSync(f));
+      const cached = cache
+        .split('\n')
+        .find((l) => l.trim().startsWith(`${soname} `))
+        ?.split('=>')[1]
+        ?.trim();
+      return [soname, inDir ?? cached ?? null];
+    }),
+  );
 }
 
 export async function diagnose(): Promise<DoctorReport> {
@@ -67,7 +79,9 @@ export async function diagnose(): Promise<DoctorReport> {
 /** The report as lines for a terminal. */
 export function formatDiagnosis(r: DoctorReport): string[] {
   const mark = (ok: boolean) => (ok ? 'ok  ' : 'no  ');
-  const missing = Object.entries(r.gpuLibraries).filter(([, where]) => !where).map(([soname]) => soname);
+  const missing = Object.entries(r.gpuLibraries)
+    .filter(([, where]) => !where)
+    .map(([soname]) => soname);
   const n = r.native;
   return [
     `backend: ${r.backend}`,

@@ -33,7 +33,10 @@ let code: Pick<Provenance, 'package' | 'version' | 'gitCommit' | 'gitDirty'> | u
 /** Package name, version and git commit (read once per process). */
 export function codeVersion(): Pick<Provenance, 'package' | 'version' | 'gitCommit' | 'gitDirty'> {
   if (!code) {
-    const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+    const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+    };
     code = { package: pkg.name, version: pkg.version };
     if (fs.existsSync(path.join(PACKAGE_ROOT, '.git'))) {
       const git = (...args: string[]) => spawnSync('git', ['-C', PACKAGE_ROOT, ...args], { encoding: 'utf8' });

@@ -22,7 +22,8 @@ export interface BatchNormState {
 }
 
 /** The class behind tf.layers.batchNormalization, which tfjs does not export by name. */
-export const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as typeof BatchNormalization;
+export const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({}))
+  .constructor as typeof BatchNormalization;
 
 export function batchNormState(layer: tf.layers.Layer): BatchNormState {
   return layer as unknown as BatchNormState;

@@ -9,7 +9,12 @@ function trainingCall(layer: tf.layers.Layer, x: tf.Tensor, dy: tf.Tensor) {
   layer.build(x.shape);
   // Non-trivial gamma and beta, so that their gradients and the scale of dx are exercised.
   const [gamma, beta, mean, variance] = layer.getWeights();
-  layer.setWeights([tf.add(gamma, tf.linspace(0.5, 1.5, gamma.size)), tf.linspace(-0.2, 0.3, beta.size), mean, variance]);
+  layer.setWeights([
+    tf.add(gamma, tf.linspace(0.5, 1.5, gamma.size)),
+    tf.linspace(-0.2, 0.3, beta.size),
+    mean,
+    variance,
+  ]);
   const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
   const f = (input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, dy));
   const y = layer.apply(x, { training: true }) as tf.Tensor;
@@ -29,9 +34,13 @@ describe('lean batch normalisation', () => {
       const lean = trainingCall(new LeanBatchNormalization(config), x, dy);
       expect(relativeError(lean.y.dataSync(), stock.y.dataSync())).to.be.below(1e-5);
       expect(relativeError(lean.dx.dataSync(), stock.dx.dataSync())).to.be.below(1e-4);
-      lean.grads.forEach((g, i) => expect(relativeError(g.dataSync(), stock.grads[i].dataSync()), `weight ${i}`).to.be.below(1e-4));
+      lean.grads.forEach((g, i) =>
+        expect(relativeError(g.dataSync(), stock.grads[i].dataSync()), `weight ${i}`).to.be.below(1e-4),
+      );
       // Three training calls each: the moving averages moved three times alike.
-      lean.moving.forEach((m, i) => expect(relativeError(m.dataSync(), stock.moving[i].dataSync()), `moving ${i}`).to.be.below(1e-5));
+      lean.moving.forEach((m, i) =>
+        expect(relativeError(m.dataSync(), stock.moving[i].dataSync()), `moving ${i}`).to.be.below(1e-5),
+      );
       expect(Math.abs(lean.moving[0].dataSync()[0])).to.be.above(0.1);
     });
   }

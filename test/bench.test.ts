@@ -10,7 +10,8 @@ describe('bench', () => {
     const tensorsBefore = tf.memory().numTensors;
     const r = await benchShape({ name: 'tiny', way: 3, shot: 1, query: 2, inputShape: [16, 16, 1] }, backend, 1);
     expect(r.images).to.equal(9);
-    for (const ms of [r.trainStepMs, r.distillStepMs, r.distillStepUncachedMs, r.embed1000Ms]) expect(ms).to.be.a('number').above(0);
+    for (const ms of [r.trainStepMs, r.distillStepMs, r.distillStepUncachedMs, r.embed1000Ms])
+      expect(ms).to.be.a('number').above(0);
     expect(r.peakRssMB).to.be.above(0);
     expect(r.distillPeakRssMB).to.be.at.least(r.peakRssMB);
     expect(r.backend).to.equal('cpu');

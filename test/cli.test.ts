@@ -8,7 +8,10 @@ import { ROOT, tempDir } from './helpers.js';
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 function fewshot(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, FEWSHOT_CACHE: tempDir() } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FEWSHOT_CACHE: tempDir() },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
 }
 
@@ -25,20 +28,26 @@ function loadedModules(...args: string[]): string[] {
   const dir = tempDir();
   const hooks = path.join(dir, 'hooks.mjs');
   const list = path.join(dir, 'loaded.txt');
-  fs.writeFileSync(hooks, `import * as fs from 'node:fs';
+  fs.writeFileSync(
+    hooks,
+    `import * as fs from 'node:fs';
 export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context);
   fs.appendFileSync(${JSON.stringify(list)}, resolved.url + '\\n');
   return resolved;
-}\n`);
+}\n`,
+  );
   const register = `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
-  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, CLI, ...args], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(register)}`, CLI, ...args],
+    { encoding: 'utf8' },
+  );
   expect(r.status, r.stderr).to.equal(0);
   return fs.readFileSync(list, 'utf8').trim().split('\n');
 }
 
 describe('command line', function () {
-
   it('--json on every command that prints results: one JSON value on stdout', () => {
     const dir = tempDir();
     const json = (...args: string[]) => {
@@ -49,27 +58,66 @@ describe('command line', function () {
     const shipped = (name: string) => path.join(ROOT, 'episodes', `${name}.json`);
     const verified = json('episodes', 'verify', shipped('synthetic-test-5w1s'), shipped('miniimagenet-test-5w1s'));
     expect(verified.map((v: { status: string }) => v.status)).to.deep.equal(['ok', 'not checked']);
-    expect(json('episodes', 'show', shipped('synthetic-val-5w1s'), '--episode', '3')).to.include({ episodes: 100, way: 5, episode: 3 });
+    expect(json('episodes', 'show', shipped('synthetic-val-5w1s'), '--episode', '3')).to.include({
+      episodes: 100,
+      way: 5,
+      episode: 3,
+    });
     const demo = json('demo', '--episodes', '2', '--width', '4', '--out', path.join(dir, 'demo'), '--backend', 'wasm');
-    expect(demo.suites.map((s: { suite: string }) => s.suite)).to.deep.equal(['synthetic-test-5w1s', 'synthetic-test-5w5s']);
+    expect(demo.suites.map((s: { suite: string }) => s.suite)).to.deep.equal([
+      'synthetic-test-5w1s',
+      'synthetic-test-5w5s',
+    ]);
     expect(demo.suites[0].difference.n).to.equal(600);
     const suite = path.join(dir, 'tiny.json');
-    fs.writeFileSync(suite, JSON.stringify({ name: 'tiny', dataset: 'synthetic', split: 'val', way: 3, shot: 1, query: 2, episodes: 4, seed: 1 }));
+    fs.writeFileSync(
+      suite,
+      JSON.stringify({
+        name: 'tiny',
+        dataset: 'synthetic',
+        split: 'val',
+        way: 3,
+        shot: 1,
+        query: 2,
+        episodes: 4,
+        seed: 1,
+      }),
+    );
     const spec = path.join(dir, 'spec.json');
-    fs.writeFileSync(spec, JSON.stringify({ runs: path.join(dir, 'runs'), suites: [suite], base: { split: 'val', way: 3, shot: 1, query: 2, width: 4, episodes: 2, logEvery: 1, validateEvery: 2 } }));
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        runs: path.join(dir, 'runs'),
+        suites: [suite],
+        base: { split: 'val', way: 3, shot: 1, query: 2, width: 4, episodes: 2, logEvery: 1, validateEvery: 2 },
+      }),
+    );
     const swept = json('sweep', spec, '--out', path.join(dir, 'sweep.csv'), '--backend', 'wasm');
     expect(swept).to.include({ points: 1, skipped: 0 });
     expect(swept.rows).to.have.length(1);
-    expect(json('sweep', 'merge', path.join(dir, 'sweep.csv'), '--out', path.join(dir, 'all.csv'))).to.include({ rows: 1, points: 1 });
-    expect(json('report', path.join(dir, 'all.csv'), '--out', path.join(dir, 'report')).files).to.include(path.join(dir, 'report', 'report.md'));
+    expect(json('sweep', 'merge', path.join(dir, 'sweep.csv'), '--out', path.join(dir, 'all.csv'))).to.include({
+      rows: 1,
+      points: 1,
+    });
+    expect(json('report', path.join(dir, 'all.csv'), '--out', path.join(dir, 'report')).files).to.include(
+      path.join(dir, 'report', 'report.md'),
+    );
   });
 
   it('--help and --version load no command module (nor TensorFlow.js); a command loads its own', () => {
     for (const flag of ['--help', '--version']) {
       const loaded = loadedModules(flag);
-      expect(loaded.filter((u) => u.includes('/dist/src/')).map((u) => u.replace(/.*\/dist\/src\//, '')).sort(), flag)
-        .to.deep.equal(['cli/commands.js', 'cli/main.js', 'provenance.js']);
-      expect(loaded.filter((u) => u.includes('@tensorflow')), flag).to.deep.equal([]);
+      expect(
+        loaded
+          .filter((u) => u.includes('/dist/src/'))
+          .map((u) => u.replace(/.*\/dist\/src\//, ''))
+          .sort(),
+        flag,
+      ).to.deep.equal(['cli/commands.js', 'cli/main.js', 'provenance.js']);
+      expect(
+        loaded.filter((u) => u.includes('@tensorflow')),
+        flag,
+      ).to.deep.equal([]);
     }
     const compare = loadedModules('compare', '--help').map((u) => u.replace(/.*\/dist\/src\//, ''));
     expect(compare).to.include('cli/compare.js');
@@ -79,7 +127,19 @@ describe('command line', function () {
   it('freezes a suite, then verifies it', () => {
     const dir = tempDir();
     const suite = path.join(dir, 'tiny.json');
-    fs.writeFileSync(suite, JSON.stringify({ name: 'tiny', dataset: 'synthetic', split: 'val', way: 3, shot: 1, query: 2, episodes: 5, seed: 9 }));
+    fs.writeFileSync(
+      suite,
+      JSON.stringify({
+        name: 'tiny',
+        dataset: 'synthetic',
+        split: 'val',
+        way: 3,
+        shot: 1,
+        query: 2,
+        episodes: 5,
+        seed: 9,
+      }),
+    );
     const frozen = fewshot('episodes', 'freeze', suite);
     expect(frozen.code, frozen.stderr).to.equal(0);
     expect(JSON.parse(fs.readFileSync(suite, 'utf8')).sha256).to.match(/^[0-9a-f]{64}$/);
@@ -91,19 +151,49 @@ describe('command line', function () {
 
   it('refuses a way larger than the split, naming it', () => {
     const suite = path.join(tempDir(), 'wide.json');
-    fs.writeFileSync(suite, JSON.stringify({ name: 'wide', dataset: 'synthetic', split: 'val', way: 100, shot: 1, query: 2, episodes: 5, seed: 0 }));
-    expectOneLineError(fewshot('episodes', 'freeze', suite), /^fewshot: way 100 exceeds the 64 classes of synthetic\/val$/);
+    fs.writeFileSync(
+      suite,
+      JSON.stringify({
+        name: 'wide',
+        dataset: 'synthetic',
+        split: 'val',
+        way: 100,
+        shot: 1,
+        query: 2,
+        episodes: 5,
+        seed: 0,
+      }),
+    );
+    expectOneLineError(
+      fewshot('episodes', 'freeze', suite),
+      /^fewshot: way 100 exceeds the 64 classes of synthetic\/val$/,
+    );
     expect(fs.existsSync(suite.replace('.json', '.csv'))).to.equal(false);
   });
 
   it('refuses a malformed suite, naming the file and field', () => {
     const suite = path.join(tempDir(), 'bad.json');
-    fs.writeFileSync(suite, JSON.stringify({ name: 'bad', dataset: 'synthetic', split: 'val', way: '5', shot: 1, query: 2, episodes: 5, seed: 0 }));
+    fs.writeFileSync(
+      suite,
+      JSON.stringify({
+        name: 'bad',
+        dataset: 'synthetic',
+        split: 'val',
+        way: '5',
+        shot: 1,
+        query: 2,
+        episodes: 5,
+        seed: 0,
+      }),
+    );
     expectOneLineError(fewshot('episodes', 'verify', suite), /bad\.json: field 'way' must be a number/);
   });
 
   it('names a missing Omniglot cache and says how to make one', () => {
-    expectOneLineError(fewshot('episodes', 'show', path.join(ROOT, 'episodes', 'omniglot-test-5w1s.json')), /fewshot data omniglot --from/);
+    expectOneLineError(
+      fewshot('episodes', 'show', path.join(ROOT, 'episodes', 'omniglot-test-5w1s.json')),
+      /fewshot data omniglot --from/,
+    );
   });
 
   it('refuses to start a new run over an existing one, leaving it as it was', () => {
@@ -111,8 +201,10 @@ describe('command line', function () {
     fs.writeFileSync(path.join(run, 'config.json'), '{"episodes": 7}\n');
     fs.writeFileSync(path.join(run, 'log.jsonl'), '{"episode": 5}\n');
     for (const command of [['train'], ['distill', '--teacher', run]]) {
-      expectOneLineError(fewshot(...command, '--out', run, '--dataset', 'synthetic'),
-        new RegExp(`^fewshot: ${run}: already holds a run \\(config.json\\); add --resume`));
+      expectOneLineError(
+        fewshot(...command, '--out', run, '--dataset', 'synthetic'),
+        new RegExp(`^fewshot: ${run}: already holds a run \\(config.json\\); add --resume`),
+      );
     }
     expect(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).to.equal('{"episodes": 7}\n');
     expect(fs.readFileSync(path.join(run, 'log.jsonl'), 'utf8')).to.equal('{"episode": 5}\n');
@@ -120,7 +212,8 @@ describe('command line', function () {
 
   it('demo: a re-run replaces the previous run, student included', () => {
     const out = tempDir();
-    const episodesOf = (run: string) => JSON.parse(fs.readFileSync(path.join(out, run, 'checkpoint', 'state.json'), 'utf8')).episode;
+    const episodesOf = (run: string) =>
+      JSON.parse(fs.readFileSync(path.join(out, run, 'checkpoint', 'state.json'), 'utf8')).episode;
     const first = fewshot('demo', '--out', out, '--episodes', '6', '--width', '8');
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout).to.match(/synthetic-test-5w1s\s+600\s+\d+\.\d\d \+- /);
@@ -144,9 +237,33 @@ describe('command line', function () {
 
   it('a diverging run stops with one line naming the episode, exit 1', () => {
     const out = tempDir();
-    const r = fewshot('train', '--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '8', '--episodes', '8',
-      '--validate-every', '4', '--log-every', '2', '--lr', '1e38', '--backend', 'wasm', '--out', out);
-    expectOneLineError(r, /^fewshot: training diverged at episode \d+: \S+( \S+)? is (NaN|-?Infinity); the last checkpoint and best model are kept/);
+    const r = fewshot(
+      'train',
+      '--dataset',
+      'synthetic',
+      '--way',
+      '5',
+      '--shot',
+      '1',
+      '--width',
+      '8',
+      '--episodes',
+      '8',
+      '--validate-every',
+      '4',
+      '--log-every',
+      '2',
+      '--lr',
+      '1e38',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+    );
+    expectOneLineError(
+      r,
+      /^fewshot: training diverged at episode \d+: \S+( \S+)? is (NaN|-?Infinity); the last checkpoint and best model are kept/,
+    );
     expect(r.code).to.equal(1);
     expect(fs.existsSync(path.join(out, 'best'))).to.equal(false);
   });

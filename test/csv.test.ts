@@ -7,7 +7,10 @@ import { ROOT, tempDir } from './helpers.js';
 type Outcome = { rows: [number, Record<string, string>][]; error?: string };
 
 /** Rows (with line numbers) a reader gives, and its error with the file's name taken out. */
-async function outcome(read: (file: string, onRow: (row: Record<string, string>, line: number) => void) => Promise<void> | void, file: string): Promise<Outcome> {
+async function outcome(
+  read: (file: string, onRow: (row: Record<string, string>, line: number) => void) => Promise<void> | void,
+  file: string,
+): Promise<Outcome> {
   const rows: Outcome['rows'] = [];
   try {
     await read(file, (row, line) => {
@@ -29,7 +32,7 @@ describe('CSV rows', () => {
 
   // Every case the plain reader takes (no quote, no carriage return): it must agree with fast-csv.
   const cases: Record<string, string> = {
-    'rows': 'a,b\n1,2\n3,4\n',
+    rows: 'a,b\n1,2\n3,4\n',
     'no final newline': 'a,b\n1,2\n3,4',
     'an empty line inside': 'a,b\n1,2\n\n3,4\n',
     'empty lines at the end': 'a,b\n1,2\n\n\n',
@@ -63,7 +66,10 @@ describe('CSV rows', () => {
     fs.writeFileSync(file, 'a,b\r\n"x,y",2\r\n"say ""hi""",3\r\n');
     expect(isPlainCsv(fs.readFileSync(file))).to.equal(false);
     expect(await outcome((f, on) => readCsvRows(f, headers, on), file)).to.deep.equal({
-      rows: [[2, { a: 'x,y', b: '2' }], [3, { a: 'say "hi"', b: '3' }]],
+      rows: [
+        [2, { a: 'x,y', b: '2' }],
+        [3, { a: 'say "hi"', b: '3' }],
+      ],
     });
   });
 
@@ -76,7 +82,9 @@ describe('CSV rows', () => {
     const got = await outcome(plain, file);
     expect(got.error).to.equal(undefined);
     expect(got.rows).to.have.length(6000);
-    got.rows.forEach(([at, row], i) => expect([at, row.a, row.b]).to.deep.equal([i + 2, line(i).split(',')[0], String(i)]));
+    got.rows.forEach(([at, row], i) =>
+      expect([at, row.a, row.b]).to.deep.equal([i + 2, line(i).split(',')[0], String(i)]),
+    );
   });
 
   it('reads the shipped manifests as fast-csv does', async () => {

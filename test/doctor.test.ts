@@ -6,7 +6,10 @@ import { ROOT, requireNative, tempDir } from './helpers.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const doctor = (env: Record<string, string> = {}) => {
-  const r = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [CLI, 'doctor', '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   expect(r.status, r.stderr).to.equal(0);
   return JSON.parse(r.stdout);
 };
@@ -15,12 +18,20 @@ const GPU_PACKAGE = path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs-node-gp
 describe('fewshot doctor', function () {
   it('reports each backend tried with its reason, the CUDA libraries, the native kernels and the versions', () => {
     const report = doctor();
-    expect(report.packages.map((p: { package: string }) => p.package)).to.deep.equal(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+    expect(report.packages.map((p: { package: string }) => p.package)).to.deep.equal([
+      '@tensorflow/tfjs-node-gpu',
+      '@tensorflow/tfjs-node',
+    ]);
     expect(Object.keys(report.gpuLibraries)).to.include.members(['libcudart.so.11.0', 'libcudnn.so.8']);
     expect(report.provenance).to.include({ package: 'fewshot-rkd', node: process.version });
     expect(report.provenance.tfjs).to.match(/^4\./);
     if (fs.existsSync(path.join(ROOT, '.git'))) expect(report.provenance.gitCommit).to.match(/^[0-9a-f]{40}$/);
-    if (!fs.existsSync(GPU_PACKAGE)) expect(report.packages[0]).to.deep.equal({ package: '@tensorflow/tfjs-node-gpu', usable: false, detail: '@tensorflow/tfjs-node-gpu not installed' });
+    if (!fs.existsSync(GPU_PACKAGE))
+      expect(report.packages[0]).to.deep.equal({
+        package: '@tensorflow/tfjs-node-gpu',
+        usable: false,
+        detail: '@tensorflow/tfjs-node-gpu not installed',
+      });
   });
 
   it('names the loader error of a GPU package that fails to load, and the backend line carries it', function () {
@@ -28,25 +39,38 @@ describe('fewshot doctor', function () {
     if (fs.existsSync(GPU_PACKAGE)) this.skip(); // the real package is installed here: leave it alone
     fs.mkdirSync(GPU_PACKAGE, { recursive: true });
     try {
-      fs.writeFileSync(path.join(GPU_PACKAGE, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '0.0.0-stand-in', main: 'index.js' }));
-      fs.writeFileSync(path.join(GPU_PACKAGE, 'index.js'),
-        "throw new Error('libtensorflow.so.2: cannot open shared object file: No such file or directory');\n");
+      fs.writeFileSync(
+        path.join(GPU_PACKAGE, 'package.json'),
+        JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '0.0.0-stand-in', main: 'index.js' }),
+      );
+      fs.writeFileSync(
+        path.join(GPU_PACKAGE, 'index.js'),
+        "throw new Error('libtensorflow.so.2: cannot open shared object file: No such file or directory');\n",
+      );
       const report = doctor();
-      expect(report.packages[0]).to.deep.equal({ package: '@tensorflow/tfjs-node-gpu', usable: false,
-        detail: '@tensorflow/tfjs-node-gpu failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory' });
+      expect(report.packages[0]).to.deep.equal({
+        package: '@tensorflow/tfjs-node-gpu',
+        usable: false,
+        detail:
+          '@tensorflow/tfjs-node-gpu failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory',
+      });
       expect(report.backend).to.include('not tensorflow: @tensorflow/tfjs-node-gpu failed to load: libtensorflow.so.2');
     } finally {
       fs.rmSync(GPU_PACKAGE, { recursive: true, force: true });
     }
   });
 
-  it('on a CPU without the build\'s flags, refuses the native kernels in one line and runs on wasm', function () {
+  it("on a CPU without the build's flags, refuses the native kernels in one line and runs on wasm", function () {
     requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json')));
     const report = doctor({ FEWSHOT_CPU_FLAGS: 'fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt' });
     expect(report.native.loaded).to.equal(false);
     expect(report.native.missingCpuFlags).to.include.members(['avx2', 'fma']);
-    expect(report.native.reason).to.match(/^built for x86-64-v3, this CPU lacks avx .*avx2.* fma .*\(rebuild here: npm run build:native\)$/);
-    expect(report.backend).to.match(/^wasm \(@tensorflow\/tfjs-backend-wasm, 1 thread\); .*native kernels not used: built for x86-64-v3/);
+    expect(report.native.reason).to.match(
+      /^built for x86-64-v3, this CPU lacks avx .*avx2.* fma .*\(rebuild here: npm run build:native\)$/,
+    );
+    expect(report.backend).to.match(
+      /^wasm \(@tensorflow\/tfjs-backend-wasm, 1 thread\); .*native kernels not used: built for x86-64-v3/,
+    );
   });
 
   it('refuses an addon whose build left no record of its CPU target', function () {
@@ -56,7 +80,9 @@ describe('fewshot doctor', function () {
     fs.copyFileSync(path.join(build, 'target.json'), copy);
     fs.rmSync(path.join(build, 'target.json'));
     try {
-      expect(doctor().native.reason).to.match(/built without .*target\.json \(its CPU target is unknown; npm run build:native\)/);
+      expect(doctor().native.reason).to.match(
+        /built without .*target\.json \(its CPU target is unknown; npm run build:native\)/,
+      );
     } finally {
       fs.copyFileSync(copy, path.join(build, 'target.json'));
     }
@@ -68,28 +94,90 @@ describe('the native boundary', function () {
     const { nativeAddon } = await import('../src/kernels/native.js');
     const native = nativeAddon();
     requireNative(this, native !== undefined);
-    const params = { n: 1, h: 5, w: 5, cin: 2, kh: 3, kw: 3, cout: 4, outHeight: 5, outWidth: 5, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1 };
+    const params = {
+      n: 1,
+      h: 5,
+      w: 5,
+      cin: 2,
+      kh: 3,
+      kw: 3,
+      cout: 4,
+      outHeight: 5,
+      outWidth: 5,
+      padTop: 1,
+      padBottom: 1,
+      padLeft: 1,
+      padRight: 1,
+    };
     const arrays = { x: new Float32Array(50), filter: new Float32Array(72), bias: null, out: new Float32Array(100) };
     expect(() => native!.conv2d(arrays, params)).to.not.throw();
-    expect(() => native!.conv2d({ ...arrays, x: new Float32Array(49) }, params)).to.throw(RangeError, 'conv2d: x holds 49 floats, its params need 50');
-    expect(() => native!.conv2d({ ...arrays, bias: new Float32Array(3) }, params)).to.throw(RangeError, 'conv2d: bias holds 3 floats, its params need 4');
+    expect(() => native!.conv2d({ ...arrays, x: new Float32Array(49) }, params)).to.throw(
+      RangeError,
+      'conv2d: x holds 49 floats, its params need 50',
+    );
+    expect(() => native!.conv2d({ ...arrays, bias: new Float32Array(3) }, params)).to.throw(
+      RangeError,
+      'conv2d: bias holds 3 floats, its params need 4',
+    );
     const { padRight: _, ...missing } = params;
-    expect(() => native!.conv2d(arrays, missing as typeof params)).to.throw(RangeError, 'conv2d: params.padRight is not a non-negative int');
-    expect(() => native!.conv2d(arrays, { ...params, outHeight: 6 })).to.throw(RangeError, /conv2d: output size does not follow/);
-    const rkd = { gs: new Float32Array(9), gt: new Float32Array(9), loss: new Float32Array(1), dgram: new Float32Array(9) };
-    expect(() => native!.rkdAngle(rkd as typeof rkd & { ddiag: Float32Array }, { n: 3 })).to.throw(RangeError, 'rkdAngle: ddiag is not a Float32Array');
+    expect(() => native!.conv2d(arrays, missing as typeof params)).to.throw(
+      RangeError,
+      'conv2d: params.padRight is not a non-negative int',
+    );
+    expect(() => native!.conv2d(arrays, { ...params, outHeight: 6 })).to.throw(
+      RangeError,
+      /conv2d: output size does not follow/,
+    );
+    const rkd = {
+      gs: new Float32Array(9),
+      gt: new Float32Array(9),
+      loss: new Float32Array(1),
+      dgram: new Float32Array(9),
+    };
+    expect(() => native!.rkdAngle(rkd as typeof rkd & { ddiag: Float32Array }, { n: 3 })).to.throw(
+      RangeError,
+      'rkdAngle: ddiag is not a Float32Array',
+    );
     // The first block's kernels read whole registers of 8 output channels: anything else is refused, not read past.
-    const block = { x: new Float32Array(50), kernel: new Float32Array(72), bias: new Float32Array(4), mean: new Float32Array(4), variance: new Float32Array(4) };
-    expect(() => native!.inputBlockMoments(block, params)).to.throw(RangeError, 'inputBlockMoments: cout must be a multiple of 8');
+    const block = {
+      x: new Float32Array(50),
+      kernel: new Float32Array(72),
+      bias: new Float32Array(4),
+      mean: new Float32Array(4),
+      variance: new Float32Array(4),
+    };
+    expect(() => native!.inputBlockMoments(block, params)).to.throw(
+      RangeError,
+      'inputBlockMoments: cout must be a multiple of 8',
+    );
     // protoLogits: rows of the embeddings only, read from Int32Arrays. 10 rows of 4; one 2-way 1-shot 1-query episode.
-    const proto = { embeddings: new Float32Array(40), supportRows: Int32Array.from([0, 9]), queryRows: Int32Array.from([1, 2]), out: new Float32Array(4) };
+    const proto = {
+      embeddings: new Float32Array(40),
+      supportRows: Int32Array.from([0, 9]),
+      queryRows: Int32Array.from([1, 2]),
+      out: new Float32Array(4),
+    };
     const shape = { rows: 10, dim: 4, n: 1, way: 2, shot: 1, query: 1 };
     expect(() => native!.protoLogits(proto, shape)).to.not.throw();
-    expect(() => native!.protoLogits({ ...proto, supportRows: Int32Array.from([0, 10]) }, shape)).to.throw(RangeError, 'protoLogits: supportRows[1] = 10 is out of range');
-    expect(() => native!.protoLogits({ ...proto, queryRows: Int32Array.from([-1, 2]) }, shape)).to.throw(RangeError, 'protoLogits: queryRows[0] = -1 is out of range');
-    expect(() => native!.protoLogits({ ...proto, queryRows: new Float32Array(2) as unknown as Int32Array }, shape)).to.throw(RangeError, 'protoLogits: queryRows is not an Int32Array');
-    expect(() => native!.protoLogits({ ...proto, out: new Float32Array(3) }, shape)).to.throw(RangeError, 'protoLogits: out holds 3 floats, its params need 4');
-    expect(() => native!.protoLogits(proto, { ...shape, way: 0 })).to.throw(RangeError, 'protoLogits: way, shot and query must be positive');
+    expect(() => native!.protoLogits({ ...proto, supportRows: Int32Array.from([0, 10]) }, shape)).to.throw(
+      RangeError,
+      'protoLogits: supportRows[1] = 10 is out of range',
+    );
+    expect(() => native!.protoLogits({ ...proto, queryRows: Int32Array.from([-1, 2]) }, shape)).to.throw(
+      RangeError,
+      'protoLogits: queryRows[0] = -1 is out of range',
+    );
+    expect(() =>
+      native!.protoLogits({ ...proto, queryRows: new Float32Array(2) as unknown as Int32Array }, shape),
+    ).to.throw(RangeError, 'protoLogits: queryRows is not an Int32Array');
+    expect(() => native!.protoLogits({ ...proto, out: new Float32Array(3) }, shape)).to.throw(
+      RangeError,
+      'protoLogits: out holds 3 floats, its params need 4',
+    );
+    expect(() => native!.protoLogits(proto, { ...shape, way: 0 })).to.throw(
+      RangeError,
+      'protoLogits: way, shot and query must be positive',
+    );
   });
 
   it('a model is refused on data of another image shape, in one line naming both (native path included)', async () => {
@@ -102,7 +190,12 @@ describe('the native boundary', function () {
     colour.dispose();
     const r = spawnSync(process.execPath, [CLI, 'eval', model, 'synthetic-test-5w1s'], { encoding: 'utf8' });
     expect(r.status).to.equal(1);
-    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('backend:'));
-    expect(lines).to.deep.equal([`fewshot: ${model} on synthetic-test-5w1s (synthetic/test): the model takes 28x28x3 images, the data has 28x28x1`]);
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('backend:'));
+    expect(lines).to.deep.equal([
+      `fewshot: ${model} on synthetic-test-5w1s (synthetic/test): the model takes 28x28x3 images, the data has 28x28x1`,
+    ]);
   });
 });

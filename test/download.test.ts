@@ -24,7 +24,10 @@ interface Server {
  * Serves `files` on 127.0.0.1 with Range requests; each name in `cutOnce` cuts the file's next
  * response off after half its bytes; `corrupt` names files served with one byte flipped.
  */
-async function serve(files: ReadonlyMap<string, Buffer>, options: { cutOnce?: string[]; corrupt?: string[] } = {}): Promise<Server> {
+async function serve(
+  files: ReadonlyMap<string, Buffer>,
+  options: { cutOnce?: string[]; corrupt?: string[] } = {},
+): Promise<Server> {
   const requests: Server['requests'] = [];
   const cuts = [...(options.cutOnce ?? [])];
   const server = http.createServer((req, res) => {
@@ -42,7 +45,8 @@ async function serve(files: ReadonlyMap<string, Buffer>, options: { cutOnce?: st
     const rest = body.subarray(start);
     const range = start > 0 ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {};
     res.writeHead(start > 0 ? 206 : 200, { 'content-length': rest.length, ...range });
-    if (cuts.includes(name) && cuts.splice(cuts.indexOf(name), 1)) return void res.write(rest.subarray(0, rest.length >> 1), () => res.socket?.destroy());
+    if (cuts.includes(name) && cuts.splice(cuts.indexOf(name), 1))
+      return void res.write(rest.subarray(0, rest.length >> 1), () => res.socket?.destroy());
     res.end(rest);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -62,8 +66,13 @@ function sharedZips(): Map<string, Buffer> {
 }
 
 /** The command line, asynchronously: the test server runs in this process. */
-function fewshot(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { env: { ...process.env, ...env } });
+function fewshot(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], {
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -76,9 +85,14 @@ async function tinyZip(part: string, characters: Record<string, number>): Promis
   const zip = new yazl.ZipFile();
   for (const [character, count] of Object.entries(characters)) {
     for (let i = 1; i <= count; i++) {
-      const png = await sharp({ create: { width: 105, height: 105, channels: 3, background: { r: 255, g: 255, b: 255 } } })
-        .composite([{ input: { create: { width: 10 * i, height: 20, channels: 3, background: 'black' } }, left: 20, top: 30 }])
-        .png().toBuffer();
+      const png = await sharp({
+        create: { width: 105, height: 105, channels: 3, background: { r: 255, g: 255, b: 255 } },
+      })
+        .composite([
+          { input: { create: { width: 10 * i, height: 20, channels: 3, background: 'black' } }, left: 20, top: 30 },
+        ])
+        .png()
+        .toBuffer();
       zip.addBuffer(png, `${part}/${character}/${String(i).padStart(2, '0')}.png`);
     }
   }
@@ -123,9 +137,21 @@ describe('downloads', function () {
     try {
       const dir = scratch();
       const out = path.join(dir, 'cache');
-      const error = await downloadOmniglot({ baseUrl: server.base, downloads: path.join(dir, 'zips'), out, md5, retryDelayMs: 0 })
-        .then(() => undefined, (err: Error) => err);
-      expect(error?.message).to.match(new RegExp(`^${server.base}images_evaluation\\.zip: md5 [0-9a-f]{32}, expected ${md5['images_evaluation.zip']}: a corrupt download`));
+      const error = await downloadOmniglot({
+        baseUrl: server.base,
+        downloads: path.join(dir, 'zips'),
+        out,
+        md5,
+        retryDelayMs: 0,
+      }).then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      expect(error?.message).to.match(
+        new RegExp(
+          `^${server.base}images_evaluation\\.zip: md5 [0-9a-f]{32}, expected ${md5['images_evaluation.zip']}: a corrupt download`,
+        ),
+      );
       expect(error!.message).not.to.include('\n');
       expect(fs.existsSync(out)).to.equal(false);
       // The good archive is kept (verified); the corrupt one is gone, part and all.
@@ -142,7 +168,10 @@ describe('downloads', function () {
     try {
       const file = path.join(scratch(), name);
       // No retries: the cut fails the call, and the bytes so far stay in the part.
-      const error = await downloadFile(server.base + name, file, { md5: md5[name], retries: 0 }).then(() => undefined, (err: Error) => err);
+      const error = await downloadFile(server.base + name, file, { md5: md5[name], retries: 0 }).then(
+        () => undefined,
+        (err: Error) => err,
+      );
       expect(error?.message).to.match(/; \d+ bytes kept in .*images_background\.zip\.part, run again to resume$/);
       // Every byte received before the cut is kept: the server sent exactly half.
       const kept = fs.statSync(`${file}.part`).size;
@@ -165,7 +194,10 @@ describe('downloads', function () {
   it('a missing file fails at once with its HTTP status', async () => {
     const server = await serve(new Map());
     try {
-      const error = await downloadFile(`${server.base}nothing.zip`, path.join(scratch(), 'nothing.zip')).then(() => undefined, (err: Error) => err);
+      const error = await downloadFile(`${server.base}nothing.zip`, path.join(scratch(), 'nothing.zip')).then(
+        () => undefined,
+        (err: Error) => err,
+      );
       expect(error?.message).to.equal(`${server.base}nothing.zip: HTTP 404 Not Found`);
       expect(server.requests).to.have.length(2);
     } finally {
@@ -185,13 +217,29 @@ describe('downloads', function () {
       fs.mkdirSync(splits);
       fs.writeFileSync(path.join(splits, 'train.txt'), 'Alpha/character01/rot000\nAlpha/character02/rot090\n');
       fs.writeFileSync(path.join(splits, 'test.txt'), 'Beta/character01/rot180\n');
-      const md5s = await Promise.all([...files].map(async ([n, b]) => {
-        fs.writeFileSync(path.join(dir, n), b);
-        return `${n.replace('.zip', '')}=${await md5OfFile(path.join(dir, n))}`;
-      }));
+      const md5s = await Promise.all(
+        [...files].map(async ([n, b]) => {
+          fs.writeFileSync(path.join(dir, n), b);
+          return `${n.replace('.zip', '')}=${await md5OfFile(path.join(dir, n))}`;
+        }),
+      );
       const out = path.join(dir, 'cache');
-      const r = await fewshot(['data', 'download', 'omniglot', '--md5', ...md5s, '--splits', splits,
-        '--downloads', path.join(dir, 'zips'), '--out', out], { FEWSHOT_OMNIGLOT_URL: server.base.slice(0, -1) });
+      const r = await fewshot(
+        [
+          'data',
+          'download',
+          'omniglot',
+          '--md5',
+          ...md5s,
+          '--splits',
+          splits,
+          '--downloads',
+          path.join(dir, 'zips'),
+          '--out',
+          out,
+        ],
+        { FEWSHOT_OMNIGLOT_URL: server.base.slice(0, -1) },
+      );
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.match(/images_evaluation\.zip: \d+ bytes, md5 [0-9a-f]{32} ok \(resumed\)/);
       expect(r.stdout).to.include('omniglot: 7 images, 3 characters, 2 alphabets\nsplits: train 2, test 1 classes\n');
@@ -205,7 +253,9 @@ describe('downloads', function () {
     const r = await fewshot(['data', 'download', 'miniimagenet']);
     expect(r.code).to.equal(1);
     expect(r.stdout).to.include('DIR/images/ (n0153282900000005.jpg');
-    expect(r.stdout).to.include('fewshot data miniimagenet --from DIR --from-imagenet path/to/ILSVRC2012_img_train.tar');
+    expect(r.stdout).to.include(
+      'fewshot data miniimagenet --from DIR --from-imagenet path/to/ILSVRC2012_img_train.tar',
+    );
     expect(r.stdout).to.include('fewshot data miniimagenet --from DIR\n');
     expect(r.stderr).to.equal('fewshot: miniImageNet cannot be downloaded automatically; get the files as above');
   });

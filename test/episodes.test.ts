@@ -6,7 +6,14 @@ import seedrandom from 'seedrandom';
 import { writeToString } from 'fast-csv';
 import type { FewShotDataset, ImageRef } from '../src/data/dataset.js';
 import { EpisodeSampler, drawWithoutReplacement } from '../src/episodes/sampler.js';
-import { MANIFEST_HEADERS, manifestText, plainField, readManifest, sha256, writeManifest } from '../src/episodes/manifest.js';
+import {
+  MANIFEST_HEADERS,
+  manifestText,
+  plainField,
+  readManifest,
+  sha256,
+  writeManifest,
+} from '../src/episodes/manifest.js';
 import { loadSuiteEpisodes, readSuite, sampleSuite } from '../src/episodes/suite.js';
 import { ROOT, tempDir } from './helpers.js';
 
@@ -56,17 +63,32 @@ describe('episode sampler', () => {
       }
       return pool.slice(0, k);
     };
-    for (const [n, k] of [[1, 1], [2, 2], [20, 20], [64, 5], [1692, 20], [1692, 1692]]) {
+    for (const [n, k] of [
+      [1, 1],
+      [2, 2],
+      [20, 20],
+      [64, 5],
+      [1692, 20],
+      [1692, 1692],
+    ]) {
       for (const seed of ['a', 'b', 'c']) {
-        expect(drawWithoutReplacement(n, k, seedrandom(seed)), `${n} ${k} ${seed}`).to.deep.equal(fullShuffle(n, k, seedrandom(seed)));
+        expect(drawWithoutReplacement(n, k, seedrandom(seed)), `${n} ${k} ${seed}`).to.deep.equal(
+          fullShuffle(n, k, seedrandom(seed)),
+        );
       }
     }
   });
 
   it('refuses a way beyond the classes and shot + query beyond a class', () => {
-    expect(() => new EpisodeSampler(dataset, { way: 65, shot: 1, query: 1 }, 0)).to.throw(/way 65 exceeds the 64 classes of synthetic\/val/);
-    expect(() => new EpisodeSampler(dataset, { way: 5, shot: 10, query: 11 }, 0)).to.throw(/shot 10 \+ query 11 exceeds the 20 images of class val\/c0000/);
-    expect(() => new EpisodeSampler(dataset, { way: 0, shot: 1, query: 1 }, 0)).to.throw(/way must be a positive integer/);
+    expect(() => new EpisodeSampler(dataset, { way: 65, shot: 1, query: 1 }, 0)).to.throw(
+      /way 65 exceeds the 64 classes of synthetic\/val/,
+    );
+    expect(() => new EpisodeSampler(dataset, { way: 5, shot: 10, query: 11 }, 0)).to.throw(
+      /shot 10 \+ query 11 exceeds the 20 images of class val\/c0000/,
+    );
+    expect(() => new EpisodeSampler(dataset, { way: 0, shot: 1, query: 1 }, 0)).to.throw(
+      /way must be a positive integer/,
+    );
   });
 });
 
@@ -86,10 +108,18 @@ describe('frozen episodes', () => {
 
   const malformed: [string, (lines: string[]) => void, RegExp][] = [
     ['a wrong header', (l) => (l[0] = 'episode,role,label,image'), /:1: header 'episode,role,label,image'/],
-    ['an unknown image', (l) => (l[3] = l[3].replace(/\/\d\d$/, '/99')), /:4: image 'val\/c\d{4}\/99' is not in synthetic\/val/],
+    [
+      'an unknown image',
+      (l) => (l[3] = l[3].replace(/\/\d\d$/, '/99')),
+      /:4: image 'val\/c\d{4}\/99' is not in synthetic\/val/,
+    ],
     ['a bad role', (l) => (l[5] = l[5].replace('support', 'train')), /:6: role 'train'/],
     ['a missing column', (l) => (l[9] = l[9].split(',').slice(0, 3).join(',')), /:10: expected 4 columns/],
-    ['an image under the wrong class', (l) => (l[2] = l[2].replace(/,val\/c(\d{4}),/, ',val/c0063,')), /:3: image .* does not belong to class 'val\/c0063'/],
+    [
+      'an image under the wrong class',
+      (l) => (l[2] = l[2].replace(/,val\/c(\d{4}),/, ',val/c0063,')),
+      /:3: image .* does not belong to class 'val\/c0063'/,
+    ],
     ['a repeated image', (l) => (l[2] = l[1]), /:3: image .* appears twice in episode 0/],
   ];
   for (const [what, corrupt, message] of malformed) {
@@ -112,7 +142,10 @@ describe('frozen episodes', () => {
     const file = path.join(tempDir(), 'split.csv');
     fs.writeFileSync(file, await manifestText(dataset, [sampler.episode(0), sampler.episode(1), sampler.episode(0)]));
     // 3-way 2-shot 2-query: 12 rows an episode, after the header.
-    await readManifest(file, dataset).then(() => expect.fail('accepted'), (err: Error) => expect(err.message).to.equal(`${file}:26: episode 0 appears in two places`));
+    await readManifest(file, dataset).then(
+      () => expect.fail('accepted'),
+      (err: Error) => expect(err.message).to.equal(`${file}:26: episode 0 appears in two places`),
+    );
   });
 
   it('refuses episodes of different shapes within one manifest', async () => {
@@ -120,14 +153,27 @@ describe('frozen episodes', () => {
     const other = new EpisodeSampler(dataset, { way: 4, shot: 2, query: 2 }, 5);
     const text = await manifestText(dataset, [sampler.episode(0), other.episode(1)]);
     fs.writeFileSync(file, text);
-    await readManifest(file, dataset).then(() => expect.fail('accepted'), (err: Error) => expect(err.message).to.match(/episode 1 is 4-way 2-shot 2-query, the first is 3-way/));
+    await readManifest(file, dataset).then(
+      () => expect.fail('accepted'),
+      (err: Error) => expect(err.message).to.match(/episode 1 is 4-way 2-shot 2-query, the first is 3-way/),
+    );
   });
 
   it("writes a manifest's text as fast-csv does, also for ids that need quoting", async () => {
-    const asFastCsv = (ds: FewShotDataset, episodes: typeof sampled) => writeToString(
-      episodes.flatMap((ep) => ([['support', ep.support], ['query', ep.query]] as const).flatMap(([role, refs]) =>
-        refs.map((r) => [String(ep.index), role, ds.classIds[r.classIndex], ds.imageId(r)]))),
-      { headers: [...MANIFEST_HEADERS], includeEndRowDelimiter: true });
+    const asFastCsv = (ds: FewShotDataset, episodes: typeof sampled) =>
+      writeToString(
+        episodes.flatMap((ep) =>
+          (
+            [
+              ['support', ep.support],
+              ['query', ep.query],
+            ] as const
+          ).flatMap(([role, refs]) =>
+            refs.map((r) => [String(ep.index), role, ds.classIds[r.classIndex], ds.imageId(r)]),
+          ),
+        ),
+        { headers: [...MANIFEST_HEADERS], includeEndRowDelimiter: true },
+      );
     const sampled = [...sampler.episodes(0, 5)];
     expect(await manifestText(dataset, sampled)).to.equal(await asFastCsv(dataset, sampled));
     // Class ids that fast-csv quotes or changes: the whole text goes through it.
@@ -135,7 +181,8 @@ describe('frozen episodes', () => {
       expect(plainField(odd), odd).to.equal(false);
       const classIds = dataset.classIds.map((id, i) => (i % 2 ? `${odd}${id}` : id));
       const renamed: FewShotDataset = Object.assign(Object.create(dataset) as FewShotDataset, {
-        classIds, imageId: (r: ImageRef) => `${classIds[r.classIndex]}/${r.imageIndex}`,
+        classIds,
+        imageId: (r: ImageRef) => `${classIds[r.classIndex]}/${r.imageIndex}`,
       });
       expect(await manifestText(renamed, sampled), odd).to.equal(await asFastCsv(renamed, sampled));
     }

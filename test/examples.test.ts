@@ -5,7 +5,10 @@ import { expect } from 'chai';
 import { ROOT } from './helpers.js';
 
 const example = (name: string, ...args: string[]) => {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'examples', `${name}.js`), ...args], { encoding: 'utf8', cwd: ROOT });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'examples', `${name}.js`), ...args], {
+    encoding: 'utf8',
+    cwd: ROOT,
+  });
   expect(r.status, r.stderr).to.equal(0);
   return r.stdout;
 };
@@ -16,7 +19,9 @@ describe('examples', function () {
   });
 
   it('distill: a teacher, an RKD-DA student, and their paired comparison', () => {
-    expect(example('distill', '4')).to.match(/^student - teacher \(paired\): -?\d+\.\d\d \+- \d+\.\d\d; episodes won\/lost\/tied \d+\/\d+\/\d+$/m);
+    expect(example('distill', '4')).to.match(
+      /^student - teacher \(paired\): -?\d+\.\d\d \+- \d+\.\d\d; episodes won\/lost\/tied \d+\/\d+\/\d+$/m,
+    );
   });
 
   it('episodes: samples, freezes and reads back a suite', () => {

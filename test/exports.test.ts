@@ -10,7 +10,12 @@ import { ROOT } from './helpers.js';
 describe('library exports', () => {
   it('export every project type that a public signature names', () => {
     const entry = path.join(ROOT, 'src', 'index.ts');
-    const program = ts.createProgram([entry], { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true, skipLibCheck: true });
+    const program = ts.createProgram([entry], {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      skipLibCheck: true,
+    });
     const checker = program.getTypeChecker();
     const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!);
     const resolve = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
@@ -33,12 +38,18 @@ describe('library exports', () => {
         const target = checker.getSymbolAtLocation(ts.isTypeReferenceNode(node) ? node.typeName : node.expression);
         const symbol = target && resolve(target);
         const file = symbol?.declarations?.[0]?.getSourceFile().fileName;
-        if (symbol && file?.startsWith(src) && !(symbol.flags & ts.SymbolFlags.TypeParameter) && !publicSymbols.has(symbol)) {
+        if (
+          symbol &&
+          file?.startsWith(src) &&
+          !(symbol.flags & ts.SymbolFlags.TypeParameter) &&
+          !publicSymbols.has(symbol)
+        ) {
           missing.add(`${symbol.name} (${path.relative(ROOT, file)}), named by ${owner}`);
         }
       }
       // Private members and initialisers are not part of the surface.
-      if (ts.isPropertyDeclaration(node) && node.modifiers?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword)) return;
+      if (ts.isPropertyDeclaration(node) && node.modifiers?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword))
+        return;
       if (ts.isVariableDeclaration(node)) {
         if (node.type) visit(node.type, owner);
         return;

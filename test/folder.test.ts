@@ -20,7 +20,12 @@ async function writeClasses(dir: string, classes: Record<string, string[]> = CLA
   for (const [id, files] of Object.entries(classes)) {
     fs.mkdirSync(path.join(dir, id), { recursive: true });
     for (const file of files) {
-      const options: ImageOptions = { width: 48 + 8 * n, height: 40, channels: n % 3 === 2 ? 1 : 3, format: /\.png$/i.test(file) ? 'png' : 'jpeg' };
+      const options: ImageOptions = {
+        width: 48 + 8 * n,
+        height: 40,
+        channels: n % 3 === 2 ? 1 : 3,
+        format: /\.png$/i.test(file) ? 'png' : 'jpeg',
+      };
       fs.writeFileSync(path.join(dir, id, file), await randomImage(`${id}/${file}`, options));
       n++;
     }
@@ -43,7 +48,14 @@ describe('image folders', function () {
     fs.writeFileSync(path.join(from, 'dog', '._01.png'), 'macOS metadata');
     const out = path.join(root, 'plain-cache');
     const summary = await importFolder({ from, out, size: 32, channels: 1 });
-    expect(summary).to.deep.include({ source: 'folder', shape: [32, 32, 1], images: 8, classes: 3, splits: { all: 3 }, pixels: true });
+    expect(summary).to.deep.include({
+      source: 'folder',
+      shape: [32, 32, 1],
+      images: 8,
+      classes: 3,
+      splits: { all: 3 },
+      pixels: true,
+    });
 
     const all = openDataset('folder', 'all', out);
     expect(all.name).to.equal('folder/all');
@@ -53,8 +65,11 @@ describe('image folders', function () {
 
     const out1 = new Float32Array(32 * 32);
     all.readPixels({ classIndex: 0, imageIndex: 1 }, out1, 0);
-    const expected = await sharp(path.join(from, 'cat', 'b.jpg')).greyscale()
-      .resize(32, 32, { kernel: 'lanczos3', fit: 'fill', fastShrinkOnLoad: false }).raw().toBuffer();
+    const expected = await sharp(path.join(from, 'cat', 'b.jpg'))
+      .greyscale()
+      .resize(32, 32, { kernel: 'lanczos3', fit: 'fill', fastShrinkOnLoad: false })
+      .raw()
+      .toBuffer();
     expect(Uint8Array.from(out1, (v) => Math.round(v * 255))).to.deep.equal(new Uint8Array(expected));
   });
 
@@ -87,34 +102,60 @@ describe('image folders', function () {
     await writeClasses(path.join(mixed, 'train'), { cat: ['a.png'] });
     await writeClasses(mixed, { dog: ['b.png'] });
     const out = path.join(root, 'bad-out', 'cache');
-    await expectImportFailure(() => importFolder({ from: mixed, out }), out,
-      `${path.join(mixed, 'dog')}: a class folder beside the split folders train; put classes inside the split folders`);
+    await expectImportFailure(
+      () => importFolder({ from: mixed, out }),
+      out,
+      `${path.join(mixed, 'dog')}: a class folder beside the split folders train; put classes inside the split folders`,
+    );
 
     const empty = path.join(root, 'empty');
     await writeClasses(empty, { cat: ['a.png'] });
     fs.mkdirSync(path.join(empty, 'dog'));
-    await expectImportFailure(() => importFolder({ from: empty, out }), out, `${path.join(empty, 'dog')}: no PNG or JPEG images in this class folder`);
+    await expectImportFailure(
+      () => importFolder({ from: empty, out }),
+      out,
+      `${path.join(empty, 'dog')}: no PNG or JPEG images in this class folder`,
+    );
 
     const twice = path.join(root, 'twice');
     await writeClasses(twice, { cat: ['a.png', 'a.jpg'] });
-    await expectImportFailure(() => importFolder({ from: twice, out }), out, `${path.join(twice, 'cat', 'a.png')}: same image name as a.jpg`);
+    await expectImportFailure(
+      () => importFolder({ from: twice, out }),
+      out,
+      `${path.join(twice, 'cat', 'a.png')}: same image name as a.jpg`,
+    );
 
     const corrupt = path.join(root, 'corrupt');
     await writeClasses(corrupt);
-    fs.writeFileSync(path.join(corrupt, 'dog', '02.png'), fs.readFileSync(path.join(corrupt, 'dog', '02.png')).subarray(0, 50));
-    await expectImportFailure(() => importFolder({ from: corrupt, out }), out, `${path.join(corrupt, 'dog', '02.png')}: unreadable image (`);
+    fs.writeFileSync(
+      path.join(corrupt, 'dog', '02.png'),
+      fs.readFileSync(path.join(corrupt, 'dog', '02.png')).subarray(0, 50),
+    );
+    await expectImportFailure(
+      () => importFolder({ from: corrupt, out }),
+      out,
+      `${path.join(corrupt, 'dog', '02.png')}: unreadable image (`,
+    );
   });
 
   it('`fewshot data folder` and `fewshot data info` on the cache', async () => {
     const from = path.join(root, 'cli');
     await writeClasses(from);
     const out = path.join(root, 'cli-cache');
-    const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
     const imported = cli('data', 'folder', '--from', from, '--out', out, '--size', '16', '--channels', '1');
     expect(imported.status, imported.stderr).to.equal(0);
     expect(imported.stdout).to.match(/^folder: 8 images, 3 classes \(16x16x1\)\nsplits: all 3 classes\ncache: /);
     const info = cli('data', 'info', out, '--json');
     expect(info.status, info.stderr).to.equal(0);
-    expect(JSON.parse(info.stdout)).to.deep.include({ source: 'folder', shape: [16, 16, 1], classes: 3, images: 8, splits: { all: 3 }, pixels: true });
+    expect(JSON.parse(info.stdout)).to.deep.include({
+      source: 'folder',
+      shape: [16, 16, 1],
+      classes: 3,
+      images: 8,
+      splits: { all: 3 },
+      pixels: true,
+    });
   });
 });

@@ -22,7 +22,8 @@ function greyPixels(seed: number, width: number, height: number): Uint8Array {
   const rng = seedrandom(String(seed));
   const px = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) px[y * width + x] = (x + y) % 11 === 0 ? 0 : (((x >> 3) + (y >> 2)) * 37 + Math.floor(rng() * 40)) & 255;
+    for (let x = 0; x < width; x++)
+      px[y * width + x] = (x + y) % 11 === 0 ? 0 : (((x >> 3) + (y >> 2)) * 37 + Math.floor(rng() * 40)) & 255;
   }
   return px;
 }
@@ -30,7 +31,10 @@ function greyPixels(seed: number, width: number, height: number): Uint8Array {
 /** A grey 8-bit PNG of `px` written by libvips (which filters rows adaptively: every PNG filter type). */
 function greyPng(px: Uint8Array, width: number, height: number): Promise<Buffer> {
   // Without 'b-w' sharp writes one band as RGB.
-  return sharp(px, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png({ adaptiveFiltering: true }).toBuffer();
+  return sharp(px, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png({ adaptiveFiltering: true })
+    .toBuffer();
 }
 
 /** libvips' own decode of an image file, as grey bytes. */
@@ -52,7 +56,10 @@ function pack(samples: Uint8Array, width: number, height: number, depth: number)
 }
 
 /** Every PNG entry of a zip, in the zip's order. */
-function zipEntries(zipPath: string, keep: (name: string, index: number) => boolean): Promise<{ name: string; bytes: Buffer }[]> {
+function zipEntries(
+  zipPath: string,
+  keep: (name: string, index: number) => boolean,
+): Promise<{ name: string; bytes: Buffer }[]> {
   return new Promise((resolve, reject) => {
     const found: { name: string; bytes: Buffer }[] = [];
     let index = 0;
@@ -65,10 +72,13 @@ function zipEntries(zipPath: string, keep: (name: string, index: number) => bool
         zip.openReadStream(entry, (e, stream) => {
           if (e) return reject(e);
           const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
-            found.push({ name: entry.fileName, bytes: Buffer.concat(chunks) });
-            zip.readEntry();
-          });
+          stream
+            .on('data', (c: Buffer) => chunks.push(c))
+            .on('error', reject)
+            .on('end', () => {
+              found.push({ name: entry.fileName, bytes: Buffer.concat(chunks) });
+              zip.readEntry();
+            });
         });
       });
       zip.readEntry();
@@ -79,7 +89,11 @@ function zipEntries(zipPath: string, keep: (name: string, index: number) => bool
 describe('grey decode (fast path)', () => {
   it('decodes plain grey PNGs of 1, 2, 4 and 8 bits as libvips does, odd widths included', async () => {
     for (const depth of [1, 2, 4, 8] as const) {
-      for (const [width, height] of [[13, 5], [105, 105], [8, 3]]) {
+      for (const [width, height] of [
+        [13, 5],
+        [105, 105],
+        [8, 3],
+      ]) {
         const max = 2 ** depth - 1;
         const samples = greyPixels(depth * 100 + width, width, height).map((v) => v % (max + 1));
         const data = depth === 8 ? samples : pack(samples, width, height, depth);
@@ -87,7 +101,9 @@ describe('grey decode (fast path)', () => {
         const grey = decodeGreyPng(png);
         expect(grey, `${depth}-bit ${width}x${height}`).to.not.equal(undefined);
         expect([grey!.width, grey!.height]).to.deep.equal([width, height]);
-        expect(Buffer.from(grey!.pixels).equals(await sharpGrey(png)), `${depth}-bit ${width}x${height}`).to.equal(true);
+        expect(Buffer.from(grey!.pixels).equals(await sharpGrey(png)), `${depth}-bit ${width}x${height}`).to.equal(
+          true,
+        );
       }
     }
     const filtered = await greyPng(greyPixels(7, 61, 47), 61, 47);
@@ -96,9 +112,16 @@ describe('grey decode (fast path)', () => {
 
   it('leaves every other file to sharp: colour, palette, alpha, 16 bits, JPEG, too large, corrupt', async () => {
     const rgb = await randomImage('rgb', { width: 16, height: 16, channels: 3, format: 'png' });
-    const palette = await sharp(greyPixels(1, 16, 16), { raw: { width: 16, height: 16, channels: 1 } }).png({ palette: true, colours: 4 }).toBuffer();
-    const alpha = await sharp(greyPixels(2, 32, 16), { raw: { width: 16, height: 16, channels: 2 } }).png().toBuffer();
-    const deep = await sharp(greyPixels(3, 16, 16), { raw: { width: 16, height: 16, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+    const palette = await sharp(greyPixels(1, 16, 16), { raw: { width: 16, height: 16, channels: 1 } })
+      .png({ palette: true, colours: 4 })
+      .toBuffer();
+    const alpha = await sharp(greyPixels(2, 32, 16), { raw: { width: 16, height: 16, channels: 2 } })
+      .png()
+      .toBuffer();
+    const deep = await sharp(greyPixels(3, 16, 16), { raw: { width: 16, height: 16, channels: 1 } })
+      .toColourspace('grey16')
+      .png()
+      .toBuffer();
     const jpeg = await randomImage('jpeg', { width: 16, height: 16, channels: 1, format: 'jpeg' });
     const grey = await greyPng(greyPixels(4, 16, 16), 16, 16);
     expect(decodeGreyPng(grey)).to.not.equal(undefined);
@@ -106,7 +129,16 @@ describe('grey decode (fast path)', () => {
     const huge = Buffer.from(grey);
     huge.writeUInt32BE(600, 16);
     huge.writeUInt32BE(600, 20);
-    for (const [what, bytes] of Object.entries({ rgb, palette, alpha, deep, jpeg, huge, truncated: grey.subarray(0, 60), empty: Buffer.alloc(0) })) {
+    for (const [what, bytes] of Object.entries({
+      rgb,
+      palette,
+      alpha,
+      deep,
+      jpeg,
+      huge,
+      truncated: grey.subarray(0, 60),
+      empty: Buffer.alloc(0),
+    })) {
       expect(decodeGreyPng(bytes), what).to.equal(undefined);
     }
   });
@@ -122,7 +154,14 @@ describe('grey decode (fast path)', () => {
 
   it('resizes a stack bit for bit as one sharp call per image, where stacked and where not', async () => {
     // 512x512 -> 256x256: 64 images make two stacks (at most 2^24 pixels each); 210 -> 28 is not stacked.
-    const cases = [[[105, 105], [28, 28], 9], [[84, 60], [28, 20], 9], [[100, 90], [30, 28], 9], [[40, 40], [40, 20], 9], [[210, 64], [28, 64], 3], [[512, 512], [256, 256], 64]] as const;
+    const cases = [
+      [[105, 105], [28, 28], 9],
+      [[84, 60], [28, 20], 9],
+      [[100, 90], [30, 28], 9],
+      [[40, 40], [40, 20], 9],
+      [[210, 64], [28, 64], 3],
+      [[512, 512], [256, 256], 64],
+    ] as const;
     for (const [[fromH, fromW], [toH, toW], count] of cases) {
       const images = Array.from({ length: count }, (_, i) => greyPixels(i, fromW, fromH));
       const stacked = await resizeGreyImages(images, [fromH, fromW], [toH, toW]);
@@ -143,12 +182,21 @@ describe('grey decode (fast path)', () => {
     for (let i = 0; i < 300; i++) {
       const [w, h] = i % 3 === 0 ? [60, 84] : [105, 105];
       files.push(await greyPng(greyPixels(i, w, h), w, h));
-      if (i % 50 === 0) files.push(await randomImage(`c${i}`, { width: 50, height: 40, channels: 3, format: i % 100 === 0 ? 'png' : 'jpeg' }));
+      if (i % 50 === 0)
+        files.push(
+          await randomImage(`c${i}`, { width: 50, height: 40, channels: 3, format: i % 100 === 0 ? 'png' : 'jpeg' }),
+        );
     }
     const shape = [28, 28, 1] as const;
     const progress: number[] = [];
-    expect(files.filter((bytes) => decodeGreyPng(bytes) !== undefined).length, 'grey PNGs on the fast path').to.equal(300);
-    const fast = await decodeGreyImages(files.map((bytes, i) => ({ where: `file ${i}`, read: async () => bytes })), shape, (done) => progress.push(done));
+    expect(files.filter((bytes) => decodeGreyPng(bytes) !== undefined).length, 'grey PNGs on the fast path').to.equal(
+      300,
+    );
+    const fast = await decodeGreyImages(
+      files.map((bytes, i) => ({ where: `file ${i}`, read: async () => bytes })),
+      shape,
+      (done) => progress.push(done),
+    );
     expect(progress.at(-1)).to.equal(files.length);
     for (let i = 0; i < files.length; i++) {
       const alone = await decodeImage(files[i], `file ${i}`, shape);
@@ -158,8 +206,14 @@ describe('grey decode (fast path)', () => {
 
   it('a corrupt file fails naming it, as through sharp', async () => {
     const good = await greyPng(greyPixels(1, 105, 105), 105, 105);
-    const files = [good, good.subarray(0, 60), good].map((bytes, i) => ({ where: `zip: entry ${i}`, read: async () => bytes }));
-    const error = await decodeGreyImages(files, [28, 28, 1]).then(() => undefined, (err: Error) => err);
+    const files = [good, good.subarray(0, 60), good].map((bytes, i) => ({
+      where: `zip: entry ${i}`,
+      read: async () => bytes,
+    }));
+    const error = await decodeGreyImages(files, [28, 28, 1]).then(
+      () => undefined,
+      (err: Error) => err,
+    );
     expect(error?.message).to.match(/^zip: entry 1: unreadable image/);
   });
 
@@ -171,7 +225,10 @@ describe('grey decode (fast path)', () => {
     }
     expect(entries.length).to.be.above(1000);
     const shape = [28, 28, 1] as const;
-    const fast = await decodeGreyImages(entries.map(({ name, bytes }) => ({ where: name, read: async () => bytes })), shape);
+    const fast = await decodeGreyImages(
+      entries.map(({ name, bytes }) => ({ where: name, read: async () => bytes })),
+      shape,
+    );
     for (let i = 0; i < entries.length; i++) {
       const alone = await decodeImage(entries[i].bytes, entries[i].name, shape);
       expect(Buffer.from(fast.subarray(i * 784, (i + 1) * 784)).equals(alone), entries[i].name).to.equal(true);

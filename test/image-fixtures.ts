@@ -24,7 +24,8 @@ export function randomImage(seed: string | number, { width, height, channels, fo
   const px = Buffer.alloc(width * height * channels);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      for (let c = 0; c < channels; c++) px[(y * width + x) * channels + c] = blocks[((y >> 3) * cols + (x >> 3)) * channels + c];
+      for (let c = 0; c < channels; c++)
+        px[(y * width + x) * channels + c] = blocks[((y >> 3) * cols + (x >> 3)) * channels + c];
     }
   }
   const image = sharp(px, { raw: { width, height, channels } });
@@ -58,7 +59,12 @@ export async function writeMiniImageNet(dir: string, layout: MiniLayout = MINI_L
       for (let i = 1; i <= count; i++) {
         const file = miniFileName(wnid, 3 * i + 1);
         const square = n % 7 === 6;
-        const options: ImageOptions = { width: square ? 84 : 40, height: square ? 84 : 32, channels: n % 5 === 4 ? 1 : 3, format: 'jpeg' };
+        const options: ImageOptions = {
+          width: square ? 84 : 40,
+          height: square ? 84 : 32,
+          channels: n % 5 === 4 ? 1 : 3,
+          format: 'jpeg',
+        };
         fs.writeFileSync(path.join(dir, 'images', file), await randomImage(file, options));
         rows.push(`${file},${wnid}`);
         n++;
@@ -72,7 +78,10 @@ export async function writeMiniImageNet(dir: string, layout: MiniLayout = MINI_L
 export async function expectImportFailure(run: () => Promise<unknown>, out: string, prefix: string): Promise<void> {
   const listing = () => (fs.existsSync(path.dirname(out)) ? fs.readdirSync(path.dirname(out)).sort() : []);
   const before = listing();
-  const error = await run().then(() => undefined, (err: Error) => err);
+  const error = await run().then(
+    () => undefined,
+    (err: Error) => err,
+  );
   expect(error, 'the import should fail').to.be.instanceOf(Error);
   expect(error!.message.startsWith(prefix), `'${error!.message}' should start with '${prefix}'`).to.equal(true);
   expect(error!.message).not.to.include('\n');

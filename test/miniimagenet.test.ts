@@ -39,7 +39,11 @@ describe('miniimagenet', function () {
   after(() => fs.rmSync(path.dirname(from), { recursive: true, force: true }));
 
   it('imports the fixture: one file per split, sorted wnids, image names, 84x84x3', async () => {
-    console.log(`      (import of ${Object.values(MINI_LAYOUT).flatMap(Object.values).reduce((a, b) => a + b)} fixture images: ${importSeconds.toFixed(2)} s)`);
+    console.log(
+      `      (import of ${Object.values(MINI_LAYOUT)
+        .flatMap(Object.values)
+        .reduce((a, b) => a + b)} fixture images: ${importSeconds.toFixed(2)} s)`,
+    );
     expect(fs.readdirSync(cache).sort()).to.deep.equal(['test.bin', 'train.bin', 'val.bin']);
     for (const [split, classes] of Object.entries(MINI_LAYOUT)) {
       const dataset = openDataset('miniimagenet', split, cache);
@@ -55,12 +59,21 @@ describe('miniimagenet', function () {
 
   it('resizes each whole image to 84x84 (lanczos3), grey JPEGs as RGB', async () => {
     const train = openMiniImageNet(cache, 'train');
-    for (const [classIndex, imageIndex] of [[0, 0], [0, 4], [1, 1]]) {
+    for (const [classIndex, imageIndex] of [
+      [0, 0],
+      [0, 4],
+      [1, 1],
+    ]) {
       const file = path.join(from, 'images', `${train.imageId({ classIndex, imageIndex }).split('/')[1]}.jpg`);
       const meta = await sharp(file).metadata();
-      const expected = await sharp(file).toColourspace('srgb')
-        .resize(84, 84, { kernel: 'lanczos3', fit: 'fill', fastShrinkOnLoad: false }).raw().toBuffer();
-      expect(pixels(train, classIndex, imageIndex), `${file} (${meta.channels} channels)`).to.deep.equal(new Uint8Array(expected));
+      const expected = await sharp(file)
+        .toColourspace('srgb')
+        .resize(84, 84, { kernel: 'lanczos3', fit: 'fill', fastShrinkOnLoad: false })
+        .raw()
+        .toBuffer();
+      expect(pixels(train, classIndex, imageIndex), `${file} (${meta.channels} channels)`).to.deep.equal(
+        new Uint8Array(expected),
+      );
     }
     // The fixture's fifth image is a greyscale JPEG: stored as three equal channels.
     const grey = pixels(train, 0, 4);
@@ -72,12 +85,17 @@ describe('miniimagenet', function () {
     realCatalog = path.join(path.dirname(from), 'real');
     const summary = await importMiniImageNet({ from: REAL, out: realCatalog, csvOnly: true });
     expect(summary).to.deep.include({ splits: { train: 64, val: 16, test: 20 }, images: 60000, pixels: false });
-    const counts = Object.fromEntries(['train', 'val', 'test'].map((split) => {
-      const dataset = openMiniImageNet(realCatalog!, split);
-      const sizes = dataset.classIds.map((_, c) => dataset.imageCount(c));
-      expect(sizes.every((n) => n === 600), split).to.equal(true);
-      return [split, sizes.reduce((a, b) => a + b)];
-    }));
+    const counts = Object.fromEntries(
+      ['train', 'val', 'test'].map((split) => {
+        const dataset = openMiniImageNet(realCatalog!, split);
+        const sizes = dataset.classIds.map((_, c) => dataset.imageCount(c));
+        expect(
+          sizes.every((n) => n === 600),
+          split,
+        ).to.equal(true);
+        return [split, sizes.reduce((a, b) => a + b)];
+      }),
+    );
     expect(counts).to.deep.equal({ train: 38400, val: 9600, test: 12000 });
     expect((await readRaviCsv(path.join(REAL, 'splits', 'ravi', 'val.csv'))).rows).to.have.length(9600);
   });
@@ -86,8 +104,21 @@ describe('miniimagenet', function () {
     const csvOnly = path.join(path.dirname(from), 'catalog');
     const summary = await importMiniImageNet({ from, out: csvOnly, csvOnly: true });
     expect(summary).to.include({ pixels: false, images: 41, classes: 8 });
-    expect(fs.readdirSync(csvOnly).sort()).to.deep.equal(['test.catalog.json', 'train.catalog.json', 'val.catalog.json']);
-    const suite = { name: 's', dataset: 'miniimagenet', split: 'test', way: 3, shot: 1, query: 3, episodes: 20, seed: 0 };
+    expect(fs.readdirSync(csvOnly).sort()).to.deep.equal([
+      'test.catalog.json',
+      'train.catalog.json',
+      'val.catalog.json',
+    ]);
+    const suite = {
+      name: 's',
+      dataset: 'miniimagenet',
+      split: 'test',
+      way: 3,
+      shot: 1,
+      query: 3,
+      episodes: 20,
+      seed: 0,
+    };
     const full = await sampleSuite(suite, openMiniImageNet(cache, 'test'));
     expect((await sampleSuite(suite, openMiniImageNet(csvOnly, 'test'))).sha256).to.equal(full.sha256);
 
@@ -97,9 +128,13 @@ describe('miniimagenet', function () {
     const [header, ...rows] = fs.readFileSync(path.join(from, 'test.csv'), 'utf8').trim().split('\n');
     fs.writeFileSync(path.join(shuffled, 'test.csv'), [header, ...rows.reverse()].join('\n') + '\n');
     await importMiniImageNet({ from: shuffled, out: path.join(shuffled, 'cache'), csvOnly: true });
-    expect((await sampleSuite(suite, openMiniImageNet(path.join(shuffled, 'cache'), 'test'))).sha256).to.equal(full.sha256);
+    expect((await sampleSuite(suite, openMiniImageNet(path.join(shuffled, 'cache'), 'test'))).sha256).to.equal(
+      full.sha256,
+    );
 
-    expect(() => pixels(openMiniImageNet(csvOnly, 'test'), 0, 0)).to.throw(/test\.catalog\.json: class and image ids only, no pixels/);
+    expect(() => pixels(openMiniImageNet(csvOnly, 'test'), 0, 0)).to.throw(
+      /test\.catalog\.json: class and image ids only, no pixels/,
+    );
   });
 
   it('the shipped suites reproduce their sha256 from the real CSVs', async function () {
@@ -108,16 +143,24 @@ describe('miniimagenet', function () {
     for (const name of ['miniimagenet-test-5w1s', 'miniimagenet-test-5w5s', 'miniimagenet-val-5w5s']) {
       const suite = readSuite(path.join(ROOT, 'episodes', `${name}.json`));
       expect(suite.sha256, name).to.match(/^[0-9a-f]{64}$/);
-      expect((await sampleSuite(suite, openMiniImageNet(realCatalog, suite.split))).sha256, name).to.equal(suite.sha256);
+      expect((await sampleSuite(suite, openMiniImageNet(realCatalog, suite.split))).sha256, name).to.equal(
+        suite.sha256,
+      );
     }
   });
 
   it('refuses a CSV with a wrong header, with file:1, and writes nothing', async () => {
     const bad = path.join(path.dirname(from), 'bad-header');
     await writeMiniImageNet(bad, { test: { n01930112: 2 } });
-    fs.writeFileSync(path.join(bad, 'test.csv'), fs.readFileSync(path.join(bad, 'test.csv'), 'utf8').replace('filename,label', 'file,label'));
-    await expectImportFailure(() => importMiniImageNet({ from: bad, out: path.join(bad, 'out', 'cache') }), path.join(bad, 'out', 'cache'),
-      `${path.join(bad, 'test.csv')}:1: header 'file,label', expected 'filename,label'`);
+    fs.writeFileSync(
+      path.join(bad, 'test.csv'),
+      fs.readFileSync(path.join(bad, 'test.csv'), 'utf8').replace('filename,label', 'file,label'),
+    );
+    await expectImportFailure(
+      () => importMiniImageNet({ from: bad, out: path.join(bad, 'out', 'cache') }),
+      path.join(bad, 'out', 'cache'),
+      `${path.join(bad, 'test.csv')}:1: header 'file,label', expected 'filename,label'`,
+    );
   });
 
   it('refuses a row naming a missing image, with file:line, keeping the previous cache', async () => {
@@ -127,8 +170,11 @@ describe('miniimagenet', function () {
     await importMiniImageNet({ from: missing, out });
     const previous = fs.readFileSync(path.join(out, 'test.bin'));
     fs.rmSync(path.join(missing, 'images', miniFileName('n01930112', 7)));
-    await expectImportFailure(() => importMiniImageNet({ from: missing, out }), out,
-      `${path.join(missing, 'test.csv')}:3: image ${miniFileName('n01930112', 7)} is not in ${path.join(missing, 'images')}`);
+    await expectImportFailure(
+      () => importMiniImageNet({ from: missing, out }),
+      out,
+      `${path.join(missing, 'test.csv')}:3: image ${miniFileName('n01930112', 7)} is not in ${path.join(missing, 'images')}`,
+    );
     expect(fs.readFileSync(path.join(out, 'test.bin')).equals(previous)).to.equal(true);
   });
 
@@ -137,70 +183,135 @@ describe('miniimagenet', function () {
     await writeMiniImageNet(corrupt, { val: { n01855672: 2 }, test: { n01930112: 3 } });
     const file = path.join(corrupt, 'images', miniFileName('n01930112', 10));
     fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 100));
-    await expectImportFailure(() => importMiniImageNet({ from: corrupt, out: path.join(corrupt, 'out', 'cache') }), path.join(corrupt, 'out', 'cache'),
-      `${file} (${path.join(corrupt, 'test.csv')}:4): unreadable image (`);
+    await expectImportFailure(
+      () => importMiniImageNet({ from: corrupt, out: path.join(corrupt, 'out', 'cache') }),
+      path.join(corrupt, 'out', 'cache'),
+      `${file} (${path.join(corrupt, 'test.csv')}:4): unreadable image (`,
+    );
   });
 
   it('refuses a repeated row and a missing images/ folder', async () => {
     const twice = path.join(path.dirname(from), 'twice');
     await writeMiniImageNet(twice, { train: { n01532829: 2 } });
     fs.appendFileSync(path.join(twice, 'train.csv'), `${miniFileName('n01532829', 4)},n01532829\n`);
-    await expectImportFailure(() => importMiniImageNet({ from: twice, out: path.join(twice, 'out', 'cache') }), path.join(twice, 'out', 'cache'),
-      `${path.join(twice, 'train.csv')}:4: image n01532829/n0153282900000004 repeats line 2`);
+    await expectImportFailure(
+      () => importMiniImageNet({ from: twice, out: path.join(twice, 'out', 'cache') }),
+      path.join(twice, 'out', 'cache'),
+      `${path.join(twice, 'train.csv')}:4: image n01532829/n0153282900000004 repeats line 2`,
+    );
     fs.rmSync(path.join(twice, 'images'), { recursive: true });
     fs.writeFileSync(path.join(twice, 'train.csv'), `filename,label\n${miniFileName('n01532829', 4)},n01532829\n`);
-    await expectImportFailure(() => importMiniImageNet({ from: twice, out: path.join(twice, 'out', 'cache') }), path.join(twice, 'out', 'cache'),
-      `${path.join(twice, 'images')}: missing;`);
+    await expectImportFailure(
+      () => importMiniImageNet({ from: twice, out: path.join(twice, 'out', 'cache') }),
+      path.join(twice, 'out', 'cache'),
+      `${path.join(twice, 'images')}: missing;`,
+    );
   });
 
   it('the sampler refuses more shots and queries than a class has, naming the class', () => {
     // n02091244 has 4 images in the fixture's val split.
-    expect(() => new EpisodeSampler(openMiniImageNet(cache, 'val'), { way: 2, shot: 1, query: 4 }, 0))
-      .to.throw('shot 1 + query 4 exceeds the 4 images of class n02091244 in miniimagenet/val');
+    expect(() => new EpisodeSampler(openMiniImageNet(cache, 'val'), { way: 2, shot: 1, query: 4 }, 0)).to.throw(
+      'shot 1 + query 4 exceeds the 4 images of class n02091244 in miniimagenet/val',
+    );
   });
 
   it('scripts/miniimagenet-protonet.sh, then scripts/miniimagenet-rkd.sh, run end to end on a fixture (tiny settings)', async function () {
     const dir = path.join(path.dirname(from), 'script');
-    const classes = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`n0${prefix}${String(i).padStart(6, '0')}`, 8]));
-    await writeMiniImageNet(path.join(dir, 'mini'), { train: classes('1', 5), val: classes('2', 5), test: classes('3', 5) });
+    const classes = (prefix: string, n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`n0${prefix}${String(i).padStart(6, '0')}`, 8]));
+    await writeMiniImageNet(path.join(dir, 'mini'), {
+      train: classes('1', 5),
+      val: classes('2', 5),
+      test: classes('3', 5),
+    });
     await importMiniImageNet({ from: path.join(dir, 'mini'), out: path.join(dir, 'cache') });
     // The shipped suites' recorded hashes hold for the real CSVs only: small ones, of the same names.
     const suites = ['val-5w5s', 'test-5w1s', 'test-5w5s'].map((name) => {
       const file = path.join(dir, `miniimagenet-${name}.json`);
       const [split, shape] = name.split('-');
-      fs.writeFileSync(file, JSON.stringify({ name: `miniimagenet-${name}`, dataset: 'miniimagenet', split, way: 5, shot: Number(shape[2]), query: 2, episodes: 3, seed: 0 }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          name: `miniimagenet-${name}`,
+          dataset: 'miniimagenet',
+          split,
+          way: 5,
+          shot: Number(shape[2]),
+          query: 2,
+          episodes: 3,
+          seed: 0,
+        }),
+      );
       return file;
     });
     const env = {
-      ...process.env, DATA: path.join(dir, 'cache'), RUN: path.join(dir, 'run'), RESULTS: path.join(dir, 'results'), BACKEND: 'wasm',
-      EPISODES: '2', WAY: '5', SHOT: '1', QUERY: '2', WIDTH: '8', VALIDATE_EVERY: '1', LOG_EVERY: '1',
-      VAL_SUITE: suites[0], TEST_SUITES: suites.slice(1).join(' '),
+      ...process.env,
+      DATA: path.join(dir, 'cache'),
+      RUN: path.join(dir, 'run'),
+      RESULTS: path.join(dir, 'results'),
+      BACKEND: 'wasm',
+      EPISODES: '2',
+      WAY: '5',
+      SHOT: '1',
+      QUERY: '2',
+      WIDTH: '8',
+      VALIDATE_EVERY: '1',
+      LOG_EVERY: '1',
+      VAL_SUITE: suites[0],
+      TEST_SUITES: suites.slice(1).join(' '),
     };
     const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'miniimagenet-protonet.sh')], { env, encoding: 'utf8' });
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/trained 2 episodes/);
-    expect(fs.readdirSync(path.join(dir, 'results')).sort()).to.deep.equal(
-      ['miniimagenet-test-5w1s.episodes.csv', 'miniimagenet-test-5w5s.episodes.csv', 'summary.json', 'table.txt', 'train-log.jsonl']);
+    expect(fs.readdirSync(path.join(dir, 'results')).sort()).to.deep.equal([
+      'miniimagenet-test-5w1s.episodes.csv',
+      'miniimagenet-test-5w5s.episodes.csv',
+      'summary.json',
+      'table.txt',
+      'train-log.jsonl',
+    ]);
 
     // Then its RKD protocol, with that ProtoNet as the teacher.
     const rkd = spawnSync('bash', [path.join(ROOT, 'scripts', 'miniimagenet-rkd.sh')], {
-      env: { ...env, TEACHER: path.join(dir, 'run'), RUNS: path.join(dir, 'rkd'), RESULTS: path.join(dir, 'rkd-results'), NARROW: '4' },
+      env: {
+        ...env,
+        TEACHER: path.join(dir, 'run'),
+        RUNS: path.join(dir, 'rkd'),
+        RESULTS: path.join(dir, 'rkd-results'),
+        NARROW: '4',
+      },
       encoding: 'utf8',
     });
     expect(rkd.status, rkd.stderr).to.equal(0);
     const results = path.join(dir, 'rkd-results');
-    expect(fs.readdirSync(results).sort()).to.deep.equal(['baseline', 'comparisons.jsonl', 'rkd-d', 'rkd-da', 'rkd-da-w4', 'teacher']);
-    for (const run of ['baseline', 'rkd-d', 'rkd-da', 'rkd-da-w4']) expect(fs.existsSync(path.join(results, run, 'train-log.jsonl')), run).to.equal(true);
+    expect(fs.readdirSync(results).sort()).to.deep.equal([
+      'baseline',
+      'comparisons.jsonl',
+      'rkd-d',
+      'rkd-da',
+      'rkd-da-w4',
+      'teacher',
+    ]);
+    for (const run of ['baseline', 'rkd-d', 'rkd-da', 'rkd-da-w4'])
+      expect(fs.existsSync(path.join(results, run, 'train-log.jsonl')), run).to.equal(true);
     // 3 students x 2 suites x (baseline, teacher), each a paired comparison over the suite's 3 episodes.
-    const comparisons = fs.readFileSync(path.join(results, 'comparisons.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const comparisons = fs
+      .readFileSync(path.join(results, 'comparisons.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(comparisons).to.have.length(12);
     comparisons.forEach((c) => expect(c.difference.n).to.equal(3));
   });
 
   it('names a missing cache or split and says how to make one', () => {
     const nowhere = path.join(path.dirname(from), 'nowhere');
-    expect(() => openMiniImageNet(nowhere, 'test')).to.throw(`${nowhere}: no miniimagenet cache here; run \`fewshot data miniimagenet --from DIR --out ${nowhere}\``);
-    expect(() => openMiniImageNet(cache, 'trainval')).to.throw("unknown miniImageNet split 'trainval' (one of train, val, test)");
+    expect(() => openMiniImageNet(nowhere, 'test')).to.throw(
+      `${nowhere}: no miniimagenet cache here; run \`fewshot data miniimagenet --from DIR --out ${nowhere}\``,
+    );
+    expect(() => openMiniImageNet(cache, 'trainval')).to.throw(
+      "unknown miniImageNet split 'trainval' (one of train, val, test)",
+    );
   });
 });
 
@@ -234,7 +345,9 @@ describe('miniimagenet from ImageNet', function () {
         const files: [string, Buffer][] = [];
         for (let j = 1; j <= 3 * count + 3; j++) {
           const mini = path.join(from, 'images', miniFileName(wnid, j));
-          const body = fs.existsSync(mini) ? fs.readFileSync(mini) : await randomImage(`${wnid}-other-${j}`, { width: 30, height: 30, channels: 3, format: 'jpeg' });
+          const body = fs.existsSync(mini)
+            ? fs.readFileSync(mini)
+            : await randomImage(`${wnid}-other-${j}`, { width: 30, height: 30, channels: 3, format: 'jpeg' });
           files.push([`${wnid}_${j * j + 1}.JPEG`, body]);
         }
         imagenet.set(wnid, files.reverse());
@@ -245,12 +358,16 @@ describe('miniimagenet from ImageNet', function () {
   const csvs = () => {
     const dir = path.join(root, `csvs-${Math.random().toString(36).slice(2)}`);
     fs.mkdirSync(dir);
-    for (const split of ['train', 'val', 'test']) fs.copyFileSync(path.join(from, `${split}.csv`), path.join(dir, `${split}.csv`));
+    for (const split of ['train', 'val', 'test'])
+      fs.copyFileSync(path.join(from, `${split}.csv`), path.join(dir, `${split}.csv`));
     return dir;
   };
-  const total = Object.values(MINI_LAYOUT).flatMap(Object.values).reduce((a, b) => a + b);
+  const total = Object.values(MINI_LAYOUT)
+    .flatMap(Object.values)
+    .reduce((a, b) => a + b);
   const sameCache = (out: string) => {
-    for (const f of ['train.bin', 'val.bin', 'test.bin']) expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(reference, f))), f).to.equal(true);
+    for (const f of ['train.bin', 'val.bin', 'test.bin'])
+      expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(reference, f))), f).to.equal(true);
   };
 
   it('picks the k-th training file by number, from the extracted folder, per-class tars, or the official tar of tars', async () => {
@@ -265,17 +382,37 @@ describe('miniimagenet from ImageNet', function () {
     for (const [wnid, files] of imagenet) classTars.push([`${wnid}.tar`, await tarOf(files)]);
     for (const [name, body] of classTars) fs.writeFileSync(path.join(perClass, name), body);
     const official = path.join(root, 'ILSVRC2012_img_train.tar');
-    fs.writeFileSync(official, await tarOf([[`n09999999.tar`, await tarOf([['n09999999_1.JPEG', Buffer.from('x')]])], ...classTars]));
+    fs.writeFileSync(
+      official,
+      await tarOf([[`n09999999.tar`, await tarOf([['n09999999_1.JPEG', Buffer.from('x')]])], ...classTars]),
+    );
     for (const source of [extracted, perClass, official]) {
       const out = path.join(root, `cache-${path.basename(source)}`);
       const summary = await importMiniImageNet({ from: csvs(), out, imagenet: source });
       expect(summary).to.deep.include({ images: total, classes: 8 });
       sameCache(out);
-      expect(fs.readdirSync(root).filter((f) => f.includes('.imagenet')), 'staging removed').to.deep.equal([]);
+      expect(
+        fs.readdirSync(root).filter((f) => f.includes('.imagenet')),
+        'staging removed',
+      ).to.deep.equal([]);
     }
     // The command line, as the README gives it.
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'data', 'miniimagenet', '--from', csvs(),
-      '--from-imagenet', official, '--out', path.join(root, 'cli-cache'), '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
+        'data',
+        'miniimagenet',
+        '--from',
+        csvs(),
+        '--from-imagenet',
+        official,
+        '--out',
+        path.join(root, 'cli-cache'),
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).to.equal(0);
     expect(JSON.parse(r.stdout)).to.deep.include({ images: total });
     sameCache(path.join(root, 'cli-cache'));
@@ -289,20 +426,32 @@ describe('miniimagenet from ImageNet', function () {
     fs.writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length / 2) + 100));
     const out = path.join(root, 'refused', 'cache');
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    await expectImportFailure(() => importMiniImageNet({ from: csvs(), out, imagenet: truncated }), out, `${truncated}`);
+    await expectImportFailure(
+      () => importMiniImageNet({ from: csvs(), out, imagenet: truncated }),
+      out,
+      `${truncated}`,
+    );
     const partial = path.join(root, 'partial.tar');
     fs.writeFileSync(partial, await tarOf(classTars.filter(([name]) => name !== 'n01558993.tar')));
-    await expectImportFailure(() => importMiniImageNet({ from: csvs(), out, imagenet: partial }), out,
-      `${partial}: no class n01558993 (named by `);
+    await expectImportFailure(
+      () => importMiniImageNet({ from: csvs(), out, imagenet: partial }),
+      out,
+      `${partial}: no class n01558993 (named by `,
+    );
     // A class with fewer training files than a CSV position asks for.
     const short = path.join(root, 'short');
     for (const [wnid, files] of imagenet) {
       fs.mkdirSync(path.join(short, wnid), { recursive: true });
-      for (const [name, body] of files.slice(wnid === 'n01532829' ? 10 : 0)) fs.writeFileSync(path.join(short, wnid, name), body);
+      for (const [name, body] of files.slice(wnid === 'n01532829' ? 10 : 0))
+        fs.writeFileSync(path.join(short, wnid, name), body);
     }
     await expectImportFailure(() => importMiniImageNet({ from: csvs(), out, imagenet: short }), out, '');
-    const error = await importMiniImageNet({ from: csvs(), out, imagenet: short }).then(() => undefined, (e: Error) => e.message);
-    expect(error).to.match(/train\.csv:\d+: image n0153282900000013\.jpg is number 13 of class n01532829, which has 11 training images in /);
+    const error = await importMiniImageNet({ from: csvs(), out, imagenet: short }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(error).to.match(
+      /train\.csv:\d+: image n0153282900000013\.jpg is number 13 of class n01532829, which has 11 training images in /,
+    );
   });
 });
-

@@ -27,7 +27,12 @@ const LAYOUT: Record<string, Record<string, string[]>> = {
 };
 
 const SPLITS: Record<string, string[]> = {
-  train: ['Alpha_(one)/character01/rot000', 'Alpha_(one)/character01/rot090', 'Alpha_(one)/character02/rot180', 'Beta/character01/rot270'],
+  train: [
+    'Alpha_(one)/character01/rot000',
+    'Alpha_(one)/character01/rot090',
+    'Alpha_(one)/character02/rot180',
+    'Beta/character01/rot270',
+  ],
   val: ['Gamma/character01/rot000'],
   test: ['Gamma/character01/rot090', 'Beta/character01/rot000'],
 };
@@ -43,7 +48,9 @@ function drawing(seed: number): Promise<Buffer> {
       if (bar || stem) px[y * SIZE + x] = 0;
     }
   }
-  return sharp(px, { raw: { width: SIZE, height: SIZE, channels: 1 } }).png().toBuffer();
+  return sharp(px, { raw: { width: SIZE, height: SIZE, channels: 1 } })
+    .png()
+    .toBuffer();
 }
 
 function writeZip(file: string, entries: [string, Buffer][], compress = true): Promise<void> {
@@ -75,11 +82,21 @@ async function tinyImages(): Promise<Map<string, Buffer>> {
 }
 
 /** Writes the two zips and the splits into `dir`; `change` may edit an entry's bytes; deflated, or stored with `compress` false. */
-async function writeZips(dir: string, images: Map<string, Buffer>, splits = SPLITS, change?: (entry: string, png: Buffer) => Buffer, compress = true): Promise<void> {
+async function writeZips(
+  dir: string,
+  images: Map<string, Buffer>,
+  splits = SPLITS,
+  change?: (entry: string, png: Buffer) => Buffer,
+  compress = true,
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   for (const part of Object.keys(LAYOUT)) {
     const entries = [...images].filter(([entry]) => entry.startsWith(`${part}/`));
-    await writeZip(path.join(dir, `${part}.zip`), entries.map(([e, png]) => [e, change ? change(e, png) : png]), compress);
+    await writeZip(
+      path.join(dir, `${part}.zip`),
+      entries.map(([e, png]) => [e, change ? change(e, png) : png]),
+      compress,
+    );
   }
   writeSplits(dir, splits);
 }
@@ -143,15 +160,21 @@ describe('omniglot', function () {
     expect(summary).to.include({ images: 10, characters: 4, alphabets: 3 });
     expect(summary.splits).to.deep.equal({ train: 4, val: 1, test: 2, trainval: 5 });
     expect(summary.splitsNote).to.equal(undefined);
-    expect(fs.readdirSync(path.join(root, 'counts', 'splits', 'vinyals')).sort()).to.deep.equal(
-      ['test.txt', 'train.txt', 'trainval.txt', 'val.txt'],
-    );
+    expect(fs.readdirSync(path.join(root, 'counts', 'splits', 'vinyals')).sort()).to.deep.equal([
+      'test.txt',
+      'train.txt',
+      'trainval.txt',
+      'val.txt',
+    ]);
 
     const all = openOmniglot(cache, 'all');
     expect(all.name).to.equal('omniglot/all');
     expect(all.imageShape).to.deep.equal([28, 28, 1]);
     expect(all.classIds).to.deep.equal([
-      'Alpha_(one)/character01/rot000', 'Alpha_(one)/character02/rot000', 'Beta/character01/rot000', 'Gamma/character01/rot000',
+      'Alpha_(one)/character01/rot000',
+      'Alpha_(one)/character02/rot000',
+      'Beta/character01/rot000',
+      'Gamma/character01/rot000',
     ]);
     expect(all.imageCount(0)).to.equal(3);
     expect(all.imageId({ classIndex: 3, imageIndex: 2 })).to.equal('Gamma/character01/rot000/0403_01');
@@ -174,9 +197,12 @@ describe('omniglot', function () {
     const train = openOmniglot(cache, 'train');
     const base = (id: string) => sharp(pixels(all, `${id}/rot000`, 1), { raw: { width: 28, height: 28, channels: 1 } });
     // sharp turns clockwise: 270 clockwise is 90 counter-clockwise.
-    const rotated = async (id: string, clockwise: number) => new Uint8Array(await base(id).rotate(clockwise).greyscale().raw().toBuffer());
+    const rotated = async (id: string, clockwise: number) =>
+      new Uint8Array(await base(id).rotate(clockwise).greyscale().raw().toBuffer());
     expect(pixels(test, 'Gamma/character01/rot090', 1)).to.deep.equal(await rotated('Gamma/character01', 270));
-    expect(pixels(train, 'Alpha_(one)/character02/rot180', 1)).to.deep.equal(await rotated('Alpha_(one)/character02', 180));
+    expect(pixels(train, 'Alpha_(one)/character02/rot180', 1)).to.deep.equal(
+      await rotated('Alpha_(one)/character02', 180),
+    );
     expect(pixels(train, 'Beta/character01/rot270', 1)).to.deep.equal(await rotated('Beta/character01', 90));
     expect(pixels(test, 'Beta/character01/rot000', 1)).to.deep.equal(await rotated('Beta/character01', 0));
   });
@@ -187,11 +213,16 @@ describe('omniglot', function () {
     const out = path.join(root, 'from-folders');
     const summary = await importOmniglot({ from: folders, out });
     expect(summary.splits).to.deep.equal({ train: 4, val: 1, test: 2, trainval: 5 });
-    expect(fs.readFileSync(path.join(out, 'images.bin')).equals(fs.readFileSync(path.join(cache, 'images.bin')))).to.equal(true);
+    expect(
+      fs.readFileSync(path.join(out, 'images.bin')).equals(fs.readFileSync(path.join(cache, 'images.bin'))),
+    ).to.equal(true);
   });
 
   it('one zip imports alone, without splits (they need both parts)', async () => {
-    const summary = await importOmniglot({ from: path.join(zips, 'images_evaluation.zip'), out: path.join(root, 'one') });
+    const summary = await importOmniglot({
+      from: path.join(zips, 'images_evaluation.zip'),
+      out: path.join(root, 'one'),
+    });
     expect(summary).to.include({ images: 3, characters: 1 });
     expect(summary.splits).to.deep.equal({});
     expect(summary.splitsNote).to.match(/only images_evaluation imported/);
@@ -214,7 +245,11 @@ describe('omniglot', function () {
     const stored = path.join(root, 'stored');
     await writeZips(stored, images, SPLITS, undefined, false);
     await importOmniglot({ from: stored, out: path.join(root, 'stored-out') });
-    expect(fs.readFileSync(path.join(root, 'stored-out', 'images.bin')).equals(fs.readFileSync(path.join(cache, 'images.bin')))).to.equal(true);
+    expect(
+      fs
+        .readFileSync(path.join(root, 'stored-out', 'images.bin'))
+        .equals(fs.readFileSync(path.join(cache, 'images.bin'))),
+    ).to.equal(true);
 
     const from = path.join(root, 'garbled');
     await writeZips(from, images);
@@ -232,7 +267,11 @@ describe('omniglot', function () {
     // 0xff: a deflate block of the reserved type 3, which no inflater accepts.
     bytes.fill(0xff, fileDataStart, fileDataStart + entry.compressedSize);
     fs.writeFileSync(zip, bytes);
-    await expectFailure(from, path.join(root, 'garbled-out', 'cache'), new RegExp(`^${escape(zip)}: ${escape(bad)}: cannot read \\(.*\\); truncated or corrupt zip`));
+    await expectFailure(
+      from,
+      path.join(root, 'garbled-out', 'cache'),
+      new RegExp(`^${escape(zip)}: ${escape(bad)}: cannot read \\(.*\\); truncated or corrupt zip`),
+    );
   });
 
   it('refuses to replace a folder holding files an import did not write, and keeps them', async () => {
@@ -240,7 +279,11 @@ describe('omniglot', function () {
     fs.mkdirSync(out);
     fs.copyFileSync(path.join(cache, 'images.bin'), path.join(out, 'images.bin'));
     fs.writeFileSync(path.join(out, 'notes.txt'), 'x');
-    await expectFailure(zips, out, new RegExp(`^${escape(out)}: holds notes.txt, which an import did not write; refusing to replace the folder`));
+    await expectFailure(
+      zips,
+      out,
+      new RegExp(`^${escape(out)}: holds notes.txt, which an import did not write; refusing to replace the folder`),
+    );
     expect(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8')).to.equal('x');
     // A previous cache alone is replaced.
     fs.rmSync(path.join(out, 'notes.txt'));
@@ -266,23 +309,37 @@ describe('omniglot', function () {
     const from = path.join(root, 'corrupt');
     const bad = 'images_background/Beta/character01/0302_01.png';
     await writeZips(from, images, SPLITS, (entry, png) => (entry === bad ? png.subarray(0, 60) : png));
-    await expectFailure(from, path.join(root, 'corrupt-out', 'cache'), new RegExp(`^${escape(path.join(from, 'images_background.zip'))}: ${escape(bad)}: unreadable image`));
+    await expectFailure(
+      from,
+      path.join(root, 'corrupt-out', 'cache'),
+      new RegExp(`^${escape(path.join(from, 'images_background.zip'))}: ${escape(bad)}: unreadable image`),
+    );
   });
 
   it('a split line naming a missing character or a bad rotation fails with file:line', async () => {
     const from = path.join(root, 'bad-split');
     await writeZips(from, images, { ...SPLITS, test: ['Gamma/character01/rot000', 'Beta/character09/rot000'] });
     const testFile = path.join(from, 'splits', 'vinyals', 'test.txt');
-    await expectFailure(from, path.join(root, 'bad-split-out', 'cache'), new RegExp(`^${escape(testFile)}:2: character Beta/character09 is not in the images`));
+    await expectFailure(
+      from,
+      path.join(root, 'bad-split-out', 'cache'),
+      new RegExp(`^${escape(testFile)}:2: character Beta/character09 is not in the images`),
+    );
     writeSplits(from, { ...SPLITS, val: ['Gamma/character01/rot045'] });
-    await expectFailure(from, path.join(root, 'bad-split-out', 'cache'), new RegExp(`^${escape(path.join(from, 'splits', 'vinyals', 'val.txt'))}:1: rotation rot045`));
+    await expectFailure(
+      from,
+      path.join(root, 'bad-split-out', 'cache'),
+      new RegExp(`^${escape(path.join(from, 'splits', 'vinyals', 'val.txt'))}:1: rotation rot045`),
+    );
   });
 
   it('clear errors: no Omniglot under --from, no cache', async () => {
     const empty = path.join(root, 'empty');
     fs.mkdirSync(empty);
     await expectFailure(empty, path.join(root, 'empty-out', 'cache'), /empty: no Omniglot found/);
-    expect(() => openOmniglot(path.join(root, 'nothing'), 'all')).to.throw(/images\.bin: no Omniglot cache here; run `fewshot data omniglot --from DIR --out /);
+    expect(() => openOmniglot(path.join(root, 'nothing'), 'all')).to.throw(
+      /images\.bin: no Omniglot cache here; run `fewshot data omniglot --from DIR --out /,
+    );
   });
 
   it('resizes like PIL (Image.LANCZOS) on real Omniglot images', async function () {
@@ -321,16 +378,21 @@ function readZipEntries(zipPath: string, wanted: readonly string[]): Promise<Map
     yauzl.open(zipPath, { lazyEntries: true }, (err, zip) => {
       if (err) return reject(err);
       zip.on('error', reject);
-      zip.on('end', () => (found.size === wanted.length ? resolve(found) : reject(new Error(`${zipPath}: entries missing`))));
+      zip.on('end', () =>
+        found.size === wanted.length ? resolve(found) : reject(new Error(`${zipPath}: entries missing`)),
+      );
       zip.on('entry', (entry: yauzl.Entry) => {
         if (!wanted.includes(entry.fileName)) return zip.readEntry();
         zip.openReadStream(entry, (e, stream) => {
           if (e) return reject(e);
           const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
-            found.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
-          });
+          stream
+            .on('data', (c: Buffer) => chunks.push(c))
+            .on('error', reject)
+            .on('end', () => {
+              found.set(entry.fileName, Buffer.concat(chunks));
+              zip.readEntry();
+            });
         });
       });
       zip.readEntry();

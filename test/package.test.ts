@@ -5,7 +5,11 @@ import { expect } from 'chai';
 import { ROOT, requireNative, tempDir } from './helpers.js';
 
 const run = (command: string, args: string[], cwd: string) => {
-  const r = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, FEWSHOT_CACHE: path.join(cwd, '.cache') } });
+  const r = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, FEWSHOT_CACHE: path.join(cwd, '.cache') },
+  });
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 };
 
@@ -21,14 +25,45 @@ describe('the npm package', function () {
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     // The dependencies come from npm's cache, filled by the project's own install.
-    const installed = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, tarball)], app);
+    const installed = run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, tarball)],
+      app,
+    );
     expect(installed.code, installed.out).to.equal(0);
-    const trained = run(path.join(app, 'node_modules', '.bin', 'fewshot'), ['train', '--dataset', 'synthetic', '--episodes', '2',
-      '--log-every', '1', '--validate-every', '2', '--way', '5', '--shot', '1', '--width', '8', '--out', 'run'], app);
+    const trained = run(
+      path.join(app, 'node_modules', '.bin', 'fewshot'),
+      [
+        'train',
+        '--dataset',
+        'synthetic',
+        '--episodes',
+        '2',
+        '--log-every',
+        '1',
+        '--validate-every',
+        '2',
+        '--way',
+        '5',
+        '--shot',
+        '1',
+        '--width',
+        '8',
+        '--out',
+        'run',
+      ],
+      app,
+    );
     expect(trained.code, trained.out).to.equal(0);
-    expect(trained.out).to.match(/^backend: wasm \(@tensorflow\/tfjs-backend-wasm \+ native kernels [\w-]+, \d+ threads?\)/m);
+    expect(trained.out).to.match(
+      /^backend: wasm \(@tensorflow\/tfjs-backend-wasm \+ native kernels [\w-]+, \d+ threads?\)/m,
+    );
     // A shipped suite resolves by name from the installed package.
-    const evaluated = run(path.join(app, 'node_modules', '.bin', 'fewshot'), ['eval', 'run/best', 'synthetic-test-5w1s'], app);
+    const evaluated = run(
+      path.join(app, 'node_modules', '.bin', 'fewshot'),
+      ['eval', 'run/best', 'synthetic-test-5w1s'],
+      app,
+    );
     expect(evaluated.code, evaluated.out).to.equal(0);
     expect(evaluated.out).to.match(/synthetic-test-5w1s\s+5\s+1\s+600/);
     // The library through the package's exports (the root and subpaths), as an app imports it.

@@ -10,7 +10,15 @@ const QEMU = ['/usr/bin/qemu-x86_64', '/usr/local/bin/qemu-x86_64'].find((f) => 
 /** Runs the CLI under QEMU's user-mode emulation of another x86-64 CPU model: what a build meets on another machine. */
 function onCpu(model: string, ...args: string[]) {
   const r = spawnSync(QEMU!, ['-cpu', model, process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('qemu-x86_64: warning')).join('\n') };
+  return {
+    code: r.status,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr
+      .split('\n')
+      .filter((l) => !l.startsWith('qemu-x86_64: warning'))
+      .join('\n'),
+  };
 }
 
 describe('native kernels on another CPU', function () {
@@ -18,24 +26,45 @@ describe('native kernels on another CPU', function () {
     if (process.arch !== 'x64') this.skip();
     requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'fewshot_native.node')));
     if (!QEMU) {
-      console.log('      (skipped: needs qemu-x86_64 from Debian\'s qemu-user, absent here)');
+      console.log("      (skipped: needs qemu-x86_64 from Debian's qemu-user, absent here)");
       this.skip();
     }
   });
 
-  const train = (out: string) => ['train', '--dataset', 'synthetic', '--episodes', '2', '--log-every', '1', '--validate-every', '2',
-    '--way', '5', '--shot', '1', '--width', '8', '--out', out];
+  const train = (out: string) => [
+    'train',
+    '--dataset',
+    'synthetic',
+    '--episodes',
+    '2',
+    '--log-every',
+    '1',
+    '--validate-every',
+    '2',
+    '--way',
+    '5',
+    '--shot',
+    '1',
+    '--width',
+    '8',
+    '--out',
+    out,
+  ];
 
   it('on a CPU without AVX2 (Nehalem): refused in one line, training runs on wasm, no SIGILL', () => {
     const r = onCpu('Nehalem', ...train(path.join(tempDir(), 'run')));
     expect(r.signal, r.stderr).to.equal(null);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/^backend: wasm \(@tensorflow\/tfjs-backend-wasm, 1 thread\); .*native kernels not used: built for x86-64-v3, this CPU lacks avx avx2 .*\(rebuild here: npm run build:native\)$/m);
+    expect(r.stderr).to.match(
+      /^backend: wasm \(@tensorflow\/tfjs-backend-wasm, 1 thread\); .*native kernels not used: built for x86-64-v3, this CPU lacks avx avx2 .*\(rebuild here: npm run build:native\)$/m,
+    );
   });
 
-  it('on a CPU of the build\'s level (Haswell): the native kernels run', () => {
+  it("on a CPU of the build's level (Haswell): the native kernels run", () => {
     const r = onCpu('Haswell', ...train(path.join(tempDir(), 'run')));
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/^backend: wasm \(@tensorflow\/tfjs-backend-wasm \+ native kernels x86-64-v3, \d threads?\)/m);
+    expect(r.stderr).to.match(
+      /^backend: wasm \(@tensorflow\/tfjs-backend-wasm \+ native kernels x86-64-v3, \d threads?\)/m,
+    );
   });
 });

@@ -31,8 +31,8 @@ describe('prototypical loss', () => {
       expect(relativeError(out.logits.dataSync(), flat(c.logits))).to.be.below(1e-4);
       expect(out.accuracy.dataSync()[0]).to.be.closeTo(c.accuracy, 1e-6);
 
-      const grads = tf.grads((s: tf.Tensor, q: tf.Tensor) =>
-        prototypicalLoss(s as tf.Tensor2D, q as tf.Tensor2D, c.way).loss,
+      const grads = tf.grads(
+        (s: tf.Tensor, q: tf.Tensor) => prototypicalLoss(s as tf.Tensor2D, q as tf.Tensor2D, c.way).loss,
       )([support, query]);
       expect(relativeError(grads[0].dataSync(), flat(c.grad_support))).to.be.below(1e-4);
       expect(relativeError(grads[1].dataSync(), flat(c.grad_query))).to.be.below(1e-4);
@@ -41,8 +41,16 @@ describe('prototypical loss', () => {
   }
 
   it('classifies queries that sit on their prototypes perfectly', () => {
-    const support = tf.tensor2d([[0, 0], [0, 2], [10, 0], [10, 2]]); // 2-way 2-shot
-    const query = tf.tensor2d([[0, 1], [10, 1]]);
+    const support = tf.tensor2d([
+      [0, 0],
+      [0, 2],
+      [10, 0],
+      [10, 2],
+    ]); // 2-way 2-shot
+    const query = tf.tensor2d([
+      [0, 1],
+      [10, 1],
+    ]);
     const out = prototypicalLoss(support, query, 2);
     expect(out.accuracy.dataSync()[0]).to.equal(1);
     expect(Array.from(out.logits.dataSync())).to.deep.equal([-0, -100, -100, -0]);

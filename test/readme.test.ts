@@ -23,22 +23,37 @@ function words(line: string): string[] {
 function commands(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
   const blocks = [...text.matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)].map((m) => m[1].replace(/\\\n\s*/g, ' '));
-  return blocks.flatMap((b) => b.split('\n')).map((l) => l.trim())
-    .flatMap((l) => l.split(/\s*&&\s*/))
-    // `...` stands for options shown elsewhere: such a line is a sketch, not a command.
-    .filter((l) => l.startsWith('fewshot ') && !/\s\.\.\.(\s|$)/.test(l));
+  return (
+    blocks
+      .flatMap((b) => b.split('\n'))
+      .map((l) => l.trim())
+      .flatMap((l) => l.split(/\s*&&\s*/))
+      // `...` stands for options shown elsewhere: such a line is a sketch, not a command.
+      .filter((l) => l.startsWith('fewshot ') && !/\s\.\.\.(\s|$)/.test(l))
+  );
 }
 
 describe('the README and docs commands', function () {
-  const files = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f))];
+  const files = [
+    'README.md',
+    ...fs
+      .readdirSync(path.join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => path.join('docs', f)),
+  ];
 
   it('every fewshot command line parses as written', () => {
     const checked: string[] = [];
     for (const file of files) {
       for (const line of commands(path.join(ROOT, file))) {
-        const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...words(line).slice(1)], {
-          encoding: 'utf8', env: { ...process.env, FEWSHOT_DRY_RUN: '1' },
-        });
+        const r = spawnSync(
+          process.execPath,
+          [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...words(line).slice(1)],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, FEWSHOT_DRY_RUN: '1' },
+          },
+        );
         expect(r.status, `${file}: ${line}\n${r.stderr}`).to.equal(0);
         expect(r.stdout, `${file}: ${line}`).to.match(/^ok: fewshot /);
         checked.push(line);

@@ -4,7 +4,15 @@ import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
 import { loadModel } from '../src/models/checkpoint.js';
 import { runPaths } from '../src/train/run-folder.js';
-import { RECIPES, Recipe, findRecipe, recipeConfig, recipePaths, recipeTeacher, trainRecipe } from '../src/train/recipe.js';
+import {
+  RECIPES,
+  Recipe,
+  findRecipe,
+  recipeConfig,
+  recipePaths,
+  recipeTeacher,
+  trainRecipe,
+} from '../src/train/recipe.js';
 import { tempDir } from './helpers.js';
 
 /** The Snell recipe's stages and rules at a size a test can run: synthetic glyphs, 5-way, 8 filters. */
@@ -13,8 +21,16 @@ const tiny: Recipe = {
   description: 'test',
   config: {
     ...findRecipe('snell2017-omniglot-1shot').config,
-    dataset: 'synthetic', split: 'train', valSuite: 'synthetic-val-5w1s', way: 5, width: 8,
-    episodes: 60, validateEvery: 4, logEvery: 2, patience: 2, lrHalveEvery: 8,
+    dataset: 'synthetic',
+    split: 'train',
+    valSuite: 'synthetic-val-5w1s',
+    way: 5,
+    width: 8,
+    episodes: 60,
+    validateEvery: 4,
+    logEvery: 2,
+    patience: 2,
+    lrHalveEvery: 8,
   },
   finalSplit: 'val',
 };
@@ -27,16 +43,30 @@ const weights = async (dir: string) => {
 };
 
 describe('recipes', function () {
-  before(async () => { await initBackend('wasm'); });
+  before(async () => {
+    await initBackend('wasm');
+  });
 
   it('ship the paper protocol for each shot: 60-way, 5 queries, lr 1e-3 halved every 2000, best by validation loss', () => {
     for (const shot of [1, 5]) {
       const r = RECIPES[`snell2017-omniglot-${shot}shot`];
-      expect(r.config).to.include({ dataset: 'omniglot', split: 'train', way: 60, shot, query: 5, width: 64, lr: 1e-3,
-        lrHalveEvery: 2000, selectBy: 'loss', valSuite: `omniglot-val-5w${shot}s` });
+      expect(r.config).to.include({
+        dataset: 'omniglot',
+        split: 'train',
+        way: 60,
+        shot,
+        query: 5,
+        width: 64,
+        lr: 1e-3,
+        lrHalveEvery: 2000,
+        selectBy: 'loss',
+        valSuite: `omniglot-val-5w${shot}s`,
+      });
       expect(r.finalSplit).to.equal('trainval');
     }
-    expect(() => findRecipe('snell')).to.throw(/unknown recipe 'snell' \(one of snell2017-omniglot-1shot, snell2017-omniglot-5shot\)/);
+    expect(() => findRecipe('snell')).to.throw(
+      /unknown recipe 'snell' \(one of snell2017-omniglot-1shot, snell2017-omniglot-5shot\)/,
+    );
   });
 
   it('select by validation loss with patience, then retrain from scratch for the selected episodes; resumes identically', async () => {
@@ -62,13 +92,19 @@ describe('recipes', function () {
     const killAt = Math.max(2, select.bestEpisode - 2);
     let stage = '';
     await trainRecipe(config, again, {
-      onStage: (s) => { stage = s; },
-      onEpisode: (e) => { if (stage === 'final' && e === killAt) throw new Error('killed'); },
+      onStage: (s) => {
+        stage = s;
+      },
+      onEpisode: (e) => {
+        if (stage === 'final' && e === killAt) throw new Error('killed');
+      },
     }).catch((err: Error) => expect(err.message).to.equal('killed'));
     expect(fs.existsSync(recipePaths(again).model)).to.equal(false);
     await trainRecipe(config, again, { resume: true });
     expect(await weights(recipePaths(again).model)).to.deep.equal(await weights(recipePaths(dir).model));
-    expect(await weights(runPaths(recipePaths(again).select).best)).to.deep.equal(await weights(runPaths(recipePaths(dir).select).best));
+    expect(await weights(runPaths(recipePaths(again).select).best)).to.deep.equal(
+      await weights(runPaths(recipePaths(dir).select).best),
+    );
   });
 
   it('refuses a teacher folder that is not a finished recipe run', () => {

@@ -10,28 +10,62 @@ import { tempDir } from './helpers.js';
 /** A sweep CSV with known numbers: widths 4 and 8, seeds 0-2, one suite; and a log.jsonl per run. */
 async function fixture(dir: string): Promise<string> {
   const accuracies: Record<string, number[]> = { 4: [0.8, 0.84, 0.82], 8: [0.9, 0.91, 0.95] };
-  const rows = Object.entries(accuracies).flatMap(([width, accs]) => accs.map((accuracy, seed) => {
-    const run = path.join(dir, 'runs', `w${width}s${seed}`);
-    fs.mkdirSync(run, { recursive: true });
-    fs.writeFileSync(path.join(run, 'log.jsonl'), [1, 2, 3, 4].map((e) => JSON.stringify({
-      episode: 10 * e, lr: 1e-3, loss: 1.5 / e + seed * 0.1, accuracy: accuracy - 0.3 / e, episodesPerSecond: 5, tensors: 40, rssMB: 300,
-      ...(e % 2 === 0 ? { valAccuracy: accuracy - 0.1 / e, valCi95: 0.02 } : {}),
-    }) + '\n').join(''));
-    return {
-      key: `${width}${seed}`.padEnd(16, '0'), method: 'protonet', width, seed, dataset: 'synthetic',
-      suite: 'synthetic-test-5w1s', testWay: 5, testShot: 1, testQuery: 15, testEpisodes: 600,
-      accuracy, ci95: 0.0123, std: 0.15, trainEpisodes: 40, resumedFrom: 0, trainSeconds: 12.5, evalSeconds: 1.5,
-      backend: 'wasm', checkpoint: path.join(run, 'best'),
-    };
-  }));
+  const rows = Object.entries(accuracies).flatMap(([width, accs]) =>
+    accs.map((accuracy, seed) => {
+      const run = path.join(dir, 'runs', `w${width}s${seed}`);
+      fs.mkdirSync(run, { recursive: true });
+      fs.writeFileSync(
+        path.join(run, 'log.jsonl'),
+        [1, 2, 3, 4]
+          .map(
+            (e) =>
+              JSON.stringify({
+                episode: 10 * e,
+                lr: 1e-3,
+                loss: 1.5 / e + seed * 0.1,
+                accuracy: accuracy - 0.3 / e,
+                episodesPerSecond: 5,
+                tensors: 40,
+                rssMB: 300,
+                ...(e % 2 === 0 ? { valAccuracy: accuracy - 0.1 / e, valCi95: 0.02 } : {}),
+              }) + '\n',
+          )
+          .join(''),
+      );
+      return {
+        key: `${width}${seed}`.padEnd(16, '0'),
+        method: 'protonet',
+        width,
+        seed,
+        dataset: 'synthetic',
+        suite: 'synthetic-test-5w1s',
+        testWay: 5,
+        testShot: 1,
+        testQuery: 15,
+        testEpisodes: 600,
+        accuracy,
+        ci95: 0.0123,
+        std: 0.15,
+        trainEpisodes: 40,
+        resumedFrom: 0,
+        trainSeconds: 12.5,
+        evalSeconds: 1.5,
+        backend: 'wasm',
+        checkpoint: path.join(run, 'best'),
+      };
+    }),
+  );
   const file = path.join(dir, 'sweep.csv');
   const headers = sweepHeaders(['method', 'width', 'seed', 'dataset']);
-  await writeSweepCsv(file, headers, rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)]))));
+  await writeSweepCsv(
+    file,
+    headers,
+    rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)]))),
+  );
   return file;
 }
 
 describe('sweep reports', function () {
-
   it('t-based intervals across seeds', () => {
     expect(t975(1)).to.equal(12.706);
     expect(t975(2)).to.equal(4.303);
@@ -73,14 +107,21 @@ describe('sweep reports', function () {
     for (const text of ['accuracy % (95% interval)', 'width', 'mean over 3 seeds']) expect(accuracy).to.include(text);
     const curves = fs.readFileSync(path.join(out, 'curves.svg'), 'utf8');
     // A colour per width, a dash per seed.
-    for (const text of ['training loss', 'validation accuracy %', 'width=4', 'width=8', 'seed']) expect(curves).to.include(text);
+    for (const text of ['training loss', 'validation accuracy %', 'width=4', 'width=8', 'seed'])
+      expect(curves).to.include(text);
     expect(curves).to.match(/stroke-dasharray/);
   });
 
   it('refuses an x that is not a column, and names runs given with --logs that have no log', async () => {
     const dir = tempDir();
     const csv = await fixture(dir);
-    await writeSweepReport(csv, { out: dir, x: 'depth' }).then(() => expect.fail('accepted'), (e: Error) => expect(e.message).to.match(/--x 'depth' is not a column of .*sweep\.csv \(one of method, width/));
-    await writeSweepReport(csv, { out: dir, logs: [dir] }).then(() => expect.fail('accepted'), (e: Error) => expect(e.message).to.match(/: no log\.jsonl, here or in gen\*\/ \(not a run folder\)/));
+    await writeSweepReport(csv, { out: dir, x: 'depth' }).then(
+      () => expect.fail('accepted'),
+      (e: Error) => expect(e.message).to.match(/--x 'depth' is not a column of .*sweep\.csv \(one of method, width/),
+    );
+    await writeSweepReport(csv, { out: dir, logs: [dir] }).then(
+      () => expect.fail('accepted'),
+      (e: Error) => expect(e.message).to.match(/: no log\.jsonl, here or in gen\*\/ \(not a run folder\)/),
+    );
   });
 });

@@ -23,7 +23,10 @@ describe('RKD losses', () => {
   });
 
   for (const c of golden<{ cases: RkdCase[] }>('rkd.json').cases) {
-    for (const [key, fn] of Object.entries(LOSSES) as [keyof typeof LOSSES, (s: tf.Tensor2D, t: tf.Tensor2D) => tf.Scalar][]) {
+    for (const [key, fn] of Object.entries(LOSSES) as [
+      keyof typeof LOSSES,
+      (s: tf.Tensor2D, t: tf.Tensor2D) => tf.Scalar,
+    ][]) {
       it(`${key} matches the float64 reference: ${c.name}`, () => {
         const s = tf.tensor2d(c.student);
         const t = tf.tensor2d(c.teacher);
@@ -48,7 +51,9 @@ describe('RKD losses', () => {
     const t = tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D;
     const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleByDefinition(x as tf.Tensor2D, t))([s]);
     for (const budget of [1, 37 * 46 * 5, 1 << 22]) {
-      const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget }))([s]);
+      const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget }))([
+        s,
+      ]);
       expect(relativeError(bounded.value.dataSync(), direct.value.dataSync())).to.be.below(1e-5);
       expect(relativeError(bounded.grads[0].dataSync(), direct.grads[0].dataSync())).to.be.below(1e-4);
     }
@@ -60,7 +65,9 @@ describe('RKD losses', () => {
     const s = tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D;
     const t = tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D;
     const direct = tf.valueAndGrads((x: tf.Tensor) => rkdAngleByDefinition(x as tf.Tensor2D, t))([s]);
-    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget: 30 * 30 * 7 }))([s]);
+    const bounded = tf.valueAndGrads((x: tf.Tensor) =>
+      rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget: 30 * 30 * 7 }),
+    )([s]);
     expect(relativeError(bounded.value.dataSync(), direct.value.dataSync())).to.be.below(1e-4);
     expect(relativeError(bounded.grads[0].dataSync(), direct.grads[0].dataSync())).to.be.below(1e-4);
   });
@@ -69,14 +76,19 @@ describe('RKD losses', () => {
     const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
     const repeated = tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D;
     const t = tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D;
-    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget: 100 }))([repeated]);
+    const bounded = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'bounded', budget: 100 }))(
+      [repeated],
+    );
     expect(relativeError(bounded.value.dataSync(), rkdAngleByDefinition(repeated, t).dataSync())).to.be.below(1e-5);
     expect(Array.from(bounded.grads[0].dataSync()).every(Number.isFinite)).to.equal(true);
   });
 
   it('both are zero for a student that is a scaled, rotated, shifted copy of the teacher', () => {
     const t = tf.randomNormal([20, 2], 0, 1, 'float32', 3) as tf.Tensor2D;
-    const rotation = tf.tensor2d([[0.6, -0.8], [0.8, 0.6]]);
+    const rotation = tf.tensor2d([
+      [0.6, -0.8],
+      [0.8, 0.6],
+    ]);
     const s = tf.add(tf.mul(tf.matMul(t, rotation), 3.5), tf.tensor1d([10, -4])) as tf.Tensor2D;
     expect(rkdDistance(s, t).dataSync()[0]).to.be.below(1e-6);
     expect(rkdAngle(s, t).dataSync()[0]).to.be.below(1e-6);
@@ -88,13 +100,17 @@ describe('RKD losses', () => {
 
   it('on wasm, a 600-point episode gives the float64 value: no float32 drift in large sums', async () => {
     const [n, d] = [600, 4];
-    const x = Array.from({ length: 2 }, (_, m) => tf.randomNormal([n, d], 0, 1, 'float32', 11 + m).arraySync() as number[][]);
+    const x = Array.from(
+      { length: 2 },
+      (_, m) => tf.randomNormal([n, d], 0, 1, 'float32', 11 + m).arraySync() as number[][],
+    );
     // Float64 RKD-A by the definition, one vertex at a time.
-    const units = (p: number[][], i: number) => p.map((q) => {
-      const v = q.map((c, k) => c - p[i][k]);
-      const norm = Math.hypot(...v);
-      return norm > 0 ? v.map((c) => c / norm) : v.map(() => 0);
-    });
+    const units = (p: number[][], i: number) =>
+      p.map((q) => {
+        const v = q.map((c, k) => c - p[i][k]);
+        const norm = Math.hypot(...v);
+        return norm > 0 ? v.map((c) => c / norm) : v.map(() => 0);
+      });
     let total = 0;
     for (let i = 0; i < n; i++) {
       const [us, ut] = [units(x[0], i), units(x[1], i)];
@@ -117,13 +133,30 @@ describe('RKD losses', () => {
     await initBackend('wasm');
     requireNative(this, hasNativeRkdAngle());
     const cases: [string, () => [tf.Tensor2D, tf.Tensor2D]][] = [
-      ['random', () => [tf.randomNormal([37, 6], 0, 1, 'float32', 1) as tf.Tensor2D, tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D]],
-      ['a repeated point', () => {
-        const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
-        return [tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D, tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D];
-      }],
-      ['far from the origin', () => [tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D,
-        tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D]],
+      [
+        'random',
+        () => [
+          tf.randomNormal([37, 6], 0, 1, 'float32', 1) as tf.Tensor2D,
+          tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D,
+        ],
+      ],
+      [
+        'a repeated point',
+        () => {
+          const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
+          return [
+            tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D,
+            tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D,
+          ];
+        },
+      ],
+      [
+        'far from the origin',
+        () => [
+          tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D,
+          tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D,
+        ],
+      ],
     ];
     for (const [label, make] of cases) {
       await initBackend('cpu');
@@ -136,14 +169,17 @@ describe('RKD losses', () => {
       const profile = await tf.profile(() => {
         native = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'native' }))([s]);
       });
-      expect(profile.kernels.some((k) => k.name === RKD_ANGLE_KERNEL), label).to.equal(true);
+      expect(
+        profile.kernels.some((k) => k.name === RKD_ANGLE_KERNEL),
+        label,
+      ).to.equal(true);
       expect(relativeError(native!.value.dataSync(), expectedValue), `${label}: value`).to.be.below(1e-4);
       expect(relativeError(native!.grads[0].dataSync(), expectedGrad), `${label}: gradient`).to.be.below(1e-4);
     }
     await tf.setBackend('cpu');
   });
 
-  it('native RKD-A gives the same bits on every call, whatever the threads\' timing', async function () {
+  it("native RKD-A gives the same bits on every call, whatever the threads' timing", async function () {
     await initBackend('wasm');
     requireNative(this, hasNativeRkdAngle());
     const s = tf.randomNormal([240, 16], 0, 1, 'float32', 11) as tf.Tensor2D;

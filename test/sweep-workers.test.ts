@@ -20,15 +20,41 @@ import { randomImage } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const TINY = { dataset: 'synthetic', split: 'val', way: 3, shot: 1, query: 2, width: 4, episodes: 6, logEvery: 1, validateEvery: 3 };
+const TINY = {
+  dataset: 'synthetic',
+  split: 'val',
+  way: 3,
+  shot: 1,
+  query: 2,
+  width: 4,
+  episodes: 6,
+  logEvery: 1,
+  validateEvery: 3,
+};
 
-interface Worker { readonly child: ChildProcess; stdout: string; stderr: string; readonly exit: Promise<number | null> }
+interface Worker {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly exit: Promise<number | null>;
+}
 
 function worker(...args: string[]): Worker {
-  const child = spawn(process.execPath, [MAIN, 'sweep', ...args, '--backend', 'wasm'], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  const w: Worker = { child, stdout: '', stderr: '', exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout!.on('data', (d) => { w.stdout += d; });
-  child.stderr!.on('data', (d) => { w.stderr += d; });
+  const child = spawn(process.execPath, [MAIN, 'sweep', ...args, '--backend', 'wasm'], {
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  const w: Worker = {
+    child,
+    stdout: '',
+    stderr: '',
+    exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  child.stdout!.on('data', (d) => {
+    w.stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    w.stderr += d;
+  });
   return w;
 }
 
@@ -38,9 +64,30 @@ const trained = (w: Worker) => [...w.stdout.matchAll(/^point (\d+) .*: training/
 function setup(seeds: number[], extra: object = {}) {
   const dir = tempDir();
   const suite = path.join(dir, 'tiny-3w1s.json');
-  fs.writeFileSync(suite, JSON.stringify({ name: 'tiny-3w1s', dataset: 'synthetic', split: 'val', way: 3, shot: 1, query: 2, episodes: 4, seed: 5 }));
+  fs.writeFileSync(
+    suite,
+    JSON.stringify({
+      name: 'tiny-3w1s',
+      dataset: 'synthetic',
+      split: 'val',
+      way: 3,
+      shot: 1,
+      query: 2,
+      episodes: 4,
+      seed: 5,
+    }),
+  );
   const spec = path.join(dir, 'spec.json');
-  fs.writeFileSync(spec, JSON.stringify({ name: 'tiny', runs: path.join(dir, 'runs'), suites: [suite], base: { ...TINY, ...extra }, grid: { seed: seeds } }));
+  fs.writeFileSync(
+    spec,
+    JSON.stringify({
+      name: 'tiny',
+      runs: path.join(dir, 'runs'),
+      suites: [suite],
+      base: { ...TINY, ...extra },
+      grid: { seed: seeds },
+    }),
+  );
   return { dir, spec, out: path.join(dir, 'sweep.csv') };
 }
 
@@ -55,10 +102,17 @@ describe('sweep workers', function () {
     expect(codes, workers.map((w) => w.stderr).join('\n')).to.deep.equal([0, 0]);
     const [a, b] = workers.map(trained);
     console.log(`      (worker 1 trained points ${a.join(' ')}; worker 2: ${b.join(' ')})`);
-    expect(a.filter((p) => b.includes(p)), 'points trained by both').to.deep.equal([]);
+    expect(
+      a.filter((p) => b.includes(p)),
+      'points trained by both',
+    ).to.deep.equal([]);
     expect([...a, ...b].sort((x, y) => x - y)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
     const rows = (await readSweepCsv(out)).rows;
-    expect(rows.map(rowId).sort()).to.deep.equal(expandSweep(readSweepSpec(spec)).map((p) => `${p.key}|tiny-3w1s`).sort());
+    expect(rows.map(rowId).sort()).to.deep.equal(
+      expandSweep(readSweepSpec(spec))
+        .map((p) => `${p.key}|tiny-3w1s`)
+        .sort(),
+    );
     // Both workers record the code that made the rows (the same checkout).
     expect(new Set(rows.map((r) => r.code)).size).to.equal(1);
     expect(rows[0].code).to.match(/^\d+\.\d+\.\d+(\+[0-9a-f]{7}(-dirty)?)?$/);
@@ -72,10 +126,11 @@ describe('sweep workers', function () {
     const state = path.join(dir, 'runs', point.key, 'checkpoint', 'state.json');
     const first = worker(spec, '--out', out, '--lock-stale', '5');
     // Killed once it has a checkpoint past episode 3.
-    for (let i = 0; i < 600 && !(fs.existsSync(state) && JSON.parse(fs.readFileSync(state, 'utf8')).episode > 3); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600 && !(fs.existsSync(state) && JSON.parse(fs.readFileSync(state, 'utf8')).episode > 3); i++)
+      await new Promise((r) => setTimeout(r, 100));
     first.child.kill('SIGKILL');
     await first.exit;
-    expect(fs.existsSync(path.join(dir, 'runs', `${point.key}.lock`)), 'the dead worker\'s lock').to.equal(true);
+    expect(fs.existsSync(path.join(dir, 'runs', `${point.key}.lock`)), "the dead worker's lock").to.equal(true);
     const second = worker(spec, '--out', out, '--lock-stale', '5');
     expect(await second.exit, second.stderr).to.equal(0);
     expect(second.stdout).to.match(/waiting for 1 point\(s\) held by other workers: 0 \(/);
@@ -91,15 +146,31 @@ describe('sweep workers', function () {
     const other = path.join(dir, 'other.csv');
     await runSweep(readSweepSpec(spec), { out: other, backend: 'test', shard: parseShard('1/2') });
     const table = await readSweepCsv(other);
-    await writeSweepCsv(other, table.headers, table.rows.map((r) => ({ ...r, code: '0.0.9+1234567' })));
-    const refused = /other\.csv:2: made by code 0\.0\.9\+1234567, but .*sweep\.csv:2 by .*: results of different code versions \(pass --allow-mixed-code/;
-    await mergeSweeps([out, other]).then(() => expect.fail('merged'), (e: Error) => expect(e.message).to.match(refused));
+    await writeSweepCsv(
+      other,
+      table.headers,
+      table.rows.map((r) => ({ ...r, code: '0.0.9+1234567' })),
+    );
+    const refused =
+      /other\.csv:2: made by code 0\.0\.9\+1234567, but .*sweep\.csv:2 by .*: results of different code versions \(pass --allow-mixed-code/;
+    await mergeSweeps([out, other]).then(
+      () => expect.fail('merged'),
+      (e: Error) => expect(e.message).to.match(refused),
+    );
     expect((await mergeSweeps([out, other], { allowMixedCode: true })).rows).to.have.length(2);
-    await writeSweepCsv(path.join(dir, 'both.csv'), table.headers, [...(await readSweepCsv(out)).rows, ...(await readSweepCsv(other)).rows]);
-    await writeSweepReport(path.join(dir, 'both.csv'), { out: dir }).then(() => expect.fail('reported'), (e: Error) => expect(e.message).to.match(/both\.csv:3: made by code 0\.0\.9/));
+    await writeSweepCsv(path.join(dir, 'both.csv'), table.headers, [
+      ...(await readSweepCsv(out)).rows,
+      ...(await readSweepCsv(other)).rows,
+    ]);
+    await writeSweepReport(path.join(dir, 'both.csv'), { out: dir }).then(
+      () => expect.fail('reported'),
+      (e: Error) => expect(e.message).to.match(/both\.csv:3: made by code 0\.0\.9/),
+    );
     // Resuming the other shard's CSV with this code would mix versions in one file.
-    await runSweep(readSweepSpec(spec), { out: other, backend: 'test' })
-      .then(() => expect.fail('appended'), (e: Error) => expect(e.message).to.match(/other\.csv:2: made by code 0\.0\.9\+1234567, but this process by /));
+    await runSweep(readSweepSpec(spec), { out: other, backend: 'test' }).then(
+      () => expect.fail('appended'),
+      (e: Error) => expect(e.message).to.match(/other\.csv:2: made by code 0\.0\.9\+1234567, but this process by /),
+    );
   });
 
   it('a missing teacher or dataset cache, or a suite of another image shape, is refused before anything trains or is written', async () => {
@@ -109,42 +180,92 @@ describe('sweep workers', function () {
     const suite = path.join(dir, 'tiny-3w1s.json');
     const write = (name: string, variants: object[]) => {
       const file = path.join(dir, `${name}.json`);
-      fs.writeFileSync(file, JSON.stringify({ name, runs: path.join(dir, name), suites: [suite], base: TINY, variants }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ name, runs: path.join(dir, name), suites: [suite], base: TINY, variants }),
+      );
       return file;
     };
     const cases: [string, object[], RegExp][] = [
-      ['no-teacher', [{ method: 'protonet' }, { method: 'distill', teacher: runPaths(teacher).best }, { method: 'distill', teacher: path.join(dir, 'nope') }],
-        /no-teacher\.json: point 2 \([0-9a-f]{16}\): --teacher .*nope: no model there .*; nothing was trained/],
-      ['no-cache', [{ method: 'protonet' }, { method: 'protonet', dataset: 'omniglot', split: 'train', dataDir: path.join(dir, 'no-omniglot') }],
-        /no-cache\.json: point 1 \([0-9a-f]{16}\): .*no-omniglot.*; nothing was trained/],
+      [
+        'no-teacher',
+        [
+          { method: 'protonet' },
+          { method: 'distill', teacher: runPaths(teacher).best },
+          { method: 'distill', teacher: path.join(dir, 'nope') },
+        ],
+        /no-teacher\.json: point 2 \([0-9a-f]{16}\): --teacher .*nope: no model there .*; nothing was trained/,
+      ],
+      [
+        'no-cache',
+        [
+          { method: 'protonet' },
+          { method: 'protonet', dataset: 'omniglot', split: 'train', dataDir: path.join(dir, 'no-omniglot') },
+        ],
+        /no-cache\.json: point 1 \([0-9a-f]{16}\): .*no-omniglot.*; nothing was trained/,
+      ],
     ];
     // A suite of another image shape (a 16x16 RGB folder dataset) for models of 28x28 grey glyphs.
     const folder = path.join(dir, 'folder');
     for (const c of ['a', 'b', 'c']) {
       fs.mkdirSync(path.join(folder, c), { recursive: true });
-      for (const i of [1, 2, 3]) fs.writeFileSync(path.join(folder, c, `${i}.png`), await randomImage(`${c}${i}`, { width: 20, height: 20, channels: 3, format: 'png' }));
+      for (const i of [1, 2, 3])
+        fs.writeFileSync(
+          path.join(folder, c, `${i}.png`),
+          await randomImage(`${c}${i}`, { width: 20, height: 20, channels: 3, format: 'png' }),
+        );
     }
     const cache = path.join(dir, 'folder-cache');
     await importFolder({ from: folder, out: cache, size: 16 });
     const folderSuite = path.join(dir, 'folder-3w1s.json');
-    fs.writeFileSync(folderSuite, JSON.stringify({ name: 'folder-3w1s', dataset: 'folder', split: 'all', way: 3, shot: 1, query: 2, episodes: 2, seed: 1 }));
+    fs.writeFileSync(
+      folderSuite,
+      JSON.stringify({
+        name: 'folder-3w1s',
+        dataset: 'folder',
+        split: 'all',
+        way: 3,
+        shot: 1,
+        query: 2,
+        episodes: 2,
+        seed: 1,
+      }),
+    );
     const shapes = path.join(dir, 'shapes.json');
-    fs.writeFileSync(shapes, JSON.stringify({ name: 'shapes', runs: path.join(dir, 'shapes'), suites: [suite, folderSuite], base: { ...TINY, dataDir: cache } }));
-    await runSweep(readSweepSpec(shapes), { out: path.join(dir, 'shapes.csv'), backend: 'test' }).then(() => expect.fail('ran'),
-      (e: Error) => expect(e.message).to.match(/shapes\.json: point 0 \([0-9a-f]{16}\): suite .*folder-3w1s\.json: its images \(folder\/all, 16x16x3\) are not the shape of the training images \(synthetic\/val, 28x28x1\)/));
+    fs.writeFileSync(
+      shapes,
+      JSON.stringify({
+        name: 'shapes',
+        runs: path.join(dir, 'shapes'),
+        suites: [suite, folderSuite],
+        base: { ...TINY, dataDir: cache },
+      }),
+    );
+    await runSweep(readSweepSpec(shapes), { out: path.join(dir, 'shapes.csv'), backend: 'test' }).then(
+      () => expect.fail('ran'),
+      (e: Error) =>
+        expect(e.message).to.match(
+          /shapes\.json: point 0 \([0-9a-f]{16}\): suite .*folder-3w1s\.json: its images \(folder\/all, 16x16x3\) are not the shape of the training images \(synthetic\/val, 28x28x1\)/,
+        ),
+    );
     expect(fs.existsSync(path.join(dir, 'shapes'))).to.equal(false);
     for (const [name, variants, message] of cases) {
       const out = path.join(dir, `${name}.csv`);
-      await runSweep(readSweepSpec(write(name, variants)), { out, backend: 'test' })
-        .then(() => expect.fail('ran'), (e: Error) => expect(e.message).to.match(message));
+      await runSweep(readSweepSpec(write(name, variants)), { out, backend: 'test' }).then(
+        () => expect.fail('ran'),
+        (e: Error) => expect(e.message).to.match(message),
+      );
       expect(fs.existsSync(out), `${name}: CSV`).to.equal(false);
       expect(fs.existsSync(path.join(dir, name)), `${name}: runs folder`).to.equal(false);
     }
   });
 
-  it('--shard slurm: the array task\'s index from 0 and the array\'s task count', () => {
+  it("--shard slurm: the array task's index from 0 and the array's task count", () => {
     const env = (id: number, min: number, max: number, count: number) => ({
-      SLURM_ARRAY_TASK_ID: String(id), SLURM_ARRAY_TASK_MIN: String(min), SLURM_ARRAY_TASK_MAX: String(max), SLURM_ARRAY_TASK_COUNT: String(count),
+      SLURM_ARRAY_TASK_ID: String(id),
+      SLURM_ARRAY_TASK_MIN: String(min),
+      SLURM_ARRAY_TASK_MAX: String(max),
+      SLURM_ARRAY_TASK_COUNT: String(count),
     });
     expect(slurmShard(env(2, 0, 3, 4))).to.deep.equal({ index: 2, count: 4 });
     expect(slurmShard(env(5, 1, 8, 8))).to.deep.equal({ index: 4, count: 8 });

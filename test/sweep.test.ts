@@ -17,7 +17,19 @@ import { ROOT, tempDir } from './helpers.js';
 function tinySuites(dir: string): string[] {
   return [1, 2].map((shot) => {
     const file = path.join(dir, `tiny-3w${shot}s.json`);
-    fs.writeFileSync(file, JSON.stringify({ name: `tiny-3w${shot}s`, dataset: 'synthetic', split: 'val', way: 3, shot, query: 2, episodes: 4, seed: 5 }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        name: `tiny-3w${shot}s`,
+        dataset: 'synthetic',
+        split: 'val',
+        way: 3,
+        shot,
+        query: 2,
+        episodes: 4,
+        seed: 5,
+      }),
+    );
     return file;
   });
 }
@@ -29,14 +41,25 @@ function writeSpec(dir: string, spec: object, name = 'spec.json'): string {
 }
 
 // The 64-class val split: generated in a fraction of the time of the 256-class train split.
-const TINY = { dataset: 'synthetic', split: 'val', way: 3, shot: 1, query: 2, width: 4, episodes: 4, logEvery: 1, validateEvery: 2 };
+const TINY = {
+  dataset: 'synthetic',
+  split: 'val',
+  way: 3,
+  shot: 1,
+  query: 2,
+  width: 4,
+  episodes: 4,
+  logEvery: 1,
+  validateEvery: 2,
+};
 
 describe('sweep specs', () => {
   it('expands variants x grid into points with stable keys, one per distinct setting', () => {
     const dir = tempDir();
     const suites = tinySuites(dir);
     const spec = {
-      suites, base: TINY,
+      suites,
+      base: TINY,
       variants: [{ label: 'ProtoNet' }, { label: 'RKD', method: 'distill', teacher: 't/best' }],
       grid: { lambdaD: [0, 25], seed: [0, 1, 2] },
     };
@@ -46,10 +69,23 @@ describe('sweep specs', () => {
     expect(points.map((p) => p.index)).to.deep.equal([...points.keys()]);
     expect(new Set(points.map((p) => p.key)).size).to.equal(9);
     expect(points[0].settings).to.not.have.property('lambdaD');
-    expect(points[3].settings).to.include({ method: 'distill', lambdaD: 0, lambdaA: 25, seed: 0, width: 4, episodes: 4, lr: DEFAULT_PROTONET.lr });
+    expect(points[3].settings).to.include({
+      method: 'distill',
+      lambdaD: 0,
+      lambdaA: 25,
+      seed: 0,
+      width: 4,
+      episodes: 4,
+      lr: DEFAULT_PROTONET.lr,
+    });
     for (const p of points) expect(p.key).to.equal(sha256(canonicalJson(p.settings)).slice(0, 16));
     // The key depends on the settings, not on how the spec orders or spells them.
-    const reordered = { grid: { seed: [0, 1, 2], lambdaD: [0, 25] }, variants: spec.variants, base: Object.fromEntries(Object.entries(TINY).reverse()), suites };
+    const reordered = {
+      grid: { seed: [0, 1, 2], lambdaD: [0, 25] },
+      variants: spec.variants,
+      base: Object.fromEntries(Object.entries(TINY).reverse()),
+      suites,
+    };
     const again = expandSweep(readSweepSpec(writeSpec(dir, reordered, 'again.json')));
     expect(new Set(again.map((p) => p.key))).to.deep.equal(new Set(points.map((p) => p.key)));
   });
@@ -62,9 +98,13 @@ describe('sweep specs', () => {
     expect(bad({ suites, base: { width: 0 } })).to.throw(/bad\.json: field 'base\.width' must be positive, got 0/);
     expect(bad({ suites, grid: { seed: [] } })).to.throw(/bad\.json: field 'grid\.seed' must be a non-empty array/);
     expect(bad({ suites: [] })).to.throw(/bad\.json: field 'suites' must be a non-empty array/);
-    expect(bad({ suites: [path.join(dir, 'nope.json')] })).to.throw(/bad\.json: field 'suites\[0\]': .*nope\.json: no such suite file/);
+    expect(bad({ suites: [path.join(dir, 'nope.json')] })).to.throw(
+      /bad\.json: field 'suites\[0\]': .*nope\.json: no such suite file/,
+    );
     expect(bad({ suites, base: { method: 'distill' } })).to.throw(/bad\.json: point 0 .*needs 'teacher'/);
-    expect(bad({ suites, base: { validateEvery: 3, logEvery: 2 } })).to.throw(/bad\.json: point 0 .*'validateEvery' \(3\) must be a multiple of 'logEvery' \(2\)/);
+    expect(bad({ suites, base: { validateEvery: 3, logEvery: 2 } })).to.throw(
+      /bad\.json: point 0 .*'validateEvery' \(3\) must be a multiple of 'logEvery' \(2\)/,
+    );
     expect(bad({ suites, grids: {} })).to.throw(/bad\.json: unknown field 'grids'/);
   });
 
@@ -72,17 +112,24 @@ describe('sweep specs', () => {
     const dir = tempDir();
     const spec = readSweepSpec(writeSpec(dir, { suites: ['synthetic-test-5w1s', tinySuites(dir)[0]], base: TINY }));
     expect(spec.suites[0]).to.equal(path.join(ROOT, 'episodes', 'synthetic-test-5w1s.json'));
-    expect(() => readSweepSpec(writeSpec(dir, { suites: ['synthetic-test-9w9s'], base: TINY }, 'bad.json')))
-      .to.throw(/bad\.json: field 'suites\[0\]': synthetic-test-9w9s: no such suite file, nor a shipped suite/);
+    expect(() => readSweepSpec(writeSpec(dir, { suites: ['synthetic-test-9w9s'], base: TINY }, 'bad.json'))).to.throw(
+      /bad\.json: field 'suites\[0\]': synthetic-test-9w9s: no such suite file, nor a shipped suite/,
+    );
   });
 
   it('shards cover every point exactly once', () => {
     const points = Array.from({ length: 11 }, (_, index) => ({ index }));
     for (const n of [1, 2, 3, 4, 12]) {
-      const seen = Array.from({ length: n }, (_, i) => shardPoints(points, parseShard(`${i}/${n}`))).flat().map((p) => p.index);
-      expect(seen.sort((a, b) => a - b), `n = ${n}`).to.deep.equal(points.map((p) => p.index));
+      const seen = Array.from({ length: n }, (_, i) => shardPoints(points, parseShard(`${i}/${n}`)))
+        .flat()
+        .map((p) => p.index);
+      expect(
+        seen.sort((a, b) => a - b),
+        `n = ${n}`,
+      ).to.deep.equal(points.map((p) => p.index));
     }
-    for (const text of ['4/4', '1-4', '-1/2', '0/0', 'a/2']) expect(() => parseShard(text)).to.throw(/--shard must be i\/n with 0 <= i < n/);
+    for (const text of ['4/4', '1-4', '-1/2', '0/0', 'a/2'])
+      expect(() => parseShard(text)).to.throw(/--shard must be i\/n with 0 <= i < n/);
   });
 });
 
@@ -92,8 +139,14 @@ describe('sweeps', function () {
   let expected: string[];
   const shards = [0, 1].map((i) => () => path.join(dir, `shard-${i}.csv`));
   const ids = (rows: readonly SweepRow[]) => rows.map(rowId).sort();
-  const killed = (run: Promise<unknown>) => run.then(() => expect.fail('not killed'), (e: Error) => expect(e.message).to.equal('killed'));
-  const kill = () => { throw new Error('killed'); };
+  const killed = (run: Promise<unknown>) =>
+    run.then(
+      () => expect.fail('not killed'),
+      (e: Error) => expect(e.message).to.equal('killed'),
+    );
+  const kill = () => {
+    throw new Error('killed');
+  };
 
   before(async () => {
     await initBackend('wasm');
@@ -102,10 +155,19 @@ describe('sweeps', function () {
     await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY, episodes: 2, validateEvery: 2 }, teacher);
     const suites = tinySuites(dir);
     spec = writeSpec(dir, {
-      name: 'tiny', runs: path.join(dir, 'runs'), suites, base: TINY,
-      variants: [{ label: 'ProtoNet', seed: 0 }, { label: 'ProtoNet', seed: 1 }, { label: 'RKD-DA', method: 'distill', teacher: runPaths(teacher).best, seed: 0 }],
+      name: 'tiny',
+      runs: path.join(dir, 'runs'),
+      suites,
+      base: TINY,
+      variants: [
+        { label: 'ProtoNet', seed: 0 },
+        { label: 'ProtoNet', seed: 1 },
+        { label: 'RKD-DA', method: 'distill', teacher: runPaths(teacher).best, seed: 0 },
+      ],
     });
-    expected = expandSweep(readSweepSpec(spec)).flatMap((p) => ['tiny-3w1s', 'tiny-3w2s'].map((s) => `${p.key}|${s}`)).sort();
+    expected = expandSweep(readSweepSpec(spec))
+      .flatMap((p) => ['tiny-3w1s', 'tiny-3w2s'].map((s) => `${p.key}|${s}`))
+      .sort();
   });
 
   it('killed after a point, or mid-training, then re-run: no duplicate, no lost row, training resumed', async () => {
@@ -115,7 +177,14 @@ describe('sweeps', function () {
     const first = fs.readFileSync(out, 'utf8');
     expect((await readSweepCsv(out)).rows).to.have.length(2);
     // ...then in point 2's training, after its checkpoint at episode 2.
-    await killed(runSweep(readSweepSpec(spec), { out, backend: 'test', shard: parseShard('0/2'), onEpisode: (p, e) => p.index === 2 && e === 3 && kill() }));
+    await killed(
+      runSweep(readSweepSpec(spec), {
+        out,
+        backend: 'test',
+        shard: parseShard('0/2'),
+        onEpisode: (p, e) => p.index === 2 && e === 3 && kill(),
+      }),
+    );
     expect(fs.readFileSync(out, 'utf8')).to.equal(first);
 
     const summary = await runSweep(readSweepSpec(spec), { out, backend: 'test', shard: parseShard('0/2') });
@@ -124,13 +193,21 @@ describe('sweeps', function () {
     expect(fs.readFileSync(out, 'utf8').startsWith(first)).to.equal(true);
     expect(new Set(ids(table.rows)).size).to.equal(4);
     const resumed = table.rows[2];
-    expect([resumed.label, resumed.method, resumed.trainEpisodes, resumed.resumedFrom]).to.deep.equal(['RKD-DA', 'distill', '4', '2']);
-    for (const r of table.rows) expect(fs.existsSync(path.join(r.checkpoint, 'model.json')), r.checkpoint).to.equal(true);
+    expect([resumed.label, resumed.method, resumed.trainEpisodes, resumed.resumedFrom]).to.deep.equal([
+      'RKD-DA',
+      'distill',
+      '4',
+      '2',
+    ]);
+    for (const r of table.rows)
+      expect(fs.existsSync(path.join(r.checkpoint, 'model.json')), r.checkpoint).to.equal(true);
 
     // A kill in the middle of an append leaves half a line: it is dropped and that row made again.
     const whole = fs.readFileSync(out, 'utf8');
     fs.writeFileSync(out, whole.slice(0, whole.length - 40));
-    expect((await readSweepCsv(out)).dropped).to.have.length(whole.slice(0, -40).length - whole.slice(0, -40).lastIndexOf('\n') - 1);
+    expect((await readSweepCsv(out)).dropped).to.have.length(
+      whole.slice(0, -40).length - whole.slice(0, -40).lastIndexOf('\n') - 1,
+    );
     const again = await runSweep(readSweepSpec(spec), { out, backend: 'test', shard: parseShard('0/2') });
     expect([again.skipped, again.rows.length]).to.deep.equal([1, 1]);
     const repaired = await readSweepCsv(out);
@@ -150,18 +227,32 @@ describe('sweeps', function () {
       await writeSweepCsv(path.join(dir, name), headers, edit([...rows]));
       return path.join(dir, name);
     };
-    const refused = (files: string[], pattern: RegExp) => mergeSweeps(files).then(() => expect.fail('merged'), (e: Error) => expect(e.message).to.match(pattern));
-    await refused([a, a], /shard-0\.csv:2: point [0-9a-f]{16} on suite tiny-3w1s is also at .*shard-0\.csv:2 \(a duplicate\)/);
+    const refused = (files: string[], pattern: RegExp) =>
+      mergeSweeps(files).then(
+        () => expect.fail('merged'),
+        (e: Error) => expect(e.message).to.match(pattern),
+      );
+    await refused(
+      [a, a],
+      /shard-0\.csv:2: point [0-9a-f]{16} on suite tiny-3w1s is also at .*shard-0\.csv:2 \(a duplicate\)/,
+    );
     const other = await edited('other.csv', (r) => r.map((row, i) => (i === 0 ? { ...row, accuracy: '0.123' } : row)));
     await refused([a, b, other], /other\.csv:2: .* is also at .*shard-1\.csv:2 \(with another accuracy: '0\.123' vs/);
     const moved = await edited('moved.csv', (r) => [{ ...r[0], suite: 'another-suite' }]);
-    await refused([b, moved], /moved\.csv:2: point .* also has rows at .*shard-1\.csv:2: the same point run in two shards/);
+    await refused(
+      [b, moved],
+      /moved\.csv:2: point .* also has rows at .*shard-1\.csv:2: the same point run in two shards/,
+    );
     const settings = await edited('settings.csv', (r) => r.map((row, i) => (i === 1 ? { ...row, width: '8' } : row)));
-    await refused([settings], /settings\.csv:3: point .* has width '8' but '4' at .*settings\.csv:2: the same point with different settings or results/);
+    await refused(
+      [settings],
+      /settings\.csv:3: point .* has width '8' but '4' at .*settings\.csv:2: the same point with different settings or results/,
+    );
   });
 
   it('`fewshot sweep merge` refuses a conflicting shard in one line; a bad spec names its field', () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
     const r = cli('sweep', 'merge', shards[1](), path.join(dir, 'other.csv'), '--out', path.join(dir, 'all.csv'));
     expect(r.status).to.equal(1);
     expect(r.stderr.trim().split('\n')).to.have.length(1);

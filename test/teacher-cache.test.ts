@@ -11,7 +11,11 @@ import { TeacherCache } from '../src/train/teacher-cache.js';
 import { requireNative } from './helpers.js';
 
 describe('teacher cache', () => {
-  const settings = [['cpu', [28, 28, 1]], ['wasm', [28, 28, 1]], ['wasm', [84, 84, 3]]] as const;
+  const settings = [
+    ['cpu', [28, 28, 1]],
+    ['wasm', [28, 28, 1]],
+    ['wasm', [84, 84, 3]],
+  ] as const;
   for (const [backend, shape] of settings) {
     it(`equals embedding each episode afresh, bit for bit, and embeds each image once (${backend}, ${shape.join('x')})`, async function () {
       await initBackend(backend);
@@ -30,7 +34,10 @@ describe('teacher cache', () => {
         const refs = indices.map((i) => ({ classIndex: i % 3, imageIndex: Math.floor(i / 3) }));
         const fresh = embedInference(teacher, images);
         const cached = cache.embed(images, refs);
-        expect(Buffer.from(cached.dataSync().buffer).equals(Buffer.from(fresh.dataSync().buffer)), `episode [${indices}]`).to.equal(true);
+        expect(
+          Buffer.from(cached.dataSync().buffer).equals(Buffer.from(fresh.dataSync().buffer)),
+          `episode [${indices}]`,
+        ).to.equal(true);
         tf.dispose([images, fresh, cached]);
       }
       expect(cache.size, 'images embedded').to.equal(new Set(episodes.flat()).size);

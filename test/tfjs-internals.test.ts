@@ -11,14 +11,19 @@ import { conv4 } from '../src/models/conv4.js';
 import { BatchNormalizationBase, TFJS_VERSION, batchNormState, convState } from '../src/tfjs-internals.js';
 
 const require = createRequire(import.meta.url);
-const pkg = require('../../package.json') as { peerDependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = require('../../package.json') as {
+  peerDependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 describe('tfjs internals', () => {
   it('the installed tfjs is the version package.json pins exactly', () => {
     for (const name of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm']) {
       expect(pkg.peerDependencies[name], `${name} in peerDependencies`).to.equal(TFJS_VERSION);
       expect(pkg.devDependencies[name], `${name} in devDependencies`).to.equal(TFJS_VERSION);
-      expect((require(`${name}/package.json`) as { version: string }).version, `${name} installed`).to.equal(TFJS_VERSION);
+      expect((require(`${name}/package.json`) as { version: string }).version, `${name} installed`).to.equal(
+        TFJS_VERSION,
+      );
     }
     expect(tf.version.tfjs).to.equal(TFJS_VERSION);
   });
@@ -40,7 +45,12 @@ describe('tfjs internals', () => {
     const conv = convState(conv4({ inputShape: [8, 8, 1], width: 4, blocks: 1 }).layers[0]);
     expect(conv.kernel.read().shape).to.deep.equal([3, 3, 1, 4]);
     expect(conv.bias?.read().shape).to.deep.equal([4]);
-    expect([conv.kernelSize, conv.strides, conv.padding, conv.dilationRate]).to.deep.equal([[3, 3], [1, 1], 'same', [1, 1]]);
+    expect([conv.kernelSize, conv.strides, conv.padding, conv.dilationRate]).to.deep.equal([
+      [3, 3],
+      [1, 1],
+      'same',
+      [1, 1],
+    ]);
     expect(conv.activation.getClassName()).to.equal('linear');
   });
 

@@ -31,8 +31,15 @@ async function weightsOf(dir: string): Promise<Float32Array[]> {
 }
 
 /** A run's log without the fields that measure the machine rather than the run. */
-const strip = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n')
-  .map((l) => { const { episodesPerSecond: _speed, tensors: _tensors, rssMB: _rss, ...rest } = JSON.parse(l); return rest; });
+const strip = (dir: string) =>
+  fs
+    .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const { episodesPerSecond: _speed, tensors: _tensors, rssMB: _rss, ...rest } = JSON.parse(l);
+      return rest;
+    });
 
 describe('episodic training', function () {
   before(async () => {
@@ -53,27 +60,45 @@ describe('episodic training', function () {
 
   it('keeps the tensor count flat across episodes', async () => {
     const counts: number[] = [];
-    await trainProtoNet({ ...small, episodes: 6 }, tempDir(), { onEpisode: (e) => e >= 2 && counts.push(tf.memory().numTensors) });
+    await trainProtoNet({ ...small, episodes: 6 }, tempDir(), {
+      onEpisode: (e) => e >= 2 && counts.push(tf.memory().numTensors),
+    });
     expect(new Set(counts).size, `tensor counts ${counts}`).to.equal(1);
   });
 
   it('resumed after kills at late points, ends bit-identical to an uninterrupted run (weights, best, log)', async () => {
     // 40 steps: Adam's bias corrections past t = 18 are where a pow()-restored optimizer drifted.
-    const long: ProtoNetConfig = { ...small, episodes: 40, valSuite: 'synthetic-val-5w1s', selectBy: 'loss', validateEvery: 8, logEvery: 4 };
+    const long: ProtoNetConfig = {
+      ...small,
+      episodes: 40,
+      valSuite: 'synthetic-val-5w1s',
+      selectBy: 'loss',
+      validateEvery: 8,
+      logEvery: 4,
+    };
     const whole = tempDir();
     await trainProtoNet(long, whole);
     const reference = [await weightsOf(runPaths(whole).checkpoint), await weightsOf(runPaths(whole).best)];
     for (const killAt of [19, 30, 39]) {
       const dir = tempDir();
-      await trainProtoNet(long, dir, { onEpisode: (e) => { if (e === killAt) throw new Error('killed'); } }).catch((err: Error) => {
+      await trainProtoNet(long, dir, {
+        onEpisode: (e) => {
+          if (e === killAt) throw new Error('killed');
+        },
+      }).catch((err: Error) => {
         if (err.message !== 'killed') throw err;
       });
       const state = (await loadCheckpoint(runPaths(dir).checkpoint)).state as { episode: number };
       expect(state.episode).to.equal(killAt - (killAt % 8));
       await trainProtoNet(long, dir, { resume: true });
       const got = [await weightsOf(runPaths(dir).checkpoint), await weightsOf(runPaths(dir).best)];
-      got.forEach((weights, k) => weights.forEach((w, i) =>
-        expect(Array.from(w), `${k ? 'best' : 'last'} weight ${i}, killed at ${killAt}`).to.deep.equal(Array.from(reference[k][i]))));
+      got.forEach((weights, k) =>
+        weights.forEach((w, i) =>
+          expect(Array.from(w), `${k ? 'best' : 'last'} weight ${i}, killed at ${killAt}`).to.deep.equal(
+            Array.from(reference[k][i]),
+          ),
+        ),
+      );
       expect(strip(dir)).to.deep.equal(strip(whole));
     }
   });
@@ -81,15 +106,25 @@ describe('episodic training', function () {
   it('stops on a non-finite loss with an error naming the episode and term; checkpoint and best untouched', async () => {
     const dir = tempDir();
     const config: ProtoNetConfig = { ...small, valSuite: 'synthetic-val-5w1s' };
-    await trainProtoNet(config, dir, { onEpisode: (e) => { if (e === 6) throw new Error('killed'); } }).catch(() => undefined);
-    const files = (sub: string) => ['model.json', 'weights.bin', 'state.json', 'optimizer.bin']
-      .filter((f) => fs.existsSync(path.join(dir, sub, f))).map((f) => fs.readFileSync(path.join(dir, sub, f)));
+    await trainProtoNet(config, dir, {
+      onEpisode: (e) => {
+        if (e === 6) throw new Error('killed');
+      },
+    }).catch(() => undefined);
+    const files = (sub: string) =>
+      ['model.json', 'weights.bin', 'state.json', 'optimizer.bin']
+        .filter((f) => fs.existsSync(path.join(dir, sub, f)))
+        .map((f) => fs.readFileSync(path.join(dir, sub, f)));
     const before = [files('checkpoint'), files('best')];
     expect(before[0]).to.have.length(4);
     let error: Error | undefined;
-    await trainProtoNet({ ...config, lr: 1e38 }, dir, { resume: true }).catch((err: Error) => { error = err; });
+    await trainProtoNet({ ...config, lr: 1e38 }, dir, { resume: true }).catch((err: Error) => {
+      error = err;
+    });
     expect(error, 'training should have stopped').to.be.instanceOf(DivergedError);
-    expect(error!.message).to.match(/^training diverged at episode (5|6|7|8): (loss|accuracy|weight .*) is (NaN|-?Infinity)/);
+    expect(error!.message).to.match(
+      /^training diverged at episode (5|6|7|8): (loss|accuracy|weight .*) is (NaN|-?Infinity)/,
+    );
     expect([files('checkpoint'), files('best')]).to.deep.equal(before);
   });
 
@@ -116,7 +151,11 @@ describe('episodic training', function () {
 
     // Killed before its first checkpoint: --resume starts it over, to the same end.
     const early = tempDir();
-    await trainProtoNet(small, early, { onEpisode: (e: number) => { if (e === 2) throw new Error('killed'); } }).catch(() => undefined);
+    await trainProtoNet(small, early, {
+      onEpisode: (e: number) => {
+        if (e === 2) throw new Error('killed');
+      },
+    }).catch(() => undefined);
     expect(fs.existsSync(runPaths(early).checkpoint)).to.equal(false);
     await trainProtoNet(small, early, { resume: true });
     const c = await weightsOf(runPaths(early).checkpoint);

@@ -65,7 +65,8 @@ const WARM_UP_MS = 2000;
 async function timeMs(run: () => Promise<void>, repeats: number): Promise<number> {
   // Warm-up: kernel set-up, weight and optimizer-slot creation, JIT compilation, heap growth.
   const warmUpEnd = performance.now() + WARM_UP_MS;
-  do await run(); while (performance.now() < warmUpEnd);
+  do await run();
+  while (performance.now() < warmUpEnd);
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
@@ -75,11 +76,7 @@ async function timeMs(run: () => Promise<void>, repeats: number): Promise<number
   return median(times);
 }
 
-export async function benchShape(
-  shape: BenchShape,
-  backend: BackendInfo,
-  repeats = 5,
-): Promise<BenchResult> {
+export async function benchShape(shape: BenchShape, backend: BackendInfo, repeats = 5): Promise<BenchResult> {
   const images = shape.way * (shape.shot + shape.query);
   const model = conv4({ inputShape: shape.inputShape, seed: 0 });
   const teacher = conv4({ inputShape: shape.inputShape, seed: 1 });
@@ -98,8 +95,12 @@ export async function benchShape(
     const [h, w, c] = shape.inputShape;
     const pixels = new Float32Array(h * w * c).fill(0.5);
     const dataset = {
-      name: 'bench', imageShape: shape.inputShape, classIds: ['c'],
-      imageCount: () => 1000, imageId: () => 'c/0', findImage: () => undefined,
+      name: 'bench',
+      imageShape: shape.inputShape,
+      classIds: ['c'],
+      imageCount: () => 1000,
+      imageId: () => 'c/0',
+      findImage: () => undefined,
       readPixels: (_r: unknown, out: Float32Array, offset: number) => out.set(pixels, offset),
     };
     const refs = Array.from({ length: 1000 }, (_, imageIndex) => ({ classIndex: 0, imageIndex }));
@@ -114,14 +115,27 @@ export async function benchShape(
     const distillStepUncachedMs = await timeMs(async () => {
       trainStep(distillationObjective(model, teacher, weights), variables, optimizer, 1e-3, x, episode, shape);
     }, repeats);
-    const named = { ...episode, support: Array.from({ length: images }, (_, imageIndex) => ({ classIndex: 0, imageIndex })) };
+    const named = {
+      ...episode,
+      support: Array.from({ length: images }, (_, imageIndex) => ({ classIndex: 0, imageIndex })),
+    };
     const cached = distillationObjective(model, teacher, weights);
     const distillStepMs = await timeMs(async () => {
       trainStep(cached, variables, optimizer, 1e-3, x, named, shape);
     }, repeats);
     const distillPeakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
     return {
-      ...shape, images, trainStepMs, distillStepMs, distillStepUncachedMs, embed1000Ms, backend: backend.name, threads: backend.threads, peakRssMB, distillPeakRssMB, nativeKernels,
+      ...shape,
+      images,
+      trainStepMs,
+      distillStepMs,
+      distillStepUncachedMs,
+      embed1000Ms,
+      backend: backend.name,
+      threads: backend.threads,
+      peakRssMB,
+      distillPeakRssMB,
+      nativeKernels,
       provenance: provenance(describeBackend(backend)),
     };
   } finally {

@@ -13,7 +13,8 @@ export interface CommandEntry {
 
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   demo: {
-    description: 'the main job: ProtoNet teacher and its RKD self-distilled student on synthetic glyphs, compared on frozen test episodes',
+    description:
+      'the main job: ProtoNet teacher and its RKD self-distilled student on synthetic glyphs, compared on frozen test episodes',
     load: async () => (await import('./demo.js')).registerDemoCommand,
   },
   data: {
@@ -29,7 +30,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./train.js')).registerTrainCommand,
   },
   distill: {
-    description: 'train students against a teacher: prototypical loss + lambda_D RKD-D + lambda_A RKD-A (+ lambda_KD KD)',
+    description:
+      'train students against a teacher: prototypical loss + lambda_D RKD-D + lambda_A RKD-A (+ lambda_KD KD)',
     load: async () => (await import('./distill.js')).registerDistillCommand,
   },
   eval: {
@@ -45,11 +47,13 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./bench.js')).registerBenchCommand,
   },
   sweep: {
-    description: 'train (or distil) and evaluate every point of a sweep spec, appending one CSV row per (point, suite); a re-run skips what is done',
+    description:
+      'train (or distil) and evaluate every point of a sweep spec, appending one CSV row per (point, suite); a re-run skips what is done',
     load: async () => (await import('./sweep.js')).registerSweepCommand,
   },
   report: {
-    description: 'a sweep CSV -> report.md (accuracy per point, and across seeds), accuracy and training-curve plots (SVG, PNG)',
+    description:
+      'a sweep CSV -> report.md (accuracy per point, and across seeds), accuracy and training-curve plots (SVG, PNG)',
     load: async () => (await import('./report.js')).registerReportCommand,
   },
   doctor: {

@@ -18,7 +18,10 @@ export function registerDataCommands(program: Command): void {
   data
     .command('omniglot')
     .description('Import Omniglot (the official zips or their extracted folders) into a 28x28 cache')
-    .requiredOption('--from <path>', 'folder holding images_background.zip and images_evaluation.zip (or their folders), or one zip or folder')
+    .requiredOption(
+      '--from <path>',
+      'folder holding images_background.zip and images_evaluation.zip (or their folders), or one zip or folder',
+    )
     .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'omniglot'))
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: { from: string; out: string; json?: boolean }) => {
@@ -29,21 +32,35 @@ export function registerDataCommands(program: Command): void {
 
   data
     .command('miniimagenet')
-    .description('Import miniImageNet (Ravi & Larochelle split CSVs + images/) into an 84x84x3 cache, one file per split')
-    .requiredOption('--from <dir>', 'folder holding train.csv, val.csv, test.csv (or splits/ravi/*.csv) and, without --from-imagenet, images/')
+    .description(
+      'Import miniImageNet (Ravi & Larochelle split CSVs + images/) into an 84x84x3 cache, one file per split',
+    )
+    .requiredOption(
+      '--from <dir>',
+      'folder holding train.csv, val.csv, test.csv (or splits/ravi/*.csv) and, without --from-imagenet, images/',
+    )
     .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'miniimagenet'))
     .option('--csv-only', 'keep class and image ids only (no images needed): enough to freeze and verify suites')
-    .option('--from-imagenet <path>', 'read the images from ILSVRC2012_img_train.tar (or a folder of its per-class tars, or its extracted folder) instead of images/')
+    .option(
+      '--from-imagenet <path>',
+      'read the images from ILSVRC2012_img_train.tar (or a folder of its per-class tars, or its extracted folder) instead of images/',
+    )
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: { from: string; out: string; csvOnly?: boolean; fromImagenet?: string; json?: boolean }) => {
       const bar = lazyBar('miniimagenet');
-      const summary = await importMiniImageNet({ ...opts, imagenet: opts.fromImagenet, onProgress: bar.update }).finally(bar.stop);
+      const summary = await importMiniImageNet({
+        ...opts,
+        imagenet: opts.fromImagenet,
+        onProgress: bar.update,
+      }).finally(bar.stop);
       printSplitImport(summary, opts.json);
     });
 
   data
     .command('folder')
-    .description('Import a folder of class sub-folders of PNG/JPEG images (or of train/val/test folders of them) into a cache')
+    .description(
+      'Import a folder of class sub-folders of PNG/JPEG images (or of train/val/test folders of them) into a cache',
+    )
     .requiredOption('--from <dir>', 'folder of class folders, or of train/, val/, test/ folders of class folders')
     .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'folder'))
     .option('--size <n>', 'side of the square cached images (the whole image is resized)', positiveInt('--size'), 84)
@@ -51,51 +68,80 @@ export function registerDataCommands(program: Command): void {
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: { from: string; out: string; size: number; channels: string; json?: boolean }) => {
       const bar = lazyBar('folder');
-      const summary = await importFolder({ ...opts, channels: opts.channels === '1' ? 1 : 3, onProgress: bar.update }).finally(bar.stop);
+      const summary = await importFolder({
+        ...opts,
+        channels: opts.channels === '1' ? 1 : 3,
+        onProgress: bar.update,
+      }).finally(bar.stop);
       printSplitImport(summary, opts.json);
     });
 
   data
     .command('download')
-    .description('Download a dataset\'s official archives (MD5-checked, resumable), then import them')
+    .description("Download a dataset's official archives (MD5-checked, resumable), then import them")
     .addArgument(new Argument('<dataset>', 'what to download').choices(['omniglot', 'miniimagenet']))
-    .option('--base-url <url>', 'where the Omniglot archives are (default: $FEWSHOT_OMNIGLOT_URL, else the official repository)')
-    .option('--md5 <name=hash...>', "a mirror's MD5 for an archive, e.g. images_background=68d2efa1b9178cc56df9314c21c6e718")
-    .option('--splits <dir>', 'folder holding the Vinyals split files (train.txt, val.txt, test.txt, trainval.txt), needed for the split datasets')
-    .option('--downloads <dir>', 'where the archives go (kept; a rerun resumes or skips)', path.join(defaultCacheRoot(), 'downloads', 'omniglot'))
+    .option(
+      '--base-url <url>',
+      'where the Omniglot archives are (default: $FEWSHOT_OMNIGLOT_URL, else the official repository)',
+    )
+    .option(
+      '--md5 <name=hash...>',
+      "a mirror's MD5 for an archive, e.g. images_background=68d2efa1b9178cc56df9314c21c6e718",
+    )
+    .option(
+      '--splits <dir>',
+      'folder holding the Vinyals split files (train.txt, val.txt, test.txt, trainval.txt), needed for the split datasets',
+    )
+    .option(
+      '--downloads <dir>',
+      'where the archives go (kept; a rerun resumes or skips)',
+      path.join(defaultCacheRoot(), 'downloads', 'omniglot'),
+    )
     .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'omniglot'))
     .option('--json', 'print the summary as one JSON object')
-    .action(async (dataset: string, opts: { baseUrl?: string; md5?: string[]; splits?: string; downloads: string; out: string; json?: boolean }) => {
-      if (dataset === 'miniimagenet') {
-        console.log(MINIIMAGENET_HOWTO);
-        throw new Error('miniImageNet cannot be downloaded automatically; get the files as above');
-      }
-      let file = '';
-      let bar: Progress | undefined;
-      const imported = lazyBar('omniglot');
-      const { downloads, summary } = await downloadOmniglot({
-        ...opts,
-        md5: parseMd5Overrides(opts.md5 ?? []),
-        onDownload: (name, done, total) => {
-          if (name !== file) {
-            bar?.stop();
-            bar = total === undefined ? undefined : progressBar(name, total);
-            file = name;
-          }
-          bar?.update(done);
-        },
-        onProgress: imported.update,
-      }).finally(() => {
-        bar?.stop();
-        imported.stop();
-      });
-      if (!opts.json) {
-        for (const d of downloads) {
-          console.log(`${d.file}: ${d.bytes} bytes, md5 ${d.md5} ok${d.present ? ' (already there)' : d.resumed ? ' (resumed)' : ''}`);
+    .action(
+      async (
+        dataset: string,
+        opts: { baseUrl?: string; md5?: string[]; splits?: string; downloads: string; out: string; json?: boolean },
+      ) => {
+        if (dataset === 'miniimagenet') {
+          console.log(MINIIMAGENET_HOWTO);
+          throw new Error('miniImageNet cannot be downloaded automatically; get the files as above');
         }
-      }
-      printOmniglot(summary, opts.json, { downloads }, 'pass --splits DIR, the splits/vinyals folder of github.com/jakesnell/prototypical-networks');
-    });
+        let file = '';
+        let bar: Progress | undefined;
+        const imported = lazyBar('omniglot');
+        const { downloads, summary } = await downloadOmniglot({
+          ...opts,
+          md5: parseMd5Overrides(opts.md5 ?? []),
+          onDownload: (name, done, total) => {
+            if (name !== file) {
+              bar?.stop();
+              bar = total === undefined ? undefined : progressBar(name, total);
+              file = name;
+            }
+            bar?.update(done);
+          },
+          onProgress: imported.update,
+        }).finally(() => {
+          bar?.stop();
+          imported.stop();
+        });
+        if (!opts.json) {
+          for (const d of downloads) {
+            console.log(
+              `${d.file}: ${d.bytes} bytes, md5 ${d.md5} ok${d.present ? ' (already there)' : d.resumed ? ' (resumed)' : ''}`,
+            );
+          }
+        }
+        printOmniglot(
+          summary,
+          opts.json,
+          { downloads },
+          'pass --splits DIR, the splits/vinyals folder of github.com/jakesnell/prototypical-networks',
+        );
+      },
+    );
 
   data
     .command('info')
@@ -105,7 +151,10 @@ export function registerDataCommands(program: Command): void {
     .action((cache: string, opts: { json?: boolean }) => {
       const isDir = fs.statSync(cache, { throwIfNoEntry: false })?.isDirectory() ?? false;
       const file = isDir ? path.join(cache, 'images.bin') : cache;
-      const info = isDir && !fs.existsSync(file) ? { cache: path.resolve(cache), ...describeSplitCache(cache) } : describePacked(file);
+      const info =
+        isDir && !fs.existsSync(file)
+          ? { cache: path.resolve(cache), ...describeSplitCache(cache) }
+          : describePacked(file);
       if (opts.json) {
         console.log(JSON.stringify(info));
         return;
@@ -129,7 +178,9 @@ function describePacked(file: string) {
     shape: packed.shape,
     classes: packed.classes.length,
     images: countImages(packed.classes),
-    ...(packed.source === 'omniglot' && path.basename(file) === 'images.bin' ? { splits: omniglotSplitCounts(path.dirname(file)) } : {}),
+    ...(packed.source === 'omniglot' && path.basename(file) === 'images.bin'
+      ? { splits: omniglotSplitCounts(path.dirname(file)) }
+      : {}),
   };
 }
 
@@ -151,9 +202,11 @@ function printOmniglot(summary: OmniglotImportSummary, json?: boolean, extra: ob
     return;
   }
   console.log(`omniglot: ${summary.images} images, ${summary.characters} characters, ${summary.alphabets} alphabets`);
-  console.log(summary.splitsNote
-    ? `splits: none (${summary.splitsNote})${splitsHint ? `; the train/val/test datasets need them: ${splitsHint}` : ''}`
-    : `splits: ${formatSplits(summary.splits)}`);
+  console.log(
+    summary.splitsNote
+      ? `splits: none (${summary.splitsNote})${splitsHint ? `; the train/val/test datasets need them: ${splitsHint}` : ''}`
+      : `splits: ${formatSplits(summary.splits)}`,
+  );
   console.log(`cache: ${summary.out} (${summary.seconds.toFixed(1)} s)`);
 }
 

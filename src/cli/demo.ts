@@ -18,7 +18,6 @@ import { formatLogLine, formatTable } from './format.js';
 import { backendOption, positiveInt, startBackend } from './options.js';
 import { Progress, logStatus, printLine, progressBar } from './progress.js';
 
-
 const pct = (x: number) => (100 * x).toFixed(2);
 
 export function registerDemoCommand(program: Command): void {
@@ -35,8 +34,16 @@ export function registerDemoCommand(program: Command): void {
       const backend = await startBackend(opts.backend);
       const config: ProtoNetConfig = {
         ...DEFAULT_PROTONET,
-        dataset: 'synthetic', split: 'train', valSuite: path.join(SHIPPED_SUITES_DIR, 'synthetic-val-5w1s.json'),
-        way: 10, shot: 5, query: 5, width: opts.width, episodes: opts.episodes, validateEvery: 50, logEvery: 25,
+        dataset: 'synthetic',
+        split: 'train',
+        valSuite: path.join(SHIPPED_SUITES_DIR, 'synthetic-val-5w1s.json'),
+        way: 10,
+        shot: 5,
+        query: 5,
+        width: opts.width,
+        episodes: opts.episodes,
+        validateEvery: 50,
+        logEvery: 25,
       };
       let bar: Progress | undefined;
       const log = (line: LogLine) => {
@@ -51,42 +58,80 @@ export function registerDemoCommand(program: Command): void {
         parts.forEach((p) => fs.rmSync(p, { recursive: true, force: true }));
       }
 
-      say(`teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`);
+      say(
+        `teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`,
+      );
       bar = progressBar('teacher', config.episodes);
       await trainProtoNet(config, path.join(opts.out, 'teacher'), { onEpisode: (e) => bar?.update(e), onLog: log });
       bar.stop();
 
       const weights = { ...rkdWeights('da'), lambdaKD: 0, temperature: 4 };
-      say(`\nstudent: same Conv-4 from scratch, loss = proto + ${weights.lambdaD} RKD-D + ${weights.lambdaA} RKD-A against the teacher`);
+      say(
+        `\nstudent: same Conv-4 from scratch, loss = proto + ${weights.lambdaD} RKD-D + ${weights.lambdaA} RKD-A against the teacher`,
+      );
       bar = progressBar('student', config.episodes);
       const teacherBest = runPaths(path.join(opts.out, 'teacher')).best;
       await distill({ ...config, ...weights, teacher: teacherBest, generations: 1 }, path.join(opts.out, 'student'), {
-        onEpisode: (e) => bar?.update(e), onLog: log,
+        onEpisode: (e) => bar?.update(e),
+        onLog: log,
       });
       bar.stop();
 
-      const suites = ['synthetic-test-5w1s.json', 'synthetic-test-5w5s.json'].map((f) => path.join(SHIPPED_SUITES_DIR, f));
-      const models = { teacher: teacherBest, 'RKD-DA student': runPaths(generationDir(path.join(opts.out, 'student'), 1)).best };
+      const suites = ['synthetic-test-5w1s.json', 'synthetic-test-5w5s.json'].map((f) =>
+        path.join(SHIPPED_SUITES_DIR, f),
+      );
+      const models = {
+        teacher: teacherBest,
+        'RKD-DA student': runPaths(generationDir(path.join(opts.out, 'student'), 1)).best,
+      };
       const scores: Record<string, SuiteScore[]> = {};
       for (const [name, dir] of Object.entries(models)) {
-        scores[name] = await evaluateCheckpoint(dir, suites, { backend, out: path.join(opts.out, 'eval', name.split(' ')[0]) });
+        scores[name] = await evaluateCheckpoint(dir, suites, {
+          backend,
+          out: path.join(opts.out, 'eval', name.split(' ')[0]),
+        });
       }
       const rows: string[][] = [];
       const results: object[] = [];
       for (const [i, t] of scores.teacher.entries()) {
         const s = scores['RKD-DA student'][i];
-        const c = comparePaired(await readEpisodeAccuracies(t.episodesCsv!), await readEpisodeAccuracies(s.episodesCsv!));
-        results.push({ suite: t.suite, episodes: t.episodes, teacher: c.a, student: c.b, difference: c.difference, won: c.won, lost: c.lost, tied: c.tied });
-        rows.push([t.suite, String(t.episodes), `${pct(t.accuracy)} +- ${pct(t.ci95)}`, `${pct(s.accuracy)} +- ${pct(s.ci95)}`,
-          `${c.difference.mean >= 0 ? '+' : ''}${pct(c.difference.mean)} +- ${pct(c.difference.ci95)}`, `${c.won}/${c.lost}/${c.tied}`]);
+        const c = comparePaired(
+          await readEpisodeAccuracies(t.episodesCsv!),
+          await readEpisodeAccuracies(s.episodesCsv!),
+        );
+        results.push({
+          suite: t.suite,
+          episodes: t.episodes,
+          teacher: c.a,
+          student: c.b,
+          difference: c.difference,
+          won: c.won,
+          lost: c.lost,
+          tied: c.tied,
+        });
+        rows.push([
+          t.suite,
+          String(t.episodes),
+          `${pct(t.accuracy)} +- ${pct(t.ci95)}`,
+          `${pct(s.accuracy)} +- ${pct(s.ci95)}`,
+          `${c.difference.mean >= 0 ? '+' : ''}${pct(c.difference.mean)} +- ${pct(c.difference.ci95)}`,
+          `${c.won}/${c.lost}/${c.tied}`,
+        ]);
       }
       const seconds = (Date.now() - started) / 1000;
       if (opts.json) {
         console.log(JSON.stringify({ backend, seconds, out: opts.out, suites: results }));
         return;
       }
-      console.log(`\nAccuracy % with 95% intervals on frozen synthetic test episodes (${backend}, ${seconds.toFixed(0)} s in all):\n`);
-      console.log(formatTable(['suite', 'episodes', 'teacher', 'RKD-DA student', 'student - teacher (paired)', 'won/lost/tied'], rows));
+      console.log(
+        `\nAccuracy % with 95% intervals on frozen synthetic test episodes (${backend}, ${seconds.toFixed(0)} s in all):\n`,
+      );
+      console.log(
+        formatTable(
+          ['suite', 'episodes', 'teacher', 'RKD-DA student', 'student - teacher (paired)', 'won/lost/tied'],
+          rows,
+        ),
+      );
       console.log(`\nper-episode accuracies: ${path.join(opts.out, 'eval')}`);
     });
 }

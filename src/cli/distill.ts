@@ -16,10 +16,22 @@ export function registerDistillCommand(program: Command): void {
     .requiredOption('--out <dir>', 'run folder: config.json and gen<g>/ (each a training run folder)')
     .option('--resume', 'continue the run in --out (its config.json is used)')
     .option('--teacher <dir>', "teacher model folder (a run's best/), or with --recipe the teacher's recipe run folder")
-    .addOption(new Option('--rkd <relations>', 'which RKD terms, with the literature\'s weights: d (25), a (50), da (12.5 and 25), none').choices(['none', 'd', 'a', 'da']).default('da'))
+    .addOption(
+      new Option(
+        '--rkd <relations>',
+        "which RKD terms, with the literature's weights: d (25), a (50), da (12.5 and 25), none",
+      )
+        .choices(['none', 'd', 'a', 'da'])
+        .default('da'),
+    )
     .option('--lambda-d <x>', 'override the RKD-D weight', nonNegativeNumber('--lambda-d'))
     .option('--lambda-a <x>', 'override the RKD-A weight', nonNegativeNumber('--lambda-a'))
-    .option('--lambda-kd <x>', 'weight of KD on the query-vs-prototype distributions', nonNegativeNumber('--lambda-kd'), 0)
+    .option(
+      '--lambda-kd <x>',
+      'weight of KD on the query-vs-prototype distributions',
+      nonNegativeNumber('--lambda-kd'),
+      0,
+    )
     .option('--temperature <x>', 'KD temperature', nonNegativeNumber('--temperature'), 4)
     .option('--generations <n>', 'generations: each best student teaches the next', positiveInt('--generations'), 1);
   trainingOptions(command)
@@ -29,7 +41,10 @@ export function registerDistillCommand(program: Command): void {
       let config: DistillConfig;
       if (opts.resume) {
         config = readRunConfig<DistillConfig>(opts.out);
-        if (!config.teacher) throw new Error(`${opts.out}: holds a training run, not a distillation; resume it with 'fewshot train --resume --out ${opts.out}'`);
+        if (!config.teacher)
+          throw new Error(
+            `${opts.out}: holds a training run, not a distillation; resume it with 'fewshot train --resume --out ${opts.out}'`,
+          );
         config = resumedConfig(config, explicitSettings(command, opts), opts.out);
       } else {
         refuseExistingRun(opts.out);
@@ -41,19 +56,26 @@ export function registerDistillCommand(program: Command): void {
         if (opts.recipe) {
           const recipe = findRecipe(opts.recipe);
           const given = recipeTeacher(opts.teacher);
-          if (given.config.recipe !== recipe.name) throw new Error(`--teacher ${opts.teacher}: trained by recipe ${given.config.recipe}, not ${recipe.name}`);
+          if (given.config.recipe !== recipe.name)
+            throw new Error(`--teacher ${opts.teacher}: trained by recipe ${given.config.recipe}, not ${recipe.name}`);
           const overrides = explicitSettings(command, opts);
           settings = finalStageConfig(recipeConfig(recipe, overrides), overrides.episodes ?? given.episodes);
           teacher = given.model;
         }
         config = {
-          ...settings, teacher, generations: opts.generations,
-          lambdaD: opts.lambdaD ?? weights.lambdaD, lambdaA: opts.lambdaA ?? weights.lambdaA,
-          lambdaKD: opts.lambdaKd, temperature: opts.temperature,
+          ...settings,
+          teacher,
+          generations: opts.generations,
+          lambdaD: opts.lambdaD ?? weights.lambdaD,
+          lambdaA: opts.lambdaA ?? weights.lambdaA,
+          lambdaKD: opts.lambdaKd,
+          temperature: opts.temperature,
         };
       }
-      console.log(`distilling: loss = proto + ${config.lambdaD} RKD-D + ${config.lambdaA} RKD-A + ${config.lambdaKD} KD (T ${config.temperature}); ` +
-        `student width ${config.width}, ${config.generations} generation(s)`);
+      console.log(
+        `distilling: loss = proto + ${config.lambdaD} RKD-D + ${config.lambdaA} RKD-A + ${config.lambdaKD} KD (T ${config.temperature}); ` +
+          `student width ${config.width}, ${config.generations} generation(s)`,
+      );
       const bar = progressBar('distill', config.episodes * config.generations);
       let generation = 0;
       const results = await distill(config, opts.out, {
@@ -68,8 +90,14 @@ export function registerDistillCommand(program: Command): void {
         },
       });
       bar.stop();
-      results.forEach((r, g) => console.log(`generation ${g + 1}: ${r.state.episode} episodes` +
-        (r.state.bestValAccuracy >= 0 ? `, best validation ${(100 * r.state.bestValAccuracy).toFixed(2)}% at episode ${r.state.bestEpisode}` : '') +
-        `; best model in ${opts.out}/gen${g + 1}/best`));
+      results.forEach((r, g) =>
+        console.log(
+          `generation ${g + 1}: ${r.state.episode} episodes` +
+            (r.state.bestValAccuracy >= 0
+              ? `, best validation ${(100 * r.state.bestValAccuracy).toFixed(2)}% at episode ${r.state.bestEpisode}`
+              : '') +
+            `; best model in ${opts.out}/gen${g + 1}/best`,
+        ),
+      );
     });
 }

@@ -25,13 +25,18 @@ export function registerEpisodeCommands(program: Command): void {
       const suite = readSuite(suiteFile);
       const { text, sha256: digest } = await sampleSuite(suite, openDataset(suite.dataset, suite.split, opts.data));
       if (suite.sha256 && suite.sha256 !== digest && !opts.update) {
-        throw new Error(`${suiteFile}: sampling gives sha256 ${digest}, the suite records ${suite.sha256} (--update to replace)`);
+        throw new Error(
+          `${suiteFile}: sampling gives sha256 ${digest}, the suite records ${suite.sha256} (--update to replace)`,
+        );
       }
       const out = opts.out ?? suiteManifestPath(suiteFile);
       writeManifest(out, text);
       if (suite.sha256 !== digest) writeSuite(suiteFile, { ...suite, sha256: digest });
-      console.log(opts.json ? JSON.stringify({ suite: suiteFile, manifest: out, episodes: suite.episodes, sha256: digest })
-        : `${out}\t${suite.episodes} episodes\tsha256 ${digest}`);
+      console.log(
+        opts.json
+          ? JSON.stringify({ suite: suiteFile, manifest: out, episodes: suite.episodes, sha256: digest })
+          : `${out}\t${suite.episodes} episodes\tsha256 ${digest}`,
+      );
     });
 
   episodes
@@ -41,7 +46,13 @@ export function registerEpisodeCommands(program: Command): void {
     .option(...dataOption)
     .option('--json', 'print one JSON array, an object per suite')
     .action(async (files: string[], opts: { data?: string; json?: boolean }) => {
-      const results: { suite: string; status: 'ok' | 'mismatch' | 'not checked'; sampled?: string; manifest?: string; reason?: string }[] = [];
+      const results: {
+        suite: string;
+        status: 'ok' | 'mismatch' | 'not checked';
+        sampled?: string;
+        manifest?: string;
+        reason?: string;
+      }[] = [];
       for (const file of files) {
         const suite = readSuite(file);
         if (!suite.sha256) throw new Error(`${file}: no sha256 recorded yet (run 'fewshot episodes freeze ${file}')`);
@@ -58,14 +69,25 @@ export function registerEpisodeCommands(program: Command): void {
         const csv = suiteManifestPath(file);
         const csvDigest = fs.existsSync(csv) ? sha256(fs.readFileSync(csv)) : undefined;
         const ok = digest === suite.sha256 && (csvDigest === undefined || csvDigest === suite.sha256);
-        results.push({ suite: file, status: ok ? 'ok' : 'mismatch', sampled: digest, ...(csvDigest ? { manifest: csvDigest } : {}) });
-        if (!opts.json) console.log(`${ok ? 'ok' : 'MISMATCH'}\t${file}\tsampled ${digest}` + (csvDigest ? `\tmanifest ${csvDigest}` : ''));
+        results.push({
+          suite: file,
+          status: ok ? 'ok' : 'mismatch',
+          sampled: digest,
+          ...(csvDigest ? { manifest: csvDigest } : {}),
+        });
+        if (!opts.json)
+          console.log(
+            `${ok ? 'ok' : 'MISMATCH'}\t${file}\tsampled ${digest}` + (csvDigest ? `\tmanifest ${csvDigest}` : ''),
+          );
       }
       if (opts.json) console.log(JSON.stringify(results));
       const failures = results.filter((r) => r.status === 'mismatch').length;
       if (failures) throw new Error(`${failures} of ${files.length} suites do not reproduce their recorded sha256`);
       const unchecked = results.filter((r) => r.status === 'not checked').length;
-      if (unchecked) console.error(`${unchecked} of ${files.length} suites not checked: their dataset is not here (import it, or name its cache with --data)`);
+      if (unchecked)
+        console.error(
+          `${unchecked} of ${files.length} suites not checked: their dataset is not here (import it, or name its cache with --data)`,
+        );
     });
 
   episodes
@@ -77,27 +99,51 @@ export function registerEpisodeCommands(program: Command): void {
     .option('--split <name>', 'split of a manifest CSV')
     .option('--episode <i>', 'list the images of episode i', nonNegativeInt('--episode'))
     .option('--json', 'print one JSON object')
-    .action(async (file: string, opts: { data?: string; dataset?: string; split?: string; episode?: number; json?: boolean }) => {
-      const isSuite = file.toLowerCase().endsWith('.json');
-      const suite = isSuite ? readSuite(file) : undefined;
-      const datasetName = suite?.dataset ?? opts.dataset;
-      const split = suite?.split ?? opts.split;
-      if (!datasetName || !split) throw new Error(`${file}: a manifest CSV needs --dataset and --split`);
-      const dataset = openDataset(datasetName, split, opts.data);
-      const frozen = suite
-        ? await loadSuiteEpisodes(file, dataset)
-        : await readManifest(file, dataset);
-      const { way, shot, query } = frozen.shape;
-      const ep = opts.episode === undefined ? undefined : frozen.episodes.find((e) => e.index === opts.episode);
-      if (opts.episode !== undefined && !ep) throw new Error(`${file}: no episode ${opts.episode}`);
-      const ids = (refs: readonly ImageRef[], c: number) => refs.filter((r) => r.classIndex === c).map((r) => dataset.imageId(r));
-      const classes = ep?.classes.map((c, label) => ({ label, class: dataset.classIds[c], support: ids(ep.support, c), query: ids(ep.query, c) }));
-      if (opts.json) {
-        console.log(JSON.stringify({ file, dataset: dataset.name, episodes: frozen.episodes.length, way, shot, query, ...(ep ? { episode: ep.index, classes } : {}) }));
-        return;
-      }
-      console.log(`${file}: ${frozen.episodes.length} episodes, ${way}-way ${shot}-shot ${query}-query, ${dataset.name}`);
-      const short = (id: string) => id.split('/').pop();
-      for (const c of classes ?? []) console.log(`${c.label}\t${c.class}\tsupport ${c.support.map(short).join(' ')}\tquery ${c.query.map(short).join(' ')}`);
-    });
+    .action(
+      async (
+        file: string,
+        opts: { data?: string; dataset?: string; split?: string; episode?: number; json?: boolean },
+      ) => {
+        const isSuite = file.toLowerCase().endsWith('.json');
+        const suite = isSuite ? readSuite(file) : undefined;
+        const datasetName = suite?.dataset ?? opts.dataset;
+        const split = suite?.split ?? opts.split;
+        if (!datasetName || !split) throw new Error(`${file}: a manifest CSV needs --dataset and --split`);
+        const dataset = openDataset(datasetName, split, opts.data);
+        const frozen = suite ? await loadSuiteEpisodes(file, dataset) : await readManifest(file, dataset);
+        const { way, shot, query } = frozen.shape;
+        const ep = opts.episode === undefined ? undefined : frozen.episodes.find((e) => e.index === opts.episode);
+        if (opts.episode !== undefined && !ep) throw new Error(`${file}: no episode ${opts.episode}`);
+        const ids = (refs: readonly ImageRef[], c: number) =>
+          refs.filter((r) => r.classIndex === c).map((r) => dataset.imageId(r));
+        const classes = ep?.classes.map((c, label) => ({
+          label,
+          class: dataset.classIds[c],
+          support: ids(ep.support, c),
+          query: ids(ep.query, c),
+        }));
+        if (opts.json) {
+          console.log(
+            JSON.stringify({
+              file,
+              dataset: dataset.name,
+              episodes: frozen.episodes.length,
+              way,
+              shot,
+              query,
+              ...(ep ? { episode: ep.index, classes } : {}),
+            }),
+          );
+          return;
+        }
+        console.log(
+          `${file}: ${frozen.episodes.length} episodes, ${way}-way ${shot}-shot ${query}-query, ${dataset.name}`,
+        );
+        const short = (id: string) => id.split('/').pop();
+        for (const c of classes ?? [])
+          console.log(
+            `${c.label}\t${c.class}\tsupport ${c.support.map(short).join(' ')}\tquery ${c.query.map(short).join(' ')}`,
+          );
+      },
+    );
 }

@@ -11,8 +11,13 @@ export function scoreTable(scores: readonly SuiteScore[], label?: (s: SuiteScore
   return formatTable(
     [...(label ? ['model'] : []), 'suite', 'way', 'shot', 'episodes', 'accuracy % (95% CI)', 'seconds'],
     scores.map((s) => [
-      ...(label ? [label(s)] : []), s.suite, String(s.way), String(s.shot), String(s.episodes),
-      `${(100 * s.accuracy).toFixed(2)} +- ${(100 * s.ci95).toFixed(2)}`, s.seconds.toFixed(1),
+      ...(label ? [label(s)] : []),
+      s.suite,
+      String(s.way),
+      String(s.shot),
+      String(s.episodes),
+      `${(100 * s.accuracy).toFixed(2)} +- ${(100 * s.ci95).toFixed(2)}`,
+      s.seconds.toFixed(1),
     ]),
   );
 }
@@ -21,7 +26,7 @@ export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description(COMMANDS.eval.description)
-    .argument('<checkpoint>', 'model folder (a run\'s best/ or checkpoint/)')
+    .argument('<checkpoint>', "model folder (a run's best/ or checkpoint/)")
     .argument('<episodes...>', 'suite JSON files or manifest CSVs')
     .option('--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)")
     .option('--dataset <name>', 'dataset of manifest CSVs')

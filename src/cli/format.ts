@@ -1,19 +1,38 @@
 /** Plain-text tables for terminal output. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 export function formatLogLine(line: Record<string, unknown>): string {
-  const num = (key: string, digits: number) => typeof line[key] === 'number' ? (line[key] as number).toFixed(digits) : '-';
+  const num = (key: string, digits: number) =>
+    typeof line[key] === 'number' ? (line[key] as number).toFixed(digits) : '-';
   let text = `episode ${line.episode}  loss ${num('loss', 4)}  acc ${num('accuracy', 4)}  lr ${(line.lr as number).toExponential(2)}  ${num('episodesPerSecond', 2)} ep/s`;
   for (const [key, value] of Object.entries(line)) {
-    if (!['episode', 'loss', 'accuracy', 'lr', 'episodesPerSecond', 'tensors', 'rssMB', 'valAccuracy', 'valCi95'].includes(key) && typeof value === 'number') {
+    if (
+      ![
+        'episode',
+        'loss',
+        'accuracy',
+        'lr',
+        'episodesPerSecond',
+        'tensors',
+        'rssMB',
+        'valAccuracy',
+        'valCi95',
+      ].includes(key) &&
+      typeof value === 'number'
+    ) {
       text += `  ${key} ${value.toFixed(4)}`;
     }
   }
   if (typeof line.rssMB === 'number') text += `  rss ${line.rssMB} MB`;
-  if (typeof line.valAccuracy === 'number') text += `  val ${(100 * line.valAccuracy).toFixed(2)} +- ${(100 * (line.valCi95 as number)).toFixed(2)}`;
+  if (typeof line.valAccuracy === 'number')
+    text += `  val ${(100 * line.valAccuracy).toFixed(2)} +- ${(100 * (line.valCi95 as number)).toFixed(2)}`;
   return text;
 }

@@ -33,21 +33,25 @@ async function registerCommands(args: readonly string[]): Promise<void> {
 }
 
 registerCommands(process.argv.slice(2))
-  .then(() => program.parseAsync(process.argv)).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    // --help and --version end here too, having printed what was asked.
-    if (err.exitCode === 0) return;
-    if (err.code === 'commander.help') {
-      process.exitCode = 2; // no command given: the help went to stderr
+  .then(() => program.parseAsync(process.argv))
+  .catch((err: unknown) => {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, having printed what was asked.
+      if (err.exitCode === 0) return;
+      if (err.code === 'commander.help') {
+        process.exitCode = 2; // no command given: the help went to stderr
+        return;
+      }
+      const command =
+        err.code === 'commander.unknownCommand' ? undefined : process.argv.slice(2).find((a) => !a.startsWith('-'));
+      console.error(
+        `fewshot: ${err.message.replace(/^error: /, '')} (see 'fewshot ${command ? `${command} ` : ''}--help')`,
+      );
+      process.exitCode = 2;
       return;
     }
-    const command = err.code === 'commander.unknownCommand' ? undefined : process.argv.slice(2).find((a) => !a.startsWith('-'));
-    console.error(`fewshot: ${err.message.replace(/^error: /, '')} (see 'fewshot ${command ? `${command} ` : ''}--help')`);
-    process.exitCode = 2;
-    return;
-  }
-  // One line naming what went wrong; the stack only when asked for.
-  console.error(`fewshot: ${(err as Error)?.message ?? err}`);
-  if (process.env.FEWSHOT_DEBUG) console.error(err);
-  process.exitCode = 1;
-});
+    // One line naming what went wrong; the stack only when asked for.
+    console.error(`fewshot: ${(err as Error)?.message ?? err}`);
+    if (process.env.FEWSHOT_DEBUG) console.error(err);
+    process.exitCode = 1;
+  });

@@ -19,7 +19,8 @@ export async function startBackend(choice: BackendChoice): Promise<string> {
 export function positiveInt(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
     return n;
   };
 }
@@ -27,16 +28,17 @@ export function positiveInt(name: string): (value: string) => number {
 export function nonNegativeInt(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${value}'`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${value}'`);
     return n;
   };
 }
 
-
 export function positiveNumber(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a finite positive number, got '${value}'`);
+    if (!(n > 0) || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${name} must be a finite positive number, got '${value}'`);
     return n;
   };
 }
@@ -44,7 +46,8 @@ export function positiveNumber(name: string): (value: string) => number {
 export function nonNegativeNumber(name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a finite non-negative number, got '${value}'`);
+    if (!(n >= 0) || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${name} must be a finite non-negative number, got '${value}'`);
     return n;
   };
 }

@@ -10,21 +10,38 @@ export function registerReportCommand(program: Command): void {
     .command('report')
     .description(COMMANDS.report.description)
     .argument('<csv>', 'sweep CSV (from `fewshot sweep` or `fewshot sweep merge`)')
-    .option('--out <dir>', 'folder to write (default: the CSV\'s folder)')
+    .option('--out <dir>', "folder to write (default: the CSV's folder)")
     .option('--x <setting>', 'the swept setting on the x axis (default: the first swept setting but the seed)')
-    .option('--logs <dirs...>', 'run folders whose log.jsonl to plot (default: the runs behind the CSV\'s checkpoints)')
+    .option('--logs <dirs...>', "run folders whose log.jsonl to plot (default: the runs behind the CSV's checkpoints)")
     .option('--allow-mixed-code', 'report rows made by different code versions together (refused by default)')
     .option('--json', 'print the tables and the files written as one JSON object')
-    .action(async (csv: string, opts: { out?: string; x?: string; logs?: string[]; allowMixedCode?: boolean; json?: boolean }) => {
-      const report = await writeSweepReport(csv, { out: opts.out ?? path.dirname(csv), x: opts.x, logs: opts.logs, allowMixedCode: opts.allowMixedCode });
-      if (opts.json) {
-        console.log(JSON.stringify({ files: report.files, notes: report.notes, points: report.tables.points, seeds: report.tables.seeds }));
-        return;
-      }
-      for (const t of [report.tables.points, report.tables.seeds]) {
-        if (t) console.log(`${t.title}:\n\n${formatTable(t.headers, t.rows)}\n`);
-      }
-      for (const n of report.notes) console.error(n);
-      console.log(`wrote ${report.files.join(', ')}`);
-    });
+    .action(
+      async (
+        csv: string,
+        opts: { out?: string; x?: string; logs?: string[]; allowMixedCode?: boolean; json?: boolean },
+      ) => {
+        const report = await writeSweepReport(csv, {
+          out: opts.out ?? path.dirname(csv),
+          x: opts.x,
+          logs: opts.logs,
+          allowMixedCode: opts.allowMixedCode,
+        });
+        if (opts.json) {
+          console.log(
+            JSON.stringify({
+              files: report.files,
+              notes: report.notes,
+              points: report.tables.points,
+              seeds: report.tables.seeds,
+            }),
+          );
+          return;
+        }
+        for (const t of [report.tables.points, report.tables.seeds]) {
+          if (t) console.log(`${t.title}:\n\n${formatTable(t.headers, t.rows)}\n`);
+        }
+        for (const n of report.notes) console.error(n);
+        console.log(`wrote ${report.files.join(', ')}`);
+      },
+    );
 }

@@ -23,13 +23,35 @@ export function trainingOptions(command: Command): Command {
     .option('--width <n>', 'filters per Conv-4 block', positiveInt('--width'), d.width)
     .option('--episodes <n>', 'training episodes', positiveInt('--episodes'), d.episodes)
     .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), d.lr)
-    .option('--lr-halve-every <n>', 'halve the learning rate every n episodes', positiveInt('--lr-halve-every'), d.lrHalveEvery)
-    .option('--validate-every <n>', 'validate and checkpoint every n episodes', positiveInt('--validate-every'), d.validateEvery)
-    .option('--patience <n>', 'stop after n validations without improvement (0: never)', nonNegativeInt('--patience'), d.patience)
+    .option(
+      '--lr-halve-every <n>',
+      'halve the learning rate every n episodes',
+      positiveInt('--lr-halve-every'),
+      d.lrHalveEvery,
+    )
+    .option(
+      '--validate-every <n>',
+      'validate and checkpoint every n episodes',
+      positiveInt('--validate-every'),
+      d.validateEvery,
+    )
+    .option(
+      '--patience <n>',
+      'stop after n validations without improvement (0: never)',
+      nonNegativeInt('--patience'),
+      d.patience,
+    )
     .option('--log-every <n>', 'log every n episodes', positiveInt('--log-every'), d.logEvery)
     .option('--seed <n>', 'seed of the weights and the episode stream', nonNegativeInt('--seed'), d.seed)
-    .addOption(new Option('--select-by <figure>', 'validation figure that picks the best model').choices(['accuracy', 'loss']).default('accuracy'))
-    .option('--recipe <name>', `a published protocol's settings (${Object.keys(RECIPES).join(', ')}); options given explicitly override them`)
+    .addOption(
+      new Option('--select-by <figure>', 'validation figure that picks the best model')
+        .choices(['accuracy', 'loss'])
+        .default('accuracy'),
+    )
+    .option(
+      '--recipe <name>',
+      `a published protocol's settings (${Object.keys(RECIPES).join(', ')}); options given explicitly override them`,
+    )
     .addOption(new Option('--json', 'print log lines as JSON'));
 }
 
@@ -42,8 +64,10 @@ export function resumedConfig<C extends ProtoNetConfig>(saved: C, given: Partial
   const refused = changed.filter((k) => k !== 'episodes');
   if (refused.length) {
     const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    throw new Error(`${dir}: --resume continues the run as configured; ${refused.map((k) => `${flag(k)} ${given[k]} (the run has ${saved[k]})`).join(', ')}` +
-      ' would change it: start a new run instead');
+    throw new Error(
+      `${dir}: --resume continues the run as configured; ${refused.map((k) => `${flag(k)} ${given[k]} (the run has ${saved[k]})`).join(', ')}` +
+        ' would change it: start a new run instead',
+    );
   }
   if (changed.includes('episodes')) {
     console.error(`${dir}: extending the run from ${saved.episodes} to ${given.episodes} episodes`);
@@ -61,16 +85,30 @@ type Options = Record<string, any>;
 /** The training settings given explicitly on the command line (they override a recipe's). */
 export function explicitSettings(command: Command, opts: Options): Partial<ProtoNetConfig> {
   const optionOf: Record<string, string> = { dataDir: 'data' };
-  return Object.fromEntries(Object.entries(trainingConfig(opts))
-    .filter(([key]) => command.getOptionValueSource(optionOf[key] ?? key) === 'cli')) as Partial<ProtoNetConfig>;
+  return Object.fromEntries(
+    Object.entries(trainingConfig(opts)).filter(
+      ([key]) => command.getOptionValueSource(optionOf[key] ?? key) === 'cli',
+    ),
+  ) as Partial<ProtoNetConfig>;
 }
 
 export function trainingConfig(opts: Options): ProtoNetConfig {
   return {
-    dataset: opts.dataset, split: opts.split, dataDir: opts.data, valSuite: opts.valSuite,
-    way: opts.way, shot: opts.shot, query: opts.query, width: opts.width,
-    episodes: opts.episodes, lr: opts.lr, lrHalveEvery: opts.lrHalveEvery,
-    validateEvery: opts.validateEvery, patience: opts.patience, logEvery: opts.logEvery, seed: opts.seed,
+    dataset: opts.dataset,
+    split: opts.split,
+    dataDir: opts.data,
+    valSuite: opts.valSuite,
+    way: opts.way,
+    shot: opts.shot,
+    query: opts.query,
+    width: opts.width,
+    episodes: opts.episodes,
+    lr: opts.lr,
+    lrHalveEvery: opts.lrHalveEvery,
+    validateEvery: opts.validateEvery,
+    patience: opts.patience,
+    logEvery: opts.logEvery,
+    seed: opts.seed,
     selectBy: opts.selectBy,
   };
 }
@@ -86,14 +124,22 @@ export function registerTrainCommand(program: Command): void {
     .action(async (opts, command: Command) => {
       await startBackend(opts.backend);
       if (!opts.resume) refuseExistingRun(opts.out);
-      const saved = opts.resume ? readRunConfig<ProtoNetConfig & Partial<RecipeRunConfig> & { teacher?: string }>(opts.out) : undefined;
-      if (saved?.teacher) throw new Error(`${opts.out}: holds a distillation run; resume it with 'fewshot distill --resume --out ${opts.out}'`);
+      const saved = opts.resume
+        ? readRunConfig<ProtoNetConfig & Partial<RecipeRunConfig> & { teacher?: string }>(opts.out)
+        : undefined;
+      if (saved?.teacher)
+        throw new Error(
+          `${opts.out}: holds a distillation run; resume it with 'fewshot distill --resume --out ${opts.out}'`,
+        );
       if (saved?.recipe || (!saved && opts.recipe)) {
-        const config = saved ? resumedConfig(saved as RecipeRunConfig, explicitSettings(command, opts), opts.out)
+        const config = saved
+          ? resumedConfig(saved as RecipeRunConfig, explicitSettings(command, opts), opts.out)
           : recipeConfig(findRecipe(opts.recipe), explicitSettings(command, opts));
         return trainRecipeCommand(config, opts);
       }
-      const config: ProtoNetConfig = saved ? resumedConfig(saved, explicitSettings(command, opts), opts.out) : trainingConfig(opts);
+      const config: ProtoNetConfig = saved
+        ? resumedConfig(saved, explicitSettings(command, opts), opts.out)
+        : trainingConfig(opts);
       const bar = progressBar('train', config.episodes);
       const result = await trainProtoNet(config, opts.out, {
         resume: opts.resume,
@@ -109,7 +155,9 @@ export function registerTrainCommand(program: Command): void {
         opts.json
           ? JSON.stringify({ done: true, ...s, seconds: result.seconds })
           : `trained ${s.episode} episodes in ${result.seconds.toFixed(0)} s` +
-              (s.bestValAccuracy >= 0 ? `; best validation ${(100 * s.bestValAccuracy).toFixed(2)}% at episode ${s.bestEpisode}` : '') +
+              (s.bestValAccuracy >= 0
+                ? `; best validation ${(100 * s.bestValAccuracy).toFixed(2)}% at episode ${s.bestEpisode}`
+                : '') +
               `; best model in ${opts.out}/best`,
       );
     });
@@ -117,8 +165,10 @@ export function registerTrainCommand(program: Command): void {
 
 /** `fewshot train --recipe`: both stages, a progress bar and log lines for each. */
 async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promise<void> {
-  console.log(`recipe ${config.recipe}: stage 1 on ${config.split} (best by validation ${config.selectBy} on ${config.valSuite}), ` +
-    `stage 2 on ${config.finalSplit}`);
+  console.log(
+    `recipe ${config.recipe}: stage 1 on ${config.split} (best by validation ${config.selectBy} on ${config.valSuite}), ` +
+      `stage 2 on ${config.finalSplit}`,
+  );
   let bar: ReturnType<typeof progressBar> | undefined;
   let stage = '';
   const result = await trainRecipe(config, opts.out, {
@@ -136,9 +186,17 @@ async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promi
   });
   bar?.stop();
   const s = result.select.state;
-  console.log(opts.json
-    ? JSON.stringify({ done: true, selectedEpisodes: s.bestEpisode, bestValLoss: s.bestValLoss, bestValAccuracy: s.bestValAccuracy,
-        finalEpisodes: result.final.state.episode, seconds: result.select.seconds + result.final.seconds })
-    : `stage 1: best validation loss ${s.bestValLoss?.toFixed(4)} (${(100 * s.bestValAccuracy).toFixed(2)}%) at episode ${s.bestEpisode}` +
-      ` of ${s.episode}; stage 2: ${result.final.state.episode} episodes on ${config.finalSplit}; model in ${recipePaths(opts.out).model}`);
+  console.log(
+    opts.json
+      ? JSON.stringify({
+          done: true,
+          selectedEpisodes: s.bestEpisode,
+          bestValLoss: s.bestValLoss,
+          bestValAccuracy: s.bestValAccuracy,
+          finalEpisodes: result.final.state.episode,
+          seconds: result.select.seconds + result.final.seconds,
+        })
+      : `stage 1: best validation loss ${s.bestValLoss?.toFixed(4)} (${(100 * s.bestValAccuracy).toFixed(2)}%) at episode ${s.bestEpisode}` +
+          ` of ${s.episode}; stage 2: ${result.final.state.episode} episodes on ${config.finalSplit}; model in ${recipePaths(opts.out).model}`,
+  );
 }

@@ -60,14 +60,21 @@ export const MAX_IMAGE_SIDE = 4096;
 
 /** The header's every field, before any of it sizes an allocation or becomes an index. */
 function checkHeader(file: string, header: Header): void {
-  const fail = (why: string) => new Error(`${file}: image cache header: ${why} (a damaged or foreign file: import again)`);
+  const fail = (why: string) =>
+    new Error(`${file}: image cache header: ${why} (a damaged or foreign file: import again)`);
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw fail('not a JSON object');
   if (header.format !== FORMAT_VERSION) {
     throw new Error(`${file}: image cache format ${header.format}, this version reads ${FORMAT_VERSION}`);
   }
   const shape = header.shape;
-  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((n) => Number.isInteger(n) && n >= 1) ||
-    shape[0] > MAX_IMAGE_SIDE || shape[1] > MAX_IMAGE_SIDE || (shape[2] !== 1 && shape[2] !== 3)) {
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 3 ||
+    !shape.every((n) => Number.isInteger(n) && n >= 1) ||
+    shape[0] > MAX_IMAGE_SIDE ||
+    shape[1] > MAX_IMAGE_SIDE ||
+    (shape[2] !== 1 && shape[2] !== 3)
+  ) {
     throw fail(`shape ${JSON.stringify(shape)} is not [height, width, 1 or 3] with sides 1..${MAX_IMAGE_SIDE}`);
   }
   if (!Array.isArray(header.classes)) throw fail("'classes' is not an array");
@@ -93,7 +100,8 @@ export function readPackedImages(file: string): PackedImages {
     throw new Error(`${file}: not a fewshot-rkd image cache (bad magic)`);
   }
   const headerLength = bytes.readUInt32LE(8);
-  if (12 + headerLength > bytes.length) throw new Error(`${file}: image cache header of ${headerLength} bytes runs past the file's end (truncated file?)`);
+  if (12 + headerLength > bytes.length)
+    throw new Error(`${file}: image cache header of ${headerLength} bytes runs past the file's end (truncated file?)`);
   let header: Header;
   try {
     header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8')) as Header;

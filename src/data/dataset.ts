@@ -31,7 +31,10 @@ export interface FewShotDataset {
 /** Refuses `other` (what `what` names: a validation or test suite) when its images are not `training`'s shape. */
 export function checkSameImageShape(what: string, other: FewShotDataset, training: FewShotDataset): void {
   const [a, b] = [other.imageShape.join('x'), training.imageShape.join('x')];
-  if (a !== b) throw new Error(`${what}: its images (${other.name}, ${a}) are not the shape of the training images (${training.name}, ${b})`);
+  if (a !== b)
+    throw new Error(
+      `${what}: its images (${other.name}, ${a}) are not the shape of the training images (${training.name}, ${b})`,
+    );
 }
 
 /** Number of floats in one image. */

@@ -54,7 +54,9 @@ export async function downloadFile(url: string, file: string, options: DownloadO
   if (fs.existsSync(file)) {
     const digest = await md5OfFile(file);
     if (md5 && digest !== md5) {
-      throw new Error(`${file}: md5 ${digest}, expected ${md5}; delete it to download it again (or give a mirror's md5)`);
+      throw new Error(
+        `${file}: md5 ${digest}, expected ${md5}; delete it to download it again (or give a mirror's md5)`,
+      );
     }
     return { file, bytes: fs.statSync(file).size, md5: digest, present: true, resumed: false };
   }
@@ -68,7 +70,10 @@ export async function downloadFile(url: string, file: string, options: DownloadO
     } catch (err) {
       if (err instanceof Fatal || attempt >= retries) {
         const kept = sizeOf(part);
-        throw new Error(`${url}: ${firstLine(err)}` + (kept > 0 ? `; ${kept} bytes kept in ${part}, run again to resume` : ''), { cause: err });
+        throw new Error(
+          `${url}: ${firstLine(err)}` + (kept > 0 ? `; ${kept} bytes kept in ${part}, run again to resume` : ''),
+          { cause: err },
+        );
       }
       await sleep(retryDelayMs * 2 ** attempt);
     }
@@ -76,7 +81,9 @@ export async function downloadFile(url: string, file: string, options: DownloadO
   const digest = await md5OfFile(part);
   if (md5 && digest !== md5) {
     fs.rmSync(part, { force: true });
-    throw new Error(`${url}: md5 ${digest}, expected ${md5}: a corrupt download or another file (a mirror's needs its own --md5); deleted`);
+    throw new Error(
+      `${url}: md5 ${digest}, expected ${md5}: a corrupt download or another file (a mirror's needs its own --md5); deleted`,
+    );
   }
   fs.renameSync(part, file);
   return { file, bytes: fs.statSync(file).size, md5: digest, present: false, resumed };
@@ -202,7 +209,9 @@ export function parseMd5Overrides(pairs: readonly string[]): Record<string, stri
     const match = /^([^=]+)=([0-9a-fA-F]{32})$/.exec(pair);
     const name = match && (match[1].endsWith('.zip') ? match[1] : `${match[1]}.zip`);
     if (!match || !name || !(name in OMNIGLOT_ARCHIVES)) {
-      throw new Error(`--md5 '${pair}': expected NAME=HASH, NAME one of ${Object.keys(OMNIGLOT_ARCHIVES).join(', ')}, HASH 32 hex digits`);
+      throw new Error(
+        `--md5 '${pair}': expected NAME=HASH, NAME one of ${Object.keys(OMNIGLOT_ARCHIVES).join(', ')}, HASH 32 hex digits`,
+      );
     }
     md5[name] = match[2].toLowerCase();
   }
@@ -210,18 +219,22 @@ export function parseMd5Overrides(pairs: readonly string[]): Record<string, stri
 }
 
 /** Downloads (or finds) both official archives, verified, and imports them into `out`. */
-export async function downloadOmniglot(options: OmniglotDownloadOptions): Promise<{ downloads: Downloaded[]; summary: OmniglotImportSummary }> {
+export async function downloadOmniglot(
+  options: OmniglotDownloadOptions,
+): Promise<{ downloads: Downloaded[]; summary: OmniglotImportSummary }> {
   // The split files are checked before anything is fetched.
   const splitFiles = options.splits === undefined ? [] : findSplitFiles(options.splits);
   const base = omniglotBaseUrl(options.baseUrl);
   const downloads: Downloaded[] = [];
   for (const [name, published] of Object.entries(OMNIGLOT_ARCHIVES)) {
-    downloads.push(await downloadFile(new URL(name, base).href, path.join(options.downloads, name), {
-      md5: options.md5?.[name] ?? published,
-      retries: options.retries,
-      retryDelayMs: options.retryDelayMs,
-      onProgress: (done, total) => options.onDownload?.(name, done, total),
-    }));
+    downloads.push(
+      await downloadFile(new URL(name, base).href, path.join(options.downloads, name), {
+        md5: options.md5?.[name] ?? published,
+        retries: options.retries,
+        retryDelayMs: options.retryDelayMs,
+        onProgress: (done, total) => options.onDownload?.(name, done, total),
+      }),
+    );
   }
   // importOmniglot reads the splits from `splits/vinyals/` beside the archives.
   for (const file of splitFiles) {
@@ -233,7 +246,8 @@ export async function downloadOmniglot(options: OmniglotDownloadOptions): Promis
 
 function findSplitFiles(dir: string): string[] {
   const files = OMNIGLOT_SPLITS.map((s) => path.join(dir, `${s}.txt`)).filter((f) => fs.existsSync(f));
-  if (files.length === 0) throw new Error(`${dir}: no Vinyals split files (${OMNIGLOT_SPLITS.map((s) => `${s}.txt`).join(', ')})`);
+  if (files.length === 0)
+    throw new Error(`${dir}: no Vinyals split files (${OMNIGLOT_SPLITS.map((s) => `${s}.txt`).join(', ')})`);
   return files;
 }
 

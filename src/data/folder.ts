@@ -58,7 +58,8 @@ function entryIs(dir: string, e: fs.Dirent, kind: 'folder' | 'file'): boolean {
 
 /** Sub-folders (or links to folders), sorted, skipping hidden ones and macOS's `__MACOSX`. */
 function subfolders(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
     .filter((e) => entryIs(dir, e, 'folder') && !e.name.startsWith('.') && e.name !== '__MACOSX')
     .map((e) => e.name)
     .sort(compareIds);
@@ -73,7 +74,9 @@ function listSplits(from: string): [string, string][] {
   if (splitFolders.length === 0) return [[WHOLE_FOLDER, from]];
   const stray = folders.find((f) => !isSplit(f));
   if (stray) {
-    throw new Error(`${path.join(from, stray)}: a class folder beside the split folders ${splitFolders.join(', ')}; put classes inside the split folders`);
+    throw new Error(
+      `${path.join(from, stray)}: a class folder beside the split folders ${splitFolders.join(', ')}; put classes inside the split folders`,
+    );
   }
   // Split order as FOLDER_SPLITS, not alphabetical.
   return FOLDER_SPLITS.filter((s) => splitFolders.includes(s)).map((s) => [s, path.join(from, s)]);
@@ -87,7 +90,8 @@ function listSplit(name: string, dir: string, shape: ImageShape): SplitToWrite {
   const files: ImageFile[] = [];
   for (const id of classIds) {
     const classDir = path.join(dir, id);
-    const names = fs.readdirSync(classDir, { withFileTypes: true })
+    const names = fs
+      .readdirSync(classDir, { withFileTypes: true })
       .filter((e) => entryIs(classDir, e, 'file') && isImageFile(e.name))
       .map((e) => e.name)
       .sort((a, b) => compareIds(imageName(a), imageName(b)) || compareIds(a, b));

@@ -15,7 +15,10 @@ export interface ImageBytes {
   bytes: Buffer;
 }
 
-export async function decodeGreyBatch(files: readonly ImageBytes[], shape: ImageShape): Promise<Uint8Array<ArrayBuffer>> {
+export async function decodeGreyBatch(
+  files: readonly ImageBytes[],
+  shape: ImageShape,
+): Promise<Uint8Array<ArrayBuffer>> {
   const [h, w, c] = shape;
   if (c !== 1) throw new Error(`decodeGreyBatch: ${h}x${w}x${c} is not a grey shape`);
   const size = h * w;
@@ -37,9 +40,16 @@ export async function decodeGreyBatch(files: readonly ImageBytes[], shape: Image
     const { height, width } = images[0];
     let resized: Uint8Array;
     try {
-      resized = await resizeGreyImages(images.map((g) => g.pixels), [height, width], [h, w]);
+      resized = await resizeGreyImages(
+        images.map((g) => g.pixels),
+        [height, width],
+        [h, w],
+      );
     } catch (err) {
-      throw new Error(`${files[at[0]].where} (and ${at.length - 1} more ${height}x${width} images): cannot resize (${firstLine(err)})`);
+      throw new Error(
+        `${files[at[0]].where} (and ${at.length - 1} more ${height}x${width} images): cannot resize (${firstLine(err)})`,
+        { cause: err },
+      );
     }
     at.forEach((index, k) => pixels.set(resized.subarray(k * size, (k + 1) * size), index * size));
   }

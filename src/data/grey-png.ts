@@ -50,7 +50,8 @@ export function decodeGreyPng(bytes: Uint8Array): GreyImage | undefined {
     for (let i = y * stride; p < rowEnd; i++) {
       const byte = data[i];
       // Samples from the high bits down; the last byte of a row may hold padding.
-      for (let shift = 8 - depth; shift >= 0 && p < rowEnd; shift -= depth) pixels[p++] = ((byte >> shift) & max) * scale;
+      for (let shift = 8 - depth; shift >= 0 && p < rowEnd; shift -= depth)
+        pixels[p++] = ((byte >> shift) & max) * scale;
     }
   }
   return { width, height, pixels };

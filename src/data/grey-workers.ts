@@ -53,7 +53,13 @@ export async function decodeGreyImages(
       await forEachLimited(batch, READS, async (file, i) => {
         bytes[i] = await file.read();
       });
-      pixels.set(await pool.decode(batch.map((file, i) => ({ where: file.where, bytes: bytes[i] })), shape), first * size);
+      pixels.set(
+        await pool.decode(
+          batch.map((file, i) => ({ where: file.where, bytes: bytes[i] })),
+          shape,
+        ),
+        first * size,
+      );
       onProgress?.((done += batch.length));
     });
   } finally {
@@ -71,7 +77,10 @@ interface PoolWorker {
 /** Workers running decodeGreyBatch; each batch goes to the least busy one. */
 class WorkerPool {
   private readonly workers: PoolWorker[];
-  private readonly pending = new Map<number, { worker: PoolWorker; resolve(pixels: Uint8Array): void; reject(error: Error): void }>();
+  private readonly pending = new Map<
+    number,
+    { worker: PoolWorker; resolve(pixels: Uint8Array): void; reject(error: Error): void }
+  >();
   private nextId = 0;
   /** Why a worker died (out of memory, a bug): no batch is sent after that. */
   private broken?: Error;
@@ -135,7 +144,10 @@ if (!isMainThread && workerData === WORKER_TAG) {
   const port = parentPort!;
   port.on('message', async ({ id, shape, wheres, offsets, data }: Request) => {
     try {
-      const files = wheres.map((where, i) => ({ where, bytes: Buffer.from(data.buffer, data.byteOffset + offsets[i], offsets[i + 1] - offsets[i]) }));
+      const files = wheres.map((where, i) => ({
+        where,
+        bytes: Buffer.from(data.buffer, data.byteOffset + offsets[i], offsets[i + 1] - offsets[i]),
+      }));
       const pixels = await decodeGreyBatch(files, shape);
       port.postMessage({ id, pixels } satisfies Reply, [pixels.buffer]);
     } catch (err) {

@@ -42,16 +42,27 @@ function wantedByClass(splits: readonly RaviSplit[]): Map<string, { file: string
 }
 
 /** For one class: CSV file name -> the chosen training file name, by the tools' rule. */
-function choose(wnid: string, names: readonly string[], wanted: readonly { file: string; row: RaviSplit['rows'][number] }[], where: string): Map<string, string> {
-  const numbered = names.map((name) => ({ name, n: imageNetNumber(wnid, name) })).filter((f): f is { name: string; n: number } => f.n !== undefined);
+function choose(
+  wnid: string,
+  names: readonly string[],
+  wanted: readonly { file: string; row: RaviSplit['rows'][number] }[],
+  where: string,
+): Map<string, string> {
+  const numbered = names
+    .map((name) => ({ name, n: imageNetNumber(wnid, name) }))
+    .filter((f): f is { name: string; n: number } => f.n !== undefined);
   numbered.sort((a, b) => a.n - b.n);
-  return new Map(wanted.map(({ file, row }) => {
-    const k = imageNetPosition(row.filename);
-    if (k < 1 || k > numbered.length) {
-      throw new Error(`${file}:${row.line}: image ${row.filename} is number ${k} of class ${wnid}, which has ${numbered.length} training images in ${where}`);
-    }
-    return [row.filename, numbered[k - 1].name];
-  }));
+  return new Map(
+    wanted.map(({ file, row }) => {
+      const k = imageNetPosition(row.filename);
+      if (k < 1 || k > numbered.length) {
+        throw new Error(
+          `${file}:${row.line}: image ${row.filename} is number ${k} of class ${wnid}, which has ${numbered.length} training images in ${where}`,
+        );
+      }
+      return [row.filename, numbered[k - 1].name];
+    }),
+  );
 }
 
 /** A byte stream: a file's, or a tar entry's (tar-stream's streams are streamx, not Node's). */
@@ -61,11 +72,18 @@ interface ByteStream extends AsyncIterable<Buffer> {
 }
 
 /** The files of a tar stream as entries: `visit` reads (or skips) each body. */
-async function readTar(source: ByteStream, where: string, visit: (name: string, size: number, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
+async function readTar(
+  source: ByteStream,
+  where: string,
+  visit: (name: string, size: number, body: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<void> {
   const extract = tar.extract();
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
-      visit(header.name, header.size ?? 0, body as AsyncIterable<Buffer>).then(() => next(), (err) => extract.destroy(err));
+      visit(header.name, header.size ?? 0, body as AsyncIterable<Buffer>).then(
+        () => next(),
+        (err) => extract.destroy(err),
+      );
     });
     extract.on('finish', () => resolve());
     extract.on('error', (err) => reject(err));
@@ -75,7 +93,9 @@ async function readTar(source: ByteStream, where: string, visit: (name: string, 
   try {
     await done;
   } catch (err) {
-    throw new Error(`${where}: not a readable tar (${(err as Error).message}); a truncated or corrupt download?`, { cause: err });
+    throw new Error(`${where}: not a readable tar (${(err as Error).message}); a truncated or corrupt download?`, {
+      cause: err,
+    });
   }
 }
 
@@ -86,13 +106,20 @@ async function drain(body: AsyncIterable<Buffer>): Promise<Buffer> {
 }
 
 /** One class's tar: the chosen images written into `staging` under their CSV file names. */
-async function stageClassTar(wnid: string, source: ByteStream, where: string, wanted: readonly { file: string; row: RaviSplit['rows'][number] }[], staging: string): Promise<void> {
+async function stageClassTar(
+  wnid: string,
+  source: ByteStream,
+  where: string,
+  wanted: readonly { file: string; row: RaviSplit['rows'][number] }[],
+  staging: string,
+): Promise<void> {
   const files = new Map<string, Buffer>();
   await readTar(source, where, async (name, size, body) => {
     checkImageFileSize(size, `${where}: ${name}`);
     files.set(path.basename(name), await drain(body));
   });
-  for (const [csvName, chosen] of choose(wnid, [...files.keys()], wanted, where)) fs.writeFileSync(path.join(staging, csvName), files.get(chosen)!);
+  for (const [csvName, chosen] of choose(wnid, [...files.keys()], wanted, where))
+    fs.writeFileSync(path.join(staging, csvName), files.get(chosen)!);
 }
 
 /**
@@ -100,13 +127,21 @@ async function stageClassTar(wnid: string, source: ByteStream, where: string, wa
  * are staged into `staging` first. Every class must be there: a missing one is named with the CSV
  * line that asks for it, before any image is decoded.
  */
-export async function imageNetFiles(imagenet: string, splits: readonly RaviSplit[], staging: string, onClass?: (done: number, total: number) => void): Promise<Map<string, string>> {
+export async function imageNetFiles(
+  imagenet: string,
+  splits: readonly RaviSplit[],
+  staging: string,
+  onClass?: (done: number, total: number) => void,
+): Promise<Map<string, string>> {
   const stat = fs.statSync(imagenet, { throwIfNoEntry: false });
-  if (!stat) throw new Error(`${imagenet}: no such file or folder (the ILSVRC2012 training tar, or its extracted folder)`);
+  if (!stat)
+    throw new Error(`${imagenet}: no such file or folder (the ILSVRC2012 training tar, or its extracted folder)`);
   const wanted = wantedByClass(splits);
   const missing = (wnid: string) => {
     const first = wanted.get(wnid)![0];
-    return new Error(`${imagenet}: no class ${wnid} (named by ${first.file}:${first.row.line}); is this the ILSVRC2012 training set?`);
+    return new Error(
+      `${imagenet}: no class ${wnid} (named by ${first.file}:${first.row.line}); is this the ILSVRC2012 training set?`,
+    );
   };
   const files = new Map<string, string>();
   let done = 0;
@@ -115,7 +150,8 @@ export async function imageNetFiles(imagenet: string, splits: readonly RaviSplit
       const folder = path.join(imagenet, wnid);
       const classTar = `${folder}.tar`;
       if (fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
-        for (const [csvName, chosen] of choose(wnid, fs.readdirSync(folder), rows, folder)) files.set(csvName, path.join(folder, chosen));
+        for (const [csvName, chosen] of choose(wnid, fs.readdirSync(folder), rows, folder))
+          files.set(csvName, path.join(folder, chosen));
       } else if (fs.existsSync(classTar)) {
         fs.mkdirSync(staging, { recursive: true });
         await stageClassTar(wnid, fs.createReadStream(classTar), classTar, rows, staging);

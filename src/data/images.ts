@@ -31,7 +31,10 @@ export function imageName(file: string): string {
 export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
 
 export function checkImageFileSize(bytes: number, where: string): void {
-  if (bytes > MAX_IMAGE_FILE_BYTES) throw new Error(`${where}: ${bytes} bytes, more than any image of a dataset (${MAX_IMAGE_FILE_BYTES}); refusing to read it`);
+  if (bytes > MAX_IMAGE_FILE_BYTES)
+    throw new Error(
+      `${where}: ${bytes} bytes, more than any image of a dataset (${MAX_IMAGE_FILE_BYTES}); refusing to read it`,
+    );
 }
 
 /** An image file's bytes, refusing one too large to be an image before reading it. */
@@ -80,7 +83,11 @@ export async function decodeImages(
 }
 
 /** Runs `fn` on every item, at most `limit` at a time; after a failure, lets the running ones settle and rethrows it. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async () => {
@@ -103,5 +110,7 @@ export function compareIds(a: string, b: string): number {
 }
 
 export function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0].trim();
+  return String((err as Error)?.message ?? err)
+    .split('\n')[0]
+    .trim();
 }

@@ -71,7 +71,11 @@ export function stackMargin(fromH: number, toH: number): number | undefined {
   }
 }
 
-async function resize(pixels: Uint8Array, [fromH, fromW]: readonly [number, number], [toH, toW]: readonly [number, number]): Promise<Buffer> {
+async function resize(
+  pixels: Uint8Array,
+  [fromH, fromW]: readonly [number, number],
+  [toH, toW]: readonly [number, number],
+): Promise<Buffer> {
   const data = await sharp(pixels, { raw: { width: fromW, height: fromH, channels: 1 } })
     // Without it sharp writes one band as three (sRGB).
     .greyscale()

@@ -64,8 +64,10 @@ export async function readRaviCsv(file: string): Promise<RaviSplit> {
   const rows: RaviRow[] = [];
   const lineOf = new Map<string, number>();
   await readCsvRows(file, HEADERS, ({ filename, label }, line) => {
-    if (!isImageFile(filename) || /[\\/]/.test(filename)) throw new Error(`filename '${filename}' is not a .jpg, .jpeg or .png file name`);
-    if (label === '' || /[\\/\s]/.test(label)) throw new Error(`label '${label}' is not a class id (a wnid such as n01532829)`);
+    if (!isImageFile(filename) || /[\\/]/.test(filename))
+      throw new Error(`filename '${filename}' is not a .jpg, .jpeg or .png file name`);
+    if (label === '' || /[\\/\s]/.test(label))
+      throw new Error(`label '${label}' is not a class id (a wnid such as n01532829)`);
     const key = `${label}/${imageName(filename)}`;
     const seen = lineOf.get(key);
     if (seen !== undefined) throw new Error(`image ${key} repeats line ${seen}`);
@@ -86,11 +88,15 @@ export async function readRaviCsv(file: string): Promise<RaviSplit> {
 export function findRaviCsvs(from: string): [MiniImageNetSplit, string][] {
   if (!fs.statSync(from, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${from}: no such folder`);
   for (const dir of CSV_DIRS) {
-    const found = MINIIMAGENET_SPLITS.map((s): [MiniImageNetSplit, string] => [s, path.join(from, dir, `${s}.csv`)])
-      .filter(([, file]) => fs.existsSync(file));
+    const found = MINIIMAGENET_SPLITS.map((s): [MiniImageNetSplit, string] => [
+      s,
+      path.join(from, dir, `${s}.csv`),
+    ]).filter(([, file]) => fs.existsSync(file));
     if (found.length > 0) return found;
   }
-  throw new Error(`${from}: no miniImageNet split CSVs (expected train.csv, val.csv, test.csv here or in splits/ravi/)`);
+  throw new Error(
+    `${from}: no miniImageNet split CSVs (expected train.csv, val.csv, test.csv here or in splits/ravi/)`,
+  );
 }
 
 export async function importMiniImageNet(options: MiniImageNetImportOptions): Promise<SplitImportSummary> {
@@ -106,16 +112,34 @@ export async function importMiniImageNet(options: MiniImageNetImportOptions): Pr
   removeStaleTemporaries(staging);
   const stagingDir = `${staging}.tmp-${process.pid}`;
   try {
-    const imageOf = options.csvOnly ? undefined
-      : options.imagenet ? await imageNetFiles(options.imagenet, splits.map(([, s]) => s), stagingDir)
-      : imagesFolderFiles(path.join(options.from, 'images'), splits.map(([, s]) => s));
-    const summary = await writeSplitCache(out, splits.map(([name, { file, rows, classes }]) => ({
-      name, source: 'miniimagenet', shape: SHAPE, classes,
-      files: imageOf && rows.map((r): ImageFile => {
-        const image = imageOf.get(r.filename)!;
-        return { where: `${image} (${file}:${r.line})`, read: () => readImageFile(image) };
-      }),
-    })), options.onProgress);
+    const imageOf = options.csvOnly
+      ? undefined
+      : options.imagenet
+        ? await imageNetFiles(
+            options.imagenet,
+            splits.map(([, s]) => s),
+            stagingDir,
+          )
+        : imagesFolderFiles(
+            path.join(options.from, 'images'),
+            splits.map(([, s]) => s),
+          );
+    const summary = await writeSplitCache(
+      out,
+      splits.map(([name, { file, rows, classes }]) => ({
+        name,
+        source: 'miniimagenet',
+        shape: SHAPE,
+        classes,
+        files:
+          imageOf &&
+          rows.map((r): ImageFile => {
+            const image = imageOf.get(r.filename)!;
+            return { where: `${image} (${file}:${r.line})`, read: () => readImageFile(image) };
+          }),
+      })),
+      options.onProgress,
+    );
     return { ...summary, seconds: (performance.now() - start) / 1000 };
   } finally {
     fs.rmSync(stagingDir, { recursive: true, force: true });
@@ -125,14 +149,18 @@ export async function importMiniImageNet(options: MiniImageNetImportOptions): Pr
 /** The images/ folder's file behind each CSV file name; every named image must be there before decoding starts. */
 function imagesFolderFiles(imagesDir: string, splits: readonly RaviSplit[]): Map<string, string> {
   if (!fs.statSync(imagesDir, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new Error(`${imagesDir}: missing; expected the JPEGs the CSVs name (or --csv-only, for ids without pixels; or --from-imagenet)`);
+    throw new Error(
+      `${imagesDir}: missing; expected the JPEGs the CSVs name (or --csv-only, for ids without pixels; or --from-imagenet)`,
+    );
   }
   const present = new Set(fs.readdirSync(imagesDir));
   for (const { file, rows } of splits) {
     const missing = rows.find((r) => !present.has(r.filename));
     if (missing) throw new Error(`${file}:${missing.line}: image ${missing.filename} is not in ${imagesDir}`);
   }
-  return new Map(splits.flatMap((s) => s.rows.map((r) => [r.filename, path.join(imagesDir, r.filename)] as [string, string])));
+  return new Map(
+    splits.flatMap((s) => s.rows.map((r) => [r.filename, path.join(imagesDir, r.filename)] as [string, string])),
+  );
 }
 
 /** Opens a split of a miniImageNet cache (or catalog: ids only, for sampling and freezing). */

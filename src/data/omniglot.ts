@@ -91,7 +91,9 @@ export async function importOmniglot(options: OmniglotImportOptions): Promise<Om
     for (const [split, file] of splitFiles) splits[split] = parseSplit(file, known).length;
 
     options.onProgress?.(0, items.length);
-    const grey = await decodeGreyImages(items, [OMNIGLOT_SIZE, OMNIGLOT_SIZE, 1], (done) => options.onProgress?.(done, items.length));
+    const grey = await decodeGreyImages(items, [OMNIGLOT_SIZE, OMNIGLOT_SIZE, 1], (done) =>
+      options.onProgress?.(done, items.length),
+    );
     // Ink: paper 0, strokes bright.
     const pixels = grey.map((v) => 255 - v);
 
@@ -185,7 +187,9 @@ function findSources(from: string): Source[] {
   if (sources.length > 0) return sources;
   // `from` itself may be one extracted part (any name).
   if (listPngs(from).length > 0) return [folderSource(from)];
-  throw new Error(`${from}: no Omniglot found (expected ${PARTS.map((p) => `${p}.zip`).join(', ')} or their extracted folders)`);
+  throw new Error(
+    `${from}: no Omniglot found (expected ${PARTS.map((p) => `${p}.zip`).join(', ')} or their extracted folders)`,
+  );
 }
 
 /** The class id and image name of an image path `.../<Alphabet>/<characterNN>/<name>.png`. */
@@ -266,8 +270,12 @@ function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, where: string): Promi
       stream.on('end', () => {
         try {
           const raw = Buffer.concat(chunks);
-          const data = entry.compressionMethod === 8 ? zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) }) : raw;
-          if (data.length !== entry.uncompressedSize) throw new Error(`${data.length} bytes, not ${entry.uncompressedSize}`);
+          const data =
+            entry.compressionMethod === 8
+              ? zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) })
+              : raw;
+          if (data.length !== entry.uncompressedSize)
+            throw new Error(`${data.length} bytes, not ${entry.uncompressedSize}`);
           resolve(data);
         } catch (e) {
           reject(fail(e));
@@ -294,16 +302,23 @@ function groupClasses(items: readonly Item[]): PackedClass[] {
 // --- Splits --------------------------------------------------------------------------------------
 
 /** The split files to copy, or why there are none. */
-function findSplits(from: string, sources: readonly Source[]): { splitFiles: [OmniglotSplit, string][]; note?: string } {
+function findSplits(
+  from: string,
+  sources: readonly Source[],
+): { splitFiles: [OmniglotSplit, string][]; note?: string } {
   const parts = new Set(sources.map((s) => path.basename(s.path).replace(/\.zip$/i, '')));
   if (!PARTS.every((p) => parts.has(p))) {
     // The Vinyals splits mix characters of both parts: a single part cannot satisfy them.
     return { splitFiles: [], note: `only ${[...parts].join(', ')} imported; the splits need ${PARTS.join(' and ')}` };
   }
-  const candidates = statOrUndefined(from)?.isDirectory() ? [from, path.dirname(path.resolve(from))] : [path.dirname(from)];
+  const candidates = statOrUndefined(from)?.isDirectory()
+    ? [from, path.dirname(path.resolve(from))]
+    : [path.dirname(from)];
   for (const dir of candidates) {
-    const splitFiles = OMNIGLOT_SPLITS.map((s): [OmniglotSplit, string] => [s, path.join(dir, SPLITS_DIR, `${s}.txt`)])
-      .filter(([, file]) => fs.existsSync(file));
+    const splitFiles = OMNIGLOT_SPLITS.map((s): [OmniglotSplit, string] => [
+      s,
+      path.join(dir, SPLITS_DIR, `${s}.txt`),
+    ]).filter(([, file]) => fs.existsSync(file));
     if (splitFiles.length > 0) return { splitFiles };
   }
   return { splitFiles: [], note: `no ${SPLITS_DIR}/*.txt found in ${candidates.join(' or ')}` };
@@ -320,21 +335,23 @@ interface SplitLine {
 function parseSplit(file: string, known?: ReadonlySet<string>): SplitLine[] {
   const lines: SplitLine[] = [];
   const seen = new Set<string>();
-  fs.readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
-    const text = raw.trim();
-    if (text === '') return;
-    const where = `${file}:${i + 1}`;
-    const match = /^(.+\/[^/]+)\/rot(\d{3})$/.exec(text);
-    if (!match) throw new Error(`${where}: expected 'Alphabet/characterNN/rotDDD', got '${text}'`);
-    const [, character, degrees] = match;
-    if (!['000', '090', '180', '270'].includes(degrees)) {
-      throw new Error(`${where}: rotation rot${degrees} is not one of rot000, rot090, rot180, rot270`);
-    }
-    if (known && !known.has(character)) throw new Error(`${where}: character ${character} is not in the images`);
-    if (seen.has(text)) throw new Error(`${where}: duplicate class ${text}`);
-    seen.add(text);
-    lines.push({ id: text, character, quarterTurns: (Number(degrees) / 90) as QuarterTurns });
-  });
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((raw, i) => {
+      const text = raw.trim();
+      if (text === '') return;
+      const where = `${file}:${i + 1}`;
+      const match = /^(.+\/[^/]+)\/rot(\d{3})$/.exec(text);
+      if (!match) throw new Error(`${where}: expected 'Alphabet/characterNN/rotDDD', got '${text}'`);
+      const [, character, degrees] = match;
+      if (!['000', '090', '180', '270'].includes(degrees)) {
+        throw new Error(`${where}: rotation rot${degrees} is not one of rot000, rot090, rot180, rot270`);
+      }
+      if (known && !known.has(character)) throw new Error(`${where}: character ${character} is not in the images`);
+      if (seen.has(text)) throw new Error(`${where}: duplicate class ${text}`);
+      seen.add(text);
+      lines.push({ id: text, character, quarterTurns: (Number(degrees) / 90) as QuarterTurns });
+    });
   return lines;
 }
 
@@ -352,8 +369,10 @@ function checkReplaceable(out: string): void {
   const ours = (file: string) => file === IMAGES_FILE || new RegExp(`^${SPLITS_DIR}/[a-z]+\\.txt$`).test(file);
   const foreign = walkFiles(out, { followLinks: false }).find((file) => !ours(file));
   if (foreign !== undefined) {
-    throw new Error(`${out}: holds ${foreign}, which an import did not write; refusing to replace the folder ` +
-      '(an import replaces it whole: move that away, or choose another --out)');
+    throw new Error(
+      `${out}: holds ${foreign}, which an import did not write; refusing to replace the folder ` +
+        '(an import replaces it whole: move that away, or choose another --out)',
+    );
   }
 }
 

@@ -25,8 +25,10 @@ export function openDataset(dataset: string, split: string, dataDir?: string): F
       return openSynthetic(split);
     case 'omniglot':
       return openOmniglot(dataDir ?? path.join(defaultCacheRoot(), 'omniglot'), split as OmniglotSplit);
-    case 'miniimagenet': return openMiniImageNet(dataDir ?? path.join(defaultCacheRoot(), 'miniimagenet'), split);
-    case 'folder': return openFolder(dataDir ?? path.join(defaultCacheRoot(), 'folder'), split);
+    case 'miniimagenet':
+      return openMiniImageNet(dataDir ?? path.join(defaultCacheRoot(), 'miniimagenet'), split);
+    case 'folder':
+      return openFolder(dataDir ?? path.join(defaultCacheRoot(), 'folder'), split);
     default:
       throw new Error(`unknown dataset '${dataset}' (one of ${DATASETS.join(', ')})`);
   }

@@ -71,10 +71,22 @@ export class PackedDataset implements FewShotDataset {
         // Source pixel of output (y, x) after k counter-clockwise quarter turns.
         let sy: number, sx: number;
         switch (view.quarterTurns) {
-          case 0: sy = y; sx = x; break;
-          case 1: sy = x; sx = w - 1 - y; break;
-          case 2: sy = h - 1 - y; sx = w - 1 - x; break;
-          case 3: sy = h - 1 - x; sx = y; break;
+          case 0:
+            sy = y;
+            sx = x;
+            break;
+          case 1:
+            sy = x;
+            sx = w - 1 - y;
+            break;
+          case 2:
+            sy = h - 1 - y;
+            sx = w - 1 - x;
+            break;
+          case 3:
+            sy = h - 1 - x;
+            sx = y;
+            break;
         }
         const src = base + (sy * w + sx) * c;
         const dst = offset + (y * w + x) * c;

@@ -61,8 +61,10 @@ export function prepareSplitCache(out: string): void {
   if (!stat.isDirectory()) throw new Error(`${out}: exists and is not a folder; refusing to replace it`);
   const foreign = fs.readdirSync(out).find((f) => !isSplitFile(f));
   if (foreign !== undefined) {
-    throw new Error(`${out}: holds ${foreign}, which an import did not write; refusing to replace the folder ` +
-      '(an import replaces it whole: move that away, or choose another --out)');
+    throw new Error(
+      `${out}: holds ${foreign}, which an import did not write; refusing to replace the folder ` +
+        '(an import replaces it whole: move that away, or choose another --out)',
+    );
   }
 }
 
@@ -82,7 +84,9 @@ export async function writeSplitCache(
     // One split's pixels at a time: the largest split, not the sum, bounds the memory.
     for (const { name, files, ...catalog } of splits) {
       if (!files) {
-        writeFileAtomic(catalogFile(tmp, name), [Buffer.from(JSON.stringify({ format: CATALOG_FORMAT, ...catalog }), 'utf8')]);
+        writeFileAtomic(catalogFile(tmp, name), [
+          Buffer.from(JSON.stringify({ format: CATALOG_FORMAT, ...catalog }), 'utf8'),
+        ]);
         continue;
       }
       const pixels = await decodeImages(files, catalog.shape, (done) => onProgress?.(before + done, total));
@@ -113,8 +117,13 @@ function readSplit(dir: string, split: string): { file: string; packed: PackedIm
   } catch (err) {
     throw new Error(`${file}: not a valid catalog (${(err as Error).message})`, { cause: err });
   }
-  if (catalog.format !== CATALOG_FORMAT) throw new Error(`${file}: catalog format ${catalog.format}, this version reads ${CATALOG_FORMAT}`);
-  return { file, packed: { source: catalog.source, shape: catalog.shape, classes: catalog.classes, pixels: new Uint8Array(0) }, pixels: false };
+  if (catalog.format !== CATALOG_FORMAT)
+    throw new Error(`${file}: catalog format ${catalog.format}, this version reads ${CATALOG_FORMAT}`);
+  return {
+    file,
+    packed: { source: catalog.source, shape: catalog.shape, classes: catalog.classes, pixels: new Uint8Array(0) },
+    pixels: false,
+  };
 }
 
 /** Opens `<dir>/<split>` of a `source` cache as a dataset named `<source>/<split>`. */
@@ -133,7 +142,11 @@ export function openSplitCache(dir: string, split: string, source: string, impor
 
 /** Ids without pixels: enough to sample, freeze and show episodes; training or evaluating on it fails clearly. */
 class CatalogDataset extends PackedDataset {
-  constructor(name: string, packed: PackedImages, private readonly file: string) {
+  constructor(
+    name: string,
+    packed: PackedImages,
+    private readonly file: string,
+  ) {
     super(name, packed);
   }
 
@@ -152,7 +165,8 @@ export function describeSplitCache(dir: string): Omit<SplitImportSummary, 'out' 
     // One split at a time: each may be hundreds of MB.
     const found = readSplit(dir, split)!;
     first ??= found.packed;
-    if (found.packed.source !== first.source) throw new Error(`${found.file}: a '${found.packed.source}' split beside '${first.source}' ones`);
+    if (found.packed.source !== first.source)
+      throw new Error(`${found.file}: a '${found.packed.source}' split beside '${first.source}' ones`);
     splits[split] = found.packed.classes.length;
     images += countImages(found.packed.classes);
     pixels &&= found.pixels;

@@ -63,8 +63,10 @@ function draw(strokes: readonly Stroke[], size: number, radius: number, out: Uin
   for (const [x0, y0, x1, y1] of segments) {
     const [vx, vy] = [x1 - x0, y1 - y0];
     const len2 = vx * vx + vy * vy;
-    const xFrom = Math.max(0, Math.floor(Math.min(x0, x1) - reach)), xTo = Math.min(size - 1, Math.ceil(Math.max(x0, x1) + reach));
-    const yFrom = Math.max(0, Math.floor(Math.min(y0, y1) - reach)), yTo = Math.min(size - 1, Math.ceil(Math.max(y0, y1) + reach));
+    const xFrom = Math.max(0, Math.floor(Math.min(x0, x1) - reach)),
+      xTo = Math.min(size - 1, Math.ceil(Math.max(x0, x1) + reach));
+    const yFrom = Math.max(0, Math.floor(Math.min(y0, y1) - reach)),
+      yTo = Math.min(size - 1, Math.ceil(Math.max(y0, y1) + reach));
     for (let y = yFrom; y <= yTo; y++) {
       for (let x = xFrom; x <= xTo; x++) {
         const [px, py] = [x + 0.5, y + 0.5];

@@ -32,7 +32,9 @@ export function walkFiles(root: string, options: WalkOptions): string[] {
       const real = fs.realpathSync(full);
       const before = seen.get(real);
       if (before !== undefined) {
-        throw new Error(`${full}: reaches ${path.join(root, before)} again through a symlink (a folder loop, or the same images twice); remove the link`);
+        throw new Error(
+          `${full}: reaches ${path.join(root, before)} again through a symlink (a folder loop, or the same images twice); remove the link`,
+        );
       }
       seen.set(real, child);
       visit(child);

@@ -151,7 +151,7 @@ export async function openEpisodeSource(
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
   }
   return {
     dataset, frozen: await readManifest(file, dataset, bytes), name: file.split('/').pop()!.replace(/\.csv$/i, ''),

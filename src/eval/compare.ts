@@ -18,11 +18,15 @@ export interface PairedComparison {
 
 export function comparePaired(a: EpisodeAccuracies, b: EpisodeAccuracies, names = ['A', 'B']): PairedComparison {
   if (a.suite && b.suite && a.suite !== b.suite) {
-    throw new Error(`${names[0]} holds suite ${a.suite}, ${names[1]} suite ${b.suite}: a paired comparison needs the same frozen suite`);
+    throw new Error(
+      `${names[0]} holds suite ${a.suite}, ${names[1]} suite ${b.suite}: a paired comparison needs the same frozen suite`,
+    );
   }
   const byEpisode = new Map(b.episodeIndices.map((e, i) => [e, b.accuracies[i]]));
   if (a.episodeIndices.length !== b.episodeIndices.length || a.episodeIndices.some((e) => !byEpisode.has(e))) {
-    throw new Error(`${names[0]} and ${names[1]} do not cover the same episodes (${a.episodeIndices.length} and ${b.episodeIndices.length}): a paired comparison needs the same frozen suite`);
+    throw new Error(
+      `${names[0]} and ${names[1]} do not cover the same episodes (${a.episodeIndices.length} and ${b.episodeIndices.length}): a paired comparison needs the same frozen suite`,
+    );
   }
   const diffs = a.episodeIndices.map((e, i) => byEpisode.get(e)! - a.accuracies[i]);
   return {

@@ -44,10 +44,12 @@ export function embedImages(
 ): tf.Tensor2D {
   const parts: tf.Tensor2D[] = [];
   for (let start = 0; start < refs.length; start += batchSize) {
-    parts.push(tf.tidy(() => {
-      const x = imageBatch(dataset, refs.slice(start, start + batchSize));
-      return embedInference(model, x);
-    }));
+    parts.push(
+      tf.tidy(() => {
+        const x = imageBatch(dataset, refs.slice(start, start + batchSize));
+        return embedInference(model, x);
+      }),
+    );
     onBatch?.(Math.min(start + batchSize, refs.length));
   }
   const all = tf.concat(parts, 0);
@@ -89,7 +91,9 @@ export function embedEpisodes(
       }
     }
   }
-  const embeddings = embedImages(model, dataset, refs, options.batchSize, (done) => options.onProgress?.(done, refs.length));
+  const embeddings = embedImages(model, dataset, refs, options.batchSize, (done) =>
+    options.onProgress?.(done, refs.length),
+  );
   return { embeddings, rowOf: (ref) => rows[classStart[ref.classIndex] + ref.imageIndex] };
 }
 
@@ -102,7 +106,10 @@ const SCORE_BATCH_FLOATS = 1 << 23;
  * as `prototypicalLoss` computes on it alone, and so its accuracy and loss), one download per batch
  * instead of a gather, a dozen kernels and a download per episode.
  */
-export async function scoreEpisodes(table: EmbeddingTable, episodes: readonly Episode[]): Promise<Omit<EvaluationResult, 'seconds' | 'distinctImages'>> {
+export async function scoreEpisodes(
+  table: EmbeddingTable,
+  episodes: readonly Episode[],
+): Promise<Omit<EvaluationResult, 'seconds' | 'distinctImages'>> {
   if (episodes.length === 0) throw new Error('no episodes to evaluate');
   const accuracies: number[] = [];
   let lossSum = 0;
@@ -122,14 +129,25 @@ export async function scoreEpisodes(table: EmbeddingTable, episodes: readonly Ep
     }
     start = end;
   }
-  return { ...meanInterval(accuracies), accuracies, loss: lossSum / episodes.length, episodeIndices: episodes.map((e) => e.index) };
+  return {
+    ...meanInterval(accuracies),
+    accuracies,
+    loss: lossSum / episodes.length,
+    episodeIndices: episodes.map((e) => e.index),
+  };
 }
 
 const sameShape = (a: Episode, b: Episode) =>
   a.classes.length === b.classes.length && a.support.length === b.support.length && a.query.length === b.query.length;
 
 /** Accuracy and loss of each of a batch of episodes of one shape (`prototypicalLoss`, batched). */
-async function scoreBatch(table: EmbeddingTable, batch: readonly Episode[], way: number, shot: number, query: number): Promise<[Float32Array, Float32Array]> {
+async function scoreBatch(
+  table: EmbeddingTable,
+  batch: readonly Episode[],
+  way: number,
+  shot: number,
+  query: number,
+): Promise<[Float32Array, Float32Array]> {
   const rows = (pick: (ep: Episode) => readonly ImageRef[]) => {
     const out = new Int32Array(batch.length * pick(batch[0]).length);
     let i = 0;
@@ -137,7 +155,12 @@ async function scoreBatch(table: EmbeddingTable, batch: readonly Episode[], way:
     return out;
   };
   const scored = tf.tidy(() => {
-    const logits = batchLogits(table.embeddings, rows((ep) => ep.support), rows((ep) => ep.query), { way, shot, query });
+    const logits = batchLogits(
+      table.embeddings,
+      rows((ep) => ep.support),
+      rows((ep) => ep.query),
+      { way, shot, query },
+    );
     const labels = classMajorLabels(way, query);
     // As prototypicalLoss, along one more (leading) axis.
     const loss = tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, way), tf.logSoftmax(logits)), 2), 1));
@@ -187,7 +210,10 @@ export async function evaluateCheckpoint(
   modelDir: string,
   sources: readonly string[],
   options: {
-    data?: string; dataset?: string; split?: string; out?: string;
+    data?: string;
+    dataset?: string;
+    split?: string;
+    out?: string;
     /** The backend line recorded with the scores (default: this process's). */
     backend?: string;
     onProgress?: (suite: string, done: number, total: number) => void;
@@ -196,20 +222,29 @@ export async function evaluateCheckpoint(
   const backend = options.backend ?? describeBackend(await ensureBackend());
   const model = await loadModel(modelDir);
   const manifestOf = options.dataset && options.split ? { dataset: options.dataset, split: options.split } : undefined;
-  const opened = await Promise.all(sources.map((file) => openEpisodeSource(resolveSuite(file), (d, s) => openDataset(d, s, options.data), manifestOf)));
+  const opened = await Promise.all(
+    sources.map((file) => openEpisodeSource(resolveSuite(file), (d, s) => openDataset(d, s, options.data), manifestOf)),
+  );
   const scores: SuiteScore[] = [];
   try {
-    for (const source of opened) checkImageShape(model, source.dataset.imageShape, `${modelDir} on ${source.name} (${source.dataset.name})`);
+    for (const source of opened)
+      checkImageShape(model, source.dataset.imageShape, `${modelDir} on ${source.name} (${source.dataset.name})`);
     // Suites of the same split share most images (Omniglot's four test suites: nearly all 33,840):
     // embed the union once per dataset split.
     const byDataset = new Map<string, EpisodeSource[]>();
-    for (const source of opened) byDataset.set(source.dataset.name, [...(byDataset.get(source.dataset.name) ?? []), source]);
+    for (const source of opened)
+      byDataset.set(source.dataset.name, [...(byDataset.get(source.dataset.name) ?? []), source]);
     for (const group of byDataset.values()) {
       const started = Date.now();
       const label = group.map((g) => g.name).join('+');
-      const table = embedEpisodes(model, group[0].dataset, group.flatMap((g) => g.frozen.episodes), {
-        onProgress: (done, total) => options.onProgress?.(label, done, total),
-      });
+      const table = embedEpisodes(
+        model,
+        group[0].dataset,
+        group.flatMap((g) => g.frozen.episodes),
+        {
+          onProgress: (done, total) => options.onProgress?.(label, done, total),
+        },
+      );
       const embedSeconds = (Date.now() - started) / 1000;
       try {
         for (const source of group) {
@@ -221,12 +256,19 @@ export async function evaluateCheckpoint(
             await writeEpisodeAccuracies(episodesCsv, { ...result, suite: suiteIdentity(source.name, source.sha256) });
           }
           scores.push({
-            suite: source.name, way: source.frozen.shape.way, shot: source.frozen.shape.shot, query: source.frozen.shape.query,
-            sha256: source.sha256, episodes: result.n,
-            accuracy: result.mean, ci95: result.ci95, std: result.std,
+            suite: source.name,
+            way: source.frozen.shape.way,
+            shot: source.frozen.shape.shot,
+            query: source.frozen.shape.query,
+            sha256: source.sha256,
+            episodes: result.n,
+            accuracy: result.mean,
+            ci95: result.ci95,
+            std: result.std,
             // The shared embedding time is split evenly over the group's suites.
             seconds: (Date.now() - t0) / 1000 + embedSeconds / group.length,
-            backend, episodesCsv: episodesCsv && recordedPath(episodesCsv),
+            backend,
+            episodesCsv: episodesCsv && recordedPath(episodesCsv),
           });
         }
       } finally {

@@ -45,9 +45,11 @@ export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccura
   const headers = firstLine === 'episode,accuracy' ? ['episode', 'accuracy'] : ['episode', 'accuracy', 'suite'];
   await readCsvRows(file, headers, (row: Record<string, string>, line) => {
     const [e, a] = [Number(row.episode), Number(row.accuracy)];
-    if (!Number.isInteger(e) || e < 0 || !(a >= 0 && a <= 1)) throw new Error('expected an episode number and an accuracy in [0, 1]');
+    if (!Number.isInteger(e) || e < 0 || !(a >= 0 && a <= 1))
+      throw new Error('expected an episode number and an accuracy in [0, 1]');
     if (lineOf.has(e)) throw new Error(`episode ${e} repeated (first on line ${lineOf.get(e)})`);
-    if (row.suite !== undefined && suite !== undefined && row.suite !== suite) throw new Error(`suite '${row.suite}', earlier rows '${suite}'`);
+    if (row.suite !== undefined && suite !== undefined && row.suite !== suite)
+      throw new Error(`suite '${row.suite}', earlier rows '${suite}'`);
     suite ??= row.suite;
     lineOf.set(e, line);
     episodeIndices.push(e);

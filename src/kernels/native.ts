@@ -18,22 +18,57 @@ import { FastPath, KernelArgs, WasmBackend, convInfo, replace } from './wasm.js'
 
 /** A convolution, stride 1, no dilation: x [n, h, w, cin] * filter [kh, kw, cin, cout] -> [n, outHeight, outWidth, cout]. */
 interface ConvParams {
-  n: number; h: number; w: number; cin: number; kh: number; kw: number; cout: number;
-  outHeight: number; outWidth: number; padTop: number; padBottom: number; padLeft: number; padRight: number;
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  kh: number;
+  kw: number;
+  cout: number;
+  outHeight: number;
+  outWidth: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
 }
 
 /** A max-pool of x [n, h, w, c] into [n, outHeight, outWidth, c]. */
 interface PoolParams {
-  n: number; h: number; w: number; c: number; outHeight: number; outWidth: number;
-  filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number; padTop: number; padLeft: number;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
 }
 
 /** Batch norm -> ReLU -> 2x2 max-pool of z [n, h, w, c]; the moments take any z as [pixels, 1, 1, c]. */
-interface BatchNormParams { n: number; h: number; w: number; c: number }
+interface BatchNormParams {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+}
 
 /** RKD-A from two n x n Gram matrices. */
-interface RkdAngleParams { n: number }
-interface ProtoLogitsParams { rows: number; dim: number; n: number; way: number; shot: number; query: number }
+interface RkdAngleParams {
+  n: number;
+}
+interface ProtoLogitsParams {
+  rows: number;
+  dim: number;
+  n: number;
+  way: number;
+  shot: number;
+  query: number;
+}
 
 type Arrays<Name extends string> = Record<Name, Float32Array>;
 
@@ -48,21 +83,38 @@ interface NativeAddon {
   maxPoolGrad(arrays: Arrays<'x' | 'dy' | 'dx'>, params: PoolParams): void;
   channelMoments(arrays: Arrays<'z' | 'center' | 's1' | 's2'>, params: BatchNormParams): void;
   /** xhat null: inference (the moving statistics), y alone in one pass. */
-  bnReluPool(arrays: Arrays<'z' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'> & { xhat: Float32Array | null },
-    params: BatchNormParams): void;
+  bnReluPool(
+    arrays: Arrays<'z' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'> & { xhat: Float32Array | null },
+    params: BatchNormParams,
+  ): void;
   bnGradSums(arrays: Arrays<'xhat' | 'gamma' | 'beta' | 'dy' | 'dBeta' | 'dGamma'>, params: BatchNormParams): void;
-  bnGradInput(arrays: Arrays<'xhat' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma' | 'scale' | 'dz'>, params: BatchNormParams): void;
+  bnGradInput(
+    arrays: Arrays<'xhat' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma' | 'scale' | 'dz'>,
+    params: BatchNormParams,
+  ): void;
   /** The first Conv-4 block, its convolution recomputed ('same' padding, cout a multiple of 8). */
   inputBlockMoments(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'variance'>, params: ConvParams): void;
-  inputBlockForward(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'>, params: ConvParams): void;
-  inputBlockGradSums(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'dBeta' | 'dGamma'>,
-    params: ConvParams): void;
-  inputBlockGrad(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma'
-    | 'scale' | 'dw'>, params: ConvParams): void;
+  inputBlockForward(
+    arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'>,
+    params: ConvParams,
+  ): void;
+  inputBlockGradSums(
+    arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'dBeta' | 'dGamma'>,
+    params: ConvParams,
+  ): void;
+  inputBlockGrad(
+    arrays: Arrays<
+      'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma' | 'scale' | 'dw'
+    >,
+    params: ConvParams,
+  ): void;
   /** RKD-A's loss sum (1 float) and unscaled Gram gradient. */
   rkdAngle(arrays: Arrays<'gs' | 'gt' | 'loss' | 'dgram' | 'ddiag'>, params: RkdAngleParams): void;
   /** Prototypical logits [n, way * query, way] of n episodes whose rows of the embeddings are given (Int32Arrays). */
-  protoLogits(arrays: Arrays<'embeddings' | 'out'> & Record<'supportRows' | 'queryRows', Int32Array>, params: ProtoLogitsParams): void;
+  protoLogits(
+    arrays: Arrays<'embeddings' | 'out'> & Record<'supportRows' | 'queryRows', Int32Array>,
+    params: ProtoLogitsParams,
+  ): void;
   threads(): number;
 }
 
@@ -104,7 +156,10 @@ export function cpuFlags(): Set<string> | undefined {
     }
   }
   try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^(flags|Features)\s*:/.test(l));
     return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : undefined;
   } catch {
     return undefined;
@@ -123,19 +178,27 @@ export function nativeCalls(): Readonly<Record<string, number>> {
 /** The addon with each entry point counting its calls (a few hundred calls per step: no cost). */
 function counted(raw: NativeAddon): NativeAddon {
   // (The addon's exports are not all enumerable: list them by name.)
-  return Object.fromEntries(Object.getOwnPropertyNames(raw).map((name) => [name, (raw as unknown as Record<string, unknown>)[name]])
-    .map(([name, f]) => [name, typeof f !== 'function' ? f
-    : (...args: unknown[]) => {
-      calls[name as string] = (calls[name as string] ?? 0) + 1;
-      return (f as (...a: unknown[]) => unknown)(...args);
-    }])) as unknown as NativeAddon;
+  return Object.fromEntries(
+    Object.getOwnPropertyNames(raw)
+      .map((name) => [name, (raw as unknown as Record<string, unknown>)[name]])
+      .map(([name, f]) => [
+        name,
+        typeof f !== 'function'
+          ? f
+          : (...args: unknown[]) => {
+              calls[name as string] = (calls[name as string] ?? 0) + 1;
+              return (f as (...a: unknown[]) => unknown)(...args);
+            },
+      ]),
+  ) as unknown as NativeAddon;
 }
 
 function load(): { addon?: NativeAddon; status: NativeStatus } {
   const addonPath = ADDON.pathname;
   const refuse = (reason: string) => ({ status: { loaded: false, reason, addonPath } });
   if (process.env.FEWSHOT_NATIVE === '0') return refuse('turned off (FEWSHOT_NATIVE=0)');
-  if (!fs.existsSync(ADDON)) return refuse('not built (no compiler at install, or FEWSHOT_NATIVE=0 then; npm run build:native)');
+  if (!fs.existsSync(ADDON))
+    return refuse('not built (no compiler at install, or FEWSHOT_NATIVE=0 then; npm run build:native)');
   let target: NativeTarget | undefined;
   try {
     target = JSON.parse(fs.readFileSync(TARGET, 'utf8')) as NativeTarget;
@@ -146,13 +209,24 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
   const flags = cpuFlags();
   const missing = flags ? target.requires.filter((f) => !flags.has(f)) : [];
   if (missing.length) {
-    return { status: { loaded: false, target, addonPath,
-      reason: `built for ${target.march}, this CPU lacks ${missing.join(' ')} (rebuild here: npm run build:native)` } };
+    return {
+      status: {
+        loaded: false,
+        target,
+        addonPath,
+        reason: `built for ${target.march}, this CPU lacks ${missing.join(' ')} (rebuild here: npm run build:native)`,
+      },
+    };
   }
   try {
-    return { addon: counted(createRequire(import.meta.url)(addonPath) as NativeAddon), status: { loaded: true, target, addonPath } };
+    return {
+      addon: counted(createRequire(import.meta.url)(addonPath) as NativeAddon),
+      status: { loaded: true, target, addonPath },
+    };
   } catch (err) {
-    return { status: { loaded: false, target, addonPath, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` } };
+    return {
+      status: { loaded: false, target, addonPath, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` },
+    };
   }
 }
 
@@ -177,27 +251,46 @@ type Info = tf.TensorInfo;
 /** Stride 1, no dilation, NHWC, float32: what the native kernels do. */
 function supported(attrs: tf.NamedAttrMap, ...tensors: Info[]): boolean {
   const one = (v: unknown) => v === undefined || v === 1 || (Array.isArray(v) && v.every((d) => d === 1));
-  return one(attrs.strides) && one(attrs.dilations) && (attrs.dataFormat ?? 'NHWC') === 'NHWC'
-    && tensors.every((t) => t.dtype === 'float32');
+  return (
+    one(attrs.strides) &&
+    one(attrs.dilations) &&
+    (attrs.dataFormat ?? 'NHWC') === 'NHWC' &&
+    tensors.every((t) => t.dtype === 'float32')
+  );
 }
 
 const heap = (b: WasmBackend, t: Info) => b.typedArrayFromHeap(t) as Float32Array;
 
 /** A stride-1 convolution's params from its input and filter shapes, output size and padding. */
-function convParams(xShape: number[], filterShape: number[], outHeight: number, outWidth: number,
-  [padTop, padBottom, padLeft, padRight]: number[]): ConvParams {
+function convParams(
+  xShape: number[],
+  filterShape: number[],
+  outHeight: number,
+  outWidth: number,
+  [padTop, padBottom, padLeft, padRight]: number[],
+): ConvParams {
   const [n, h, w, cin] = xShape;
   const [kh, kw, , cout] = filterShape;
   return { n, h, w, cin, kh, kw, cout, outHeight, outWidth, padTop, padBottom, padLeft, padRight };
 }
 
-function forward(native: NativeAddon, b: WasmBackend, x: Info, filter: Info, bias: Info | undefined, attrs: tf.NamedAttrMap, kernel: string): Info {
+function forward(
+  native: NativeAddon,
+  b: WasmBackend,
+  x: Info,
+  filter: Info,
+  bias: Info | undefined,
+  attrs: tf.NamedAttrMap,
+  kernel: string,
+): Info {
   const info = convInfo(x.shape, filter.shape, attrs, kernel);
   const { top, bottom, left, right } = info.padInfo;
   const out = b.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   // Views after makeOutput, which may grow (and so detach) the heap.
-  native.conv2d({ x: heap(b, x), filter: heap(b, filter), bias: bias ? heap(b, bias) : null, out: heap(b, out) },
-    convParams(x.shape, filter.shape, info.outHeight, info.outWidth, [top, bottom, left, right]));
+  native.conv2d(
+    { x: heap(b, x), filter: heap(b, filter), bias: bias ? heap(b, bias) : null, out: heap(b, out) },
+    convParams(x.shape, filter.shape, info.outHeight, info.outWidth, [top, bottom, left, right]),
+  );
   return out;
 }
 
@@ -211,9 +304,20 @@ function conv2D(native: NativeAddon): FastPath {
 
 function fusedConv2D(native: NativeAddon): FastPath {
   return ({ inputs, backend, attrs }: KernelArgs) => {
-    const { x, filter, bias, preluActivationWeights } = inputs as { x: Info; filter: Info; bias?: Info; preluActivationWeights?: Info };
+    const { x, filter, bias, preluActivationWeights } = inputs as {
+      x: Info;
+      filter: Info;
+      bias?: Info;
+      preluActivationWeights?: Info;
+    };
     const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === filter.shape[3]);
-    if (!supported(attrs!, x, filter) || (attrs!.activation ?? 'linear') !== 'linear' || preluActivationWeights || !plainBias) return undefined;
+    if (
+      !supported(attrs!, x, filter) ||
+      (attrs!.activation ?? 'linear') !== 'linear' ||
+      preluActivationWeights ||
+      !plainBias
+    )
+      return undefined;
     return forward(native, backend as unknown as WasmBackend, x, filter, bias, attrs!, tf.FusedConv2D);
   };
 }
@@ -226,8 +330,10 @@ function conv2DBackpropFilter(native: NativeAddon): FastPath {
     const filterShape = attrs!.filterShape as number[];
     const { top, bottom, left, right } = convInfo(x.shape, filterShape, attrs!, tf.Conv2DBackpropFilter).padInfo;
     const dw = b.makeOutput(filterShape, 'float32');
-    native.filterGrad({ x: heap(b, x), dy: heap(b, dy), dw: heap(b, dw) },
-      convParams(x.shape, filterShape, dy.shape[1], dy.shape[2], [top, bottom, left, right]));
+    native.filterGrad(
+      { x: heap(b, x), dy: heap(b, dy), dw: heap(b, dw) },
+      convParams(x.shape, filterShape, dy.shape[1], dy.shape[2], [top, bottom, left, right]),
+    );
     return dw;
   };
 }
@@ -246,15 +352,21 @@ function conv2DBackpropInput(native: NativeAddon): FastPath {
     const { top, left } = convInfo(inputShape, filter.shape, attrs!, tf.Conv2DBackpropInput).padInfo;
     const w = heap(b, filter);
     const flipped = new Float32Array(w.length);
-    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) {
-      flipped[(((kh - 1 - i) * kw + (kw - 1 - j)) * co + o) * ci + c] = w[((i * kw + j) * ci + c) * co + o];
-    }
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++)
+        for (let c = 0; c < ci; c++)
+          for (let o = 0; o < co; o++) {
+            flipped[(((kh - 1 - i) * kw + (kw - 1 - j)) * co + o) * ci + c] = w[((i * kw + j) * ci + c) * co + o];
+          }
     const [, h, wd] = inputShape;
     const [padTop, padLeft] = [kh - 1 - top, kw - 1 - left];
     const pad = [padTop, h - dy.shape[1] - padTop + kh - 1, padLeft, wd - dy.shape[2] - padLeft + kw - 1];
     if (pad.some((p) => p < 0)) return undefined;
     const dx = b.makeOutput(inputShape, 'float32');
-    native.conv2d({ x: heap(b, dy), filter: flipped, bias: null, out: heap(b, dx) }, convParams(dy.shape, [kh, kw, co, ci], h, wd, pad));
+    native.conv2d(
+      { x: heap(b, dy), filter: flipped, bias: null, out: heap(b, dx) },
+      convParams(dy.shape, [kh, kw, co, ci], h, wd, pad),
+    );
     return dx;
   };
 }
@@ -265,15 +377,32 @@ function maxPoolGrad(native: NativeAddon): FastPath {
     const { input, dy } = inputs as { input: Info; dy: Info };
     if (input.dtype !== 'float32') return undefined;
     const b = backend as unknown as WasmBackend;
-    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number],
-      attrs!.filterSize as number | [number, number], attrs!.strides as number | [number, number], 1,
-      attrs!.pad as 'valid' | 'same' | number, attrs!.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      attrs!.filterSize as number | [number, number],
+      attrs!.strides as number | [number, number],
+      1,
+      attrs!.pad as 'valid' | 'same' | number,
+      attrs!.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    );
     const dx = b.makeOutput(input.shape, 'float32');
-    native.maxPoolGrad({ x: heap(b, input), dy: heap(b, dy), dx: heap(b, dx) }, {
-      n: info.batchSize, h: info.inHeight, w: info.inWidth, c: info.inChannels, outHeight: info.outHeight, outWidth: info.outWidth,
-      filterHeight: info.filterHeight, filterWidth: info.filterWidth, strideHeight: info.strideHeight,
-      strideWidth: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
-    });
+    native.maxPoolGrad(
+      { x: heap(b, input), dy: heap(b, dy), dx: heap(b, dx) },
+      {
+        n: info.batchSize,
+        h: info.inHeight,
+        w: info.inWidth,
+        c: info.inChannels,
+        outHeight: info.outHeight,
+        outWidth: info.outWidth,
+        filterHeight: info.filterHeight,
+        filterWidth: info.filterWidth,
+        strideHeight: info.strideHeight,
+        strideWidth: info.strideWidth,
+        padTop: info.padInfo.top,
+        padLeft: info.padInfo.left,
+      },
+    );
     return dx;
   };
 }
@@ -308,40 +437,54 @@ function blockKernelFuncs(native: NativeAddon): [string, tf.KernelFunc][] {
   const params = (t: Info): BatchNormParams => ({ n: t.shape[0], h: t.shape[1], w: t.shape[2], c: t.shape[3] });
   const args = (a: KernelArgs) => ({ b: a.backend as unknown as WasmBackend, i: a.inputs as Record<string, Info> });
   return [
-    [BLOCK_KERNELS.moments, (a) => {
-      // z of any rank, as [pixels, 1, 1, c].
-      const { b, i } = args(a);
-      const c = i.z.shape[i.z.shape.length - 1];
-      const [s1, s2] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
-      native.channelMoments({ z: heap(b, i.z), center: heap(b, i.center), s1: heap(b, s1), s2: heap(b, s2) },
-        { n: i.z.shape.reduce((x, y) => x * y, 1) / c, h: 1, w: 1, c });
-      return [s1, s2];
-    }],
-    [BLOCK_KERNELS.bnReluPool, (a) => {
-      // With attrs.inference (the moving statistics), y alone, in one pass.
-      const { b, i } = args(a);
-      const p = params(i.z);
-      const xhat = a.attrs?.inference ? undefined : b.makeOutput([p.n, p.h, p.w, p.c], 'float32');
-      const y = b.makeOutput([p.n, Math.floor(p.h / 2), Math.floor(p.w / 2), p.c], 'float32');
-      const { z, mean, invStd, gamma, beta } = i;
-      native.bnReluPool({ ...views(b, { z, mean, invStd, gamma, beta, y }), xhat: xhat ? heap(b, xhat) : null }, p);
-      return xhat ? [xhat, y] : y;
-    }],
-    [BLOCK_KERNELS.gradSums, (a) => {
-      const { b, i } = args(a);
-      const c = i.xhat.shape[3];
-      const [dBeta, dGamma] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
-      const { xhat, gamma, beta, dy } = i;
-      native.bnGradSums(views(b, { xhat, gamma, beta, dy, dBeta, dGamma }), params(xhat));
-      return [dBeta, dGamma];
-    }],
-    [BLOCK_KERNELS.gradInput, (a) => {
-      const { b, i } = args(a);
-      const dz = b.makeOutput(i.xhat.shape, 'float32');
-      const { xhat, gamma, beta, dy, mBeta, mGamma, scale } = i;
-      native.bnGradInput(views(b, { xhat, gamma, beta, dy, mBeta, mGamma, scale, dz }), params(xhat));
-      return dz;
-    }],
+    [
+      BLOCK_KERNELS.moments,
+      (a) => {
+        // z of any rank, as [pixels, 1, 1, c].
+        const { b, i } = args(a);
+        const c = i.z.shape[i.z.shape.length - 1];
+        const [s1, s2] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+        native.channelMoments(
+          { z: heap(b, i.z), center: heap(b, i.center), s1: heap(b, s1), s2: heap(b, s2) },
+          { n: i.z.shape.reduce((x, y) => x * y, 1) / c, h: 1, w: 1, c },
+        );
+        return [s1, s2];
+      },
+    ],
+    [
+      BLOCK_KERNELS.bnReluPool,
+      (a) => {
+        // With attrs.inference (the moving statistics), y alone, in one pass.
+        const { b, i } = args(a);
+        const p = params(i.z);
+        const xhat = a.attrs?.inference ? undefined : b.makeOutput([p.n, p.h, p.w, p.c], 'float32');
+        const y = b.makeOutput([p.n, Math.floor(p.h / 2), Math.floor(p.w / 2), p.c], 'float32');
+        const { z, mean, invStd, gamma, beta } = i;
+        native.bnReluPool({ ...views(b, { z, mean, invStd, gamma, beta, y }), xhat: xhat ? heap(b, xhat) : null }, p);
+        return xhat ? [xhat, y] : y;
+      },
+    ],
+    [
+      BLOCK_KERNELS.gradSums,
+      (a) => {
+        const { b, i } = args(a);
+        const c = i.xhat.shape[3];
+        const [dBeta, dGamma] = [b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+        const { xhat, gamma, beta, dy } = i;
+        native.bnGradSums(views(b, { xhat, gamma, beta, dy, dBeta, dGamma }), params(xhat));
+        return [dBeta, dGamma];
+      },
+    ],
+    [
+      BLOCK_KERNELS.gradInput,
+      (a) => {
+        const { b, i } = args(a);
+        const dz = b.makeOutput(i.xhat.shape, 'float32');
+        const { xhat, gamma, beta, dy, mBeta, mGamma, scale } = i;
+        native.bnGradInput(views(b, { xhat, gamma, beta, dy, mBeta, mGamma, scale, dz }), params(xhat));
+        return dz;
+      },
+    ],
     ...inputBlockKernels(native),
   ];
 }
@@ -356,22 +499,53 @@ function inputBlockKernels(native: NativeAddon): [string, tf.KernelFunc][] {
   type Outputs = (i: Record<string, Info>) => [string, number[]][];
   const channels = (i: Record<string, Info>) => [i.kernel.shape[3]];
   const table: [string, Run, number, Outputs][] = [
-    [BLOCK_KERNELS.inputMoments, native.inputBlockMoments as Run, 3, (i) => [['mean', channels(i)], ['variance', channels(i)]]],
-    [BLOCK_KERNELS.inputForward, native.inputBlockForward as Run, 7,
-      (i) => [['y', [i.x.shape[0], Math.floor(i.x.shape[1] / 2), Math.floor(i.x.shape[2] / 2), i.kernel.shape[3]]]]],
-    [BLOCK_KERNELS.inputGradSums, native.inputBlockGradSums as Run, 8, (i) => [['dBeta', channels(i)], ['dGamma', channels(i)]]],
+    [
+      BLOCK_KERNELS.inputMoments,
+      native.inputBlockMoments as Run,
+      3,
+      (i) => [
+        ['mean', channels(i)],
+        ['variance', channels(i)],
+      ],
+    ],
+    [
+      BLOCK_KERNELS.inputForward,
+      native.inputBlockForward as Run,
+      7,
+      (i) => [['y', [i.x.shape[0], Math.floor(i.x.shape[1] / 2), Math.floor(i.x.shape[2] / 2), i.kernel.shape[3]]]],
+    ],
+    [
+      BLOCK_KERNELS.inputGradSums,
+      native.inputBlockGradSums as Run,
+      8,
+      (i) => [
+        ['dBeta', channels(i)],
+        ['dGamma', channels(i)],
+      ],
+    ],
     [BLOCK_KERNELS.inputGrad, native.inputBlockGrad as Run, 11, (i) => [['dw', i.kernel.shape]]],
   ];
-  return table.map(([name, run, inputCount, outputs]) => [name, (a: KernelArgs) => {
-    const b = a.backend as unknown as WasmBackend;
-    const i = a.inputs as Record<string, Info>;
-    const { top, bottom, left, right } = convInfo(i.x.shape, i.kernel.shape, { strides: 1, pad: 'same', dataFormat: 'NHWC' }, name).padInfo;
-    const outs = outputs(i).map(([output, shape]) => [output, b.makeOutput(shape, 'float32')] as const);
-    const inputs = INPUT_BLOCK_INPUTS.slice(0, inputCount).map((input) => [input, i[input]] as const);
-    run.call(native, views(b, Object.fromEntries([...inputs, ...outs])),
-      convParams(i.x.shape, i.kernel.shape, i.x.shape[1], i.x.shape[2], [top, bottom, left, right]));
-    return outs.length === 1 ? outs[0][1] : outs.map(([, o]) => o);
-  }]);
+  return table.map(([name, run, inputCount, outputs]) => [
+    name,
+    (a: KernelArgs) => {
+      const b = a.backend as unknown as WasmBackend;
+      const i = a.inputs as Record<string, Info>;
+      const { top, bottom, left, right } = convInfo(
+        i.x.shape,
+        i.kernel.shape,
+        { strides: 1, pad: 'same', dataFormat: 'NHWC' },
+        name,
+      ).padInfo;
+      const outs = outputs(i).map(([output, shape]) => [output, b.makeOutput(shape, 'float32')] as const);
+      const inputs = INPUT_BLOCK_INPUTS.slice(0, inputCount).map((input) => [input, i[input]] as const);
+      run.call(
+        native,
+        views(b, Object.fromEntries([...inputs, ...outs])),
+        convParams(i.x.shape, i.kernel.shape, i.x.shape[1], i.x.shape[2], [top, bottom, left, right]),
+      );
+      return outs.length === 1 ? outs[0][1] : outs.map(([, o]) => o);
+    },
+  ]);
 }
 
 /**
@@ -385,7 +559,11 @@ function rkdAngleKernel(native: NativeAddon): tf.KernelFunc {
     const b = a.backend as unknown as WasmBackend;
     const { gs, gt } = a.inputs as Record<string, Info>;
     const n = gs.shape[0];
-    const [loss, dgram, ddiag] = [b.makeOutput([], 'float32'), b.makeOutput([n, n], 'float32'), b.makeOutput([n], 'float32')];
+    const [loss, dgram, ddiag] = [
+      b.makeOutput([], 'float32'),
+      b.makeOutput([n, n], 'float32'),
+      b.makeOutput([n], 'float32'),
+    ];
     native.rkdAngle(views(b, { gs, gt, loss, dgram, ddiag }), { n });
     return [loss, dgram, ddiag];
   };
@@ -408,8 +586,10 @@ function protoLogitsKernel(native: NativeAddon): tf.KernelFunc {
     const out = b.makeOutput([n, way * query, way], 'float32');
     // Views after makeOutput, which may grow (and so detach) the heap.
     const ints = (t: Info) => b.typedArrayFromHeap(t) as Int32Array;
-    native.protoLogits({ ...views(b, { embeddings, out }), supportRows: ints(supportRows), queryRows: ints(queryRows) },
-      { rows, dim, n, way, shot, query });
+    native.protoLogits(
+      { ...views(b, { embeddings, out }), supportRows: ints(supportRows), queryRows: ints(queryRows) },
+      { rows, dim, n, way, shot, query },
+    );
     return out;
   };
 }
@@ -443,15 +623,27 @@ export function registerNativeKernels(inUse = true): number {
   enabled = inUse;
   const native = nativeAddon();
   if (!native) return 0;
-  for (const [name, make] of [[tf.Conv2D, conv2D], [tf.FusedConv2D, fusedConv2D],
-    [tf.Conv2DBackpropFilter, conv2DBackpropFilter], [tf.Conv2DBackpropInput, conv2DBackpropInput],
-    [tf.MaxPoolGrad, maxPoolGrad]] as const) {
-    replace(name, cached(name, () => make(native)));
+  for (const [name, make] of [
+    [tf.Conv2D, conv2D],
+    [tf.FusedConv2D, fusedConv2D],
+    [tf.Conv2DBackpropFilter, conv2DBackpropFilter],
+    [tf.Conv2DBackpropInput, conv2DBackpropInput],
+    [tf.MaxPoolGrad, maxPoolGrad],
+  ] as const) {
+    replace(
+      name,
+      cached(name, () => make(native)),
+    );
   }
   // An addon built before protoLogits existed (the code updated, `npm run build:native` not run):
   // evaluation takes the tfjs path, which gives the same floats.
-  const protoLogits = typeof native.protoLogits === 'function' ? [[PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const] : [];
-  for (const [kernelName, kernelFunc] of [...blockKernelFuncs(native), [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const, ...protoLogits]) {
+  const protoLogits =
+    typeof native.protoLogits === 'function' ? [[PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const] : [];
+  for (const [kernelName, kernelFunc] of [
+    ...blockKernelFuncs(native),
+    [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const,
+    ...protoLogits,
+  ]) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   return inUse ? native.threads() : 0;

@@ -38,12 +38,23 @@ function conv(
   [top, bottom, left, right]: number[],
   dilations: [number, number] = [1, 1],
 ): TensorInfo {
-  const pad: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const pad: tf.backend_util.ExplicitPadding = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
   return run(tf.Conv2D, backend, { x, filter }, { strides: 1, pad, dilations, dataFormat: 'NHWC' } as unknown as Attrs);
 }
 
-export function convInfo(inShape: number[], filterShape: number[], attrs: Attrs, kernel: string): tf.backend_util.Conv2DInfo {
-  if (attrs.dataFormat !== 'NHWC') throw new Error(`wasm ${kernel}: only NHWC is supported, got ${String(attrs.dataFormat)}`);
+export function convInfo(
+  inShape: number[],
+  filterShape: number[],
+  attrs: Attrs,
+  kernel: string,
+): tf.backend_util.Conv2DInfo {
+  if (attrs.dataFormat !== 'NHWC')
+    throw new Error(`wasm ${kernel}: only NHWC is supported, got ${String(attrs.dataFormat)}`);
   return tf.backend_util.computeConv2DInfo(
     inShape as [number, number, number, number],
     filterShape as [number, number, number, number],
@@ -88,7 +99,8 @@ const FILTER_GRAD_REDUCTION = 8192;
  */
 function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const b = backend as WasmBackend;
-  const x = inputs.x!, dy = inputs.dy!;
+  const x = inputs.x!,
+    dy = inputs.dy!;
   const info = convInfo(x.shape, attrs!.filterShape as number[], attrs!, tf.Conv2DBackpropFilter);
   const chunk = Math.max(1, Math.floor(FILTER_GRAD_REDUCTION / (info.outHeight * info.outWidth)));
   let sum: TensorInfo | undefined;
@@ -148,7 +160,8 @@ function filterGradChunk(
  */
 function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   const b = backend as WasmBackend;
-  const dy = inputs.dy!, filter = inputs.filter!;
+  const dy = inputs.dy!,
+    filter = inputs.filter!;
   const info = convInfo(attrs!.inputShape as number[], filter.shape, attrs!, tf.Conv2DBackpropInput);
   const { filterHeight: kh, filterWidth: kw, padInfo } = info;
   const pads = [kh - 1 - padInfo.top, kh - 1 - padInfo.bottom, kw - 1 - padInfo.left, kw - 1 - padInfo.right];
@@ -201,11 +214,13 @@ function tile({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   const x = inputs.x!;
   const reps = attrs!.reps as number[];
   if (x.dtype === 'string' || x.dtype === 'complex64') return undefined;
-  const shape = x.shape, rank = shape.length;
+  const shape = x.shape,
+    rank = shape.length;
   const outShape = shape.map((d, i) => d * reps[i]);
   const out = b.makeOutput(outShape, x.dtype);
   if (tf.util.sizeFromShape(outShape) === 0) return out;
-  const src = b.typedArrayFromHeap(x), dst = b.typedArrayFromHeap(out);
+  const src = b.typedArrayFromHeap(x),
+    dst = b.typedArrayFromHeap(out);
   const srcStrides = [...tf.util.computeStrides(shape), 1];
   const dstStrides = [...tf.util.computeStrides(outShape), 1];
   // Copies x's block at axis d into dst, then repeats it reps[d] times along axis d.
@@ -225,7 +240,8 @@ function tile({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
 /** MaxPoolGrad: dy goes to the first maximum of each window (as on the cpu backend). */
 function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   const b = backend as WasmBackend;
-  const input = inputs.input!, dy = inputs.dy!;
+  const input = inputs.input!,
+    dy = inputs.dy!;
   if (input.dtype !== 'float32') return undefined;
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
@@ -237,9 +253,12 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo | undef
   );
   const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight, outWidth, padInfo } = info;
   const dx = b.makeOutput(input.shape, 'float32');
-  const xs = b.typedArrayFromHeap(input), dys = b.typedArrayFromHeap(dy), dxs = b.typedArrayFromHeap(dx);
+  const xs = b.typedArrayFromHeap(input),
+    dys = b.typedArrayFromHeap(dy),
+    dxs = b.typedArrayFromHeap(dx);
   dxs.fill(0);
-  const best = new Float32Array(c), at = new Int32Array(c);
+  const best = new Float32Array(c),
+    at = new Int32Array(c);
   for (let n = 0, o = 0; n < batchSize; n++) {
     for (let oh = 0; oh < outHeight; oh++) {
       const r0 = oh * info.strideHeight - padInfo.top;
@@ -274,9 +293,18 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo | undef
 function slice({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   const x = inputs.x!;
   if (x.dtype === 'string') return undefined;
-  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs!.begin as number[], attrs!.size as number[]);
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as tf.Tensor,
+    attrs!.begin as number[],
+    attrs!.size as number[],
+  );
   if (!tf.slice_util.isSliceContinous(x.shape, begin, size)) return undefined;
-  return copyRange(backend as WasmBackend, x, tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape)), size);
+  return copyRange(
+    backend as WasmBackend,
+    x,
+    tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape)),
+    size,
+  );
 }
 
 /**

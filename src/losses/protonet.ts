@@ -47,7 +47,13 @@ export function batchLogits(
   return tf.tidy(() => {
     const [s, q] = [tf.tensor1d(supportRows, 'int32'), tf.tensor1d(queryRows, 'int32')];
     if (hasNativeProtoLogits()) {
-      return tf.engine().runKernel(PROTO_LOGITS_KERNEL, { embeddings, supportRows: s, queryRows: q }, { way, shot, query }) as tf.Tensor3D;
+      return tf
+        .engine()
+        .runKernel(
+          PROTO_LOGITS_KERNEL,
+          { embeddings, supportRows: s, queryRows: q },
+          { way, shot, query },
+        ) as tf.Tensor3D;
     }
     const protos = tf.mean(tf.reshape(tf.gather(embeddings, s), [n, way, shot, dim]), 2);
     const queries = tf.reshape(tf.gather(embeddings, q), [n, way * query, dim]);

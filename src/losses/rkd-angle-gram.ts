@@ -25,7 +25,8 @@ export interface RkdAngleOptions {
 /** RKD-A's value, with its gradient with respect to the student. [N, Ds], [N, Dt]. */
 export function rkdAngleGram(student: tf.Tensor2D, teacher: tf.Tensor2D, options: RkdAngleOptions = {}): tf.Scalar {
   const { path = 'auto', budget = 1 << 22 } = options;
-  if (path === 'native' && !hasNativeRkdAngle()) throw new Error(`RKD-A: the native kernel is not registered on the ${tf.getBackend()} backend`);
+  if (path === 'native' && !hasNativeRkdAngle())
+    throw new Error(`RKD-A: the native kernel is not registered on the ${tf.getBackend()} backend`);
   const native = path === 'native' || (path === 'auto' && hasNativeRkdAngle());
   return native ? rkdAngleNative(student, teacher) : rkdAngleBounded(student, teacher, budget);
 }
@@ -46,7 +47,10 @@ type Gram = ReturnType<typeof centredGram>;
 function gramCosines(x: Gram, start: number, size: number) {
   return tf.tidy(() => {
     const n = x.gram.shape[0];
-    const a = tf.sub(tf.slice(x.gram, [start, 0], [size, -1]), tf.mul(0.5, tf.expandDims(tf.slice(x.diag, [start], [size]), 1)));
+    const a = tf.sub(
+      tf.slice(x.gram, [start, 0], [size, -1]),
+      tf.mul(0.5, tf.expandDims(tf.slice(x.diag, [start], [size]), 1)),
+    );
     // |x_j - x_i|^2 = G_jj - 2 a_ij: exactly 0 at j = i (and at exact repeats, whose G rows are equal).
     const n2 = tf.sub(tf.expandDims(x.diag, 0), tf.mul(2, a));
     const other = tf.notEqual(tf.oneHot(tf.range(start, start + size, 1, 'int32'), n), 1);
@@ -78,52 +82,57 @@ function rkdAngleBounded(student: tf.Tensor2D, teacher: tf.Tensor2D, budget: num
   const blocks = vertexBlocks(n, budget);
   const scale = 1 / (n * n * n);
   // The teacher is an input (with a zero gradient) so that the tape keeps it for the backward pass.
-  const loss = customGradient(([s, t]: [tf.Tensor2D, tf.Tensor2D], save: (saved: [tf.Tensor2D, tf.Tensor2D]) => void) => {
-    save([s, t]);
-    const value = tf.tidy(() => {
-      const [gs, gt] = [centredGram(s), centredGram(t)];
-      let sum: tf.Tensor = tf.scalar(0);
-      for (const [start, size] of blocks) {
-        // Summed row by row, then over rows: wasm's one-pass float32 sum of a whole block drifts (0.4%).
-        const next = tf.tidy(() => tf.add(sum, tf.sum(tf.sum(huber(cosineGap(gs, gt, start, size).gap), 2))));
-        sum.dispose();
-        sum = next;
-      }
-      return sum;
-    });
-    return {
-      value: tf.mul(value, scale) as tf.Scalar,
-      gradFunc: (dy, [x, teacherSaved]) => {
-        const dx = tf.tidy(() => {
-          const [gs, gt] = [centredGram(x), centredGram(teacherSaved)];
-          // dL/dG (not symmetrised) as an N x N part plus a diagonal, without the factor dy / N^3.
-          let dGram: tf.Tensor = tf.zeros([n, n]);
-          let dDiag: tf.Tensor = tf.zeros([n]);
-          for (const [start, size] of blocks) {
-            const next = tf.tidy(() => {
-              const { cos, rr, r, gap } = cosineGap(gs, gt, start, size);
-              const g = tf.clipByValue(gap, -1, 1); // huber'(gap) = dL/dcos
-              const h = tf.mul(g, rr); // dL/ddot
-              // dL/dr_ij = 2 sum_k g dot r_ik (cos is symmetric in j, k); through r = n2^-1/2:
-              // q_ij = dL/dn2_ij = -r_ij^3 sum_k g dot r_ik = -r_ij^2 sum_k g cos.
-              const q = tf.neg(tf.mul(tf.square(r), tf.sum(tf.mul(g, cos), 2)));
-              // dot = G_jk - G_ij - G_ik + G_ii and n2 = G_jj - 2 G_ij + G_ii, by symmetry in j, k:
-              // dG_jk += sum_i h, dG_ij -= 2 (sum_k h + q), dG_ii += sum_j (sum_k h + q), dG_jj += sum_i q.
-              const rows = tf.add(tf.sum(h, 2), q);
-              const pad = [[start, n - start - size], [0, 0]] as [number, number][];
-              const dG = tf.add(dGram, tf.add(tf.sum(h, 0), tf.pad(tf.mul(-2, rows), pad)));
-              const dD = tf.add(dDiag, tf.add(tf.pad(tf.sum(rows, 1), [pad[0]]), tf.sum(q, 0)));
-              return [dG, dD];
-            });
-            tf.dispose([dGram, dDiag]);
-            [dGram, dDiag] = next;
-          }
-          return gramToInput(dGram, dDiag, gs.c, tf.mul(dy, scale));
-        });
-        return [dx, tf.zerosLike(teacherSaved)];
-      },
-    };
-  });
+  const loss = customGradient(
+    ([s, t]: [tf.Tensor2D, tf.Tensor2D], save: (saved: [tf.Tensor2D, tf.Tensor2D]) => void) => {
+      save([s, t]);
+      const value = tf.tidy(() => {
+        const [gs, gt] = [centredGram(s), centredGram(t)];
+        let sum: tf.Tensor = tf.scalar(0);
+        for (const [start, size] of blocks) {
+          // Summed row by row, then over rows: wasm's one-pass float32 sum of a whole block drifts (0.4%).
+          const next = tf.tidy(() => tf.add(sum, tf.sum(tf.sum(huber(cosineGap(gs, gt, start, size).gap), 2))));
+          sum.dispose();
+          sum = next;
+        }
+        return sum;
+      });
+      return {
+        value: tf.mul(value, scale) as tf.Scalar,
+        gradFunc: (dy, [x, teacherSaved]) => {
+          const dx = tf.tidy(() => {
+            const [gs, gt] = [centredGram(x), centredGram(teacherSaved)];
+            // dL/dG (not symmetrised) as an N x N part plus a diagonal, without the factor dy / N^3.
+            let dGram: tf.Tensor = tf.zeros([n, n]);
+            let dDiag: tf.Tensor = tf.zeros([n]);
+            for (const [start, size] of blocks) {
+              const next = tf.tidy(() => {
+                const { cos, rr, r, gap } = cosineGap(gs, gt, start, size);
+                const g = tf.clipByValue(gap, -1, 1); // huber'(gap) = dL/dcos
+                const h = tf.mul(g, rr); // dL/ddot
+                // dL/dr_ij = 2 sum_k g dot r_ik (cos is symmetric in j, k); through r = n2^-1/2:
+                // q_ij = dL/dn2_ij = -r_ij^3 sum_k g dot r_ik = -r_ij^2 sum_k g cos.
+                const q = tf.neg(tf.mul(tf.square(r), tf.sum(tf.mul(g, cos), 2)));
+                // dot = G_jk - G_ij - G_ik + G_ii and n2 = G_jj - 2 G_ij + G_ii, by symmetry in j, k:
+                // dG_jk += sum_i h, dG_ij -= 2 (sum_k h + q), dG_ii += sum_j (sum_k h + q), dG_jj += sum_i q.
+                const rows = tf.add(tf.sum(h, 2), q);
+                const pad = [
+                  [start, n - start - size],
+                  [0, 0],
+                ] as [number, number][];
+                const dG = tf.add(dGram, tf.add(tf.sum(h, 0), tf.pad(tf.mul(-2, rows), pad)));
+                const dD = tf.add(dDiag, tf.add(tf.pad(tf.sum(rows, 1), [pad[0]]), tf.sum(q, 0)));
+                return [dG, dD];
+              });
+              tf.dispose([dGram, dDiag]);
+              [dGram, dDiag] = next;
+            }
+            return gramToInput(dGram, dDiag, gs.c, tf.mul(dy, scale));
+          });
+          return [dx, tf.zerosLike(teacherSaved)];
+        },
+      };
+    },
+  );
   return loss(student, teacher);
 }
 

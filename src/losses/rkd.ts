@@ -27,7 +27,9 @@ export function rkdDistance(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scal
 
 /** RKD-A by the definition: every [N, N, D] difference and [N, N, N] cosine at once. The reference. */
 export function rkdAngleByDefinition(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.mean(huber(tf.sub(anglePotential(student), stopGradient(anglePotential(teacher))))) as tf.Scalar);
+  return tf.tidy(
+    () => tf.mean(huber(tf.sub(anglePotential(student), stopGradient(anglePotential(teacher))))) as tf.Scalar,
+  );
 }
 
 /** RKD-A as trained: rkdAngleByDefinition's value and gradient from Gram matrices (rkd-angle-gram.ts). */

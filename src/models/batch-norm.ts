@@ -19,23 +19,25 @@ import { BatchNormalizationBase, batchNormState } from '../tfjs-internals.js';
 export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number) {
   const axes = x.shape.map((_, i) => i).slice(0, -1);
   let stats: { mean: tf.Tensor; variance: tf.Tensor } | undefined;
-  const op = customGradient(([xIn, g, b]: [tf.Tensor, tf.Tensor, tf.Tensor], save: (saved: [tf.Tensor, tf.Tensor]) => void) => {
-    const { mean, variance } = tf.moments(xIn, axes);
-    const invStd = tf.rsqrt(tf.add(variance, epsilon));
-    const xhat = tf.mul(tf.sub(xIn, mean), invStd);
-    save([xhat, tf.mul(g, invStd)]);
-    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
-    return {
-      value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy, [xhatSaved, scale]) => {
-        const n = dy.size / dy.shape[dy.rank - 1];
-        const dBeta = tf.sum(dy, axes);
-        const dGamma = tf.sum(tf.mul(dy, xhatSaved), axes);
-        const correction = tf.add(tf.mul(xhatSaved, tf.div(dGamma, n)), tf.div(dBeta, n));
-        return [tf.mul(tf.sub(dy, correction), scale), dGamma, dBeta];
-      },
-    };
-  });
+  const op = customGradient(
+    ([xIn, g, b]: [tf.Tensor, tf.Tensor, tf.Tensor], save: (saved: [tf.Tensor, tf.Tensor]) => void) => {
+      const { mean, variance } = tf.moments(xIn, axes);
+      const invStd = tf.rsqrt(tf.add(variance, epsilon));
+      const xhat = tf.mul(tf.sub(xIn, mean), invStd);
+      save([xhat, tf.mul(g, invStd)]);
+      stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+      return {
+        value: tf.add(tf.mul(xhat, g), b),
+        gradFunc: (dy, [xhatSaved, scale]) => {
+          const n = dy.size / dy.shape[dy.rank - 1];
+          const dBeta = tf.sum(dy, axes);
+          const dGamma = tf.sum(tf.mul(dy, xhatSaved), axes);
+          const correction = tf.add(tf.mul(xhatSaved, tf.div(dGamma, n)), tf.div(dBeta, n));
+          return [tf.mul(tf.sub(dy, correction), scale), dGamma, dBeta];
+        },
+      };
+    },
+  );
   const y = op(x, gamma, beta);
   return { y, mean: stats!.mean, variance: stats!.variance };
 }
@@ -56,7 +58,10 @@ export class LeanBatchNormalization extends BatchNormalizationBase {
   updateMovingAverages(mean: tf.Tensor, variance: tf.Tensor): void {
     const state = batchNormState(this);
     tf.tidy(() => {
-      for (const [moving, batch] of [[state.movingMean, mean], [state.movingVariance, variance]] as const) {
+      for (const [moving, batch] of [
+        [state.movingMean, mean],
+        [state.movingVariance, variance],
+      ] as const) {
         const old = moving.read();
         moving.write(tf.sub(old, tf.mul(tf.sub(old, batch), 1 - state.momentum)));
       }

@@ -42,7 +42,9 @@ function folderLoader(dir: string): tf.io.IOHandler {
       try {
         json = JSON.parse(fs.readFileSync(file, 'utf8'));
       } catch (err) {
-        throw new Error(`${file}: not valid JSON (${(err as Error).message}): a torn or edited checkpoint`, { cause: err });
+        throw new Error(`${file}: not valid JSON (${(err as Error).message}): a torn or edited checkpoint`, {
+          cause: err,
+        });
       }
       const manifest = json.weightsManifest as tf.io.WeightsManifestConfig;
       if (!Array.isArray(manifest)) throw new Error(`${file}: no weightsManifest: not a tfjs layers model`);
@@ -50,15 +52,20 @@ function folderLoader(dir: string): tf.io.IOHandler {
         group.paths.map((p) => {
           // Weight paths stay inside the checkpoint folder.
           const where = path.resolve(dir, p);
-          if (path.dirname(where) !== path.resolve(dir)) throw new Error(`${file}: weight path '${p}' points outside the checkpoint`);
+          if (path.dirname(where) !== path.resolve(dir))
+            throw new Error(`${file}: weight path '${p}' points outside the checkpoint`);
           const bytes = fs.readFileSync(where);
           return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
         }),
       );
-      const needed = manifest.flatMap((g) => g.weights).reduce((sum, w) => sum + (w.dtype === 'bool' ? 1 : 4) * w.shape.reduce((a, b) => a * b, 1), 0);
+      const needed = manifest
+        .flatMap((g) => g.weights)
+        .reduce((sum, w) => sum + (w.dtype === 'bool' ? 1 : 4) * w.shape.reduce((a, b) => a * b, 1), 0);
       const got = buffers.reduce((sum, b) => sum + b.byteLength, 0);
       if (got !== needed) {
-        throw new Error(`${path.join(dir, WEIGHTS_BIN)}: ${got} bytes, ${MODEL_JSON}'s weights need ${needed} (a truncated or torn checkpoint)`);
+        throw new Error(
+          `${path.join(dir, WEIGHTS_BIN)}: ${got} bytes, ${MODEL_JSON}'s weights need ${needed} (a truncated or torn checkpoint)`,
+        );
       }
       return {
         modelTopology: json.modelTopology,

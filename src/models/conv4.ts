@@ -62,11 +62,24 @@ function conv4Blocks(model: tf.LayersModel): [ConvState, tf.layers.Layer][] | un
     const c = convState(conv);
     const p = pool.getConfig();
     const b = bn.getConfig();
-    const ok = conv.getClassName() === 'Conv2D' && c.kernelSize.join() === '3,3' && c.strides.join() === '1,1' && c.padding === 'same'
-      && c.dilationRate.join() === '1,1' && c.activation.getClassName() === 'linear' && c.bias !== undefined
-      && bn.getClassName() === 'BatchNormalization' && (b.axis === -1 || b.axis === 3) && b.center !== false && b.scale !== false
-      && relu.getClassName() === 'ReLU' && relu.getConfig().maxValue == null
-      && pool.getClassName() === 'MaxPooling2D' && String(p.poolSize) === '2,2' && String(p.strides) === '2,2' && p.padding === 'valid';
+    const ok =
+      conv.getClassName() === 'Conv2D' &&
+      c.kernelSize.join() === '3,3' &&
+      c.strides.join() === '1,1' &&
+      c.padding === 'same' &&
+      c.dilationRate.join() === '1,1' &&
+      c.activation.getClassName() === 'linear' &&
+      c.bias !== undefined &&
+      bn.getClassName() === 'BatchNormalization' &&
+      (b.axis === -1 || b.axis === 3) &&
+      b.center !== false &&
+      b.scale !== false &&
+      relu.getClassName() === 'ReLU' &&
+      relu.getConfig().maxValue == null &&
+      pool.getClassName() === 'MaxPooling2D' &&
+      String(p.poolSize) === '2,2' &&
+      String(p.strides) === '2,2' &&
+      p.padding === 'valid';
     if (!ok) return undefined;
     blocks.push([c, bn]);
   }
@@ -111,7 +124,8 @@ export interface EmbedOptions {
 export function embedInference(model: tf.LayersModel, images: tf.Tensor4D, options: EmbedOptions = {}): tf.Tensor2D {
   checkImageShape(model, images.shape.slice(1));
   const blocks = conv4Blocks(model);
-  if (!blocks || !(options.native ?? hasNativeBlockKernels())) return model.apply(images, { training: false }) as tf.Tensor2D;
+  if (!blocks || !(options.native ?? hasNativeBlockKernels()))
+    return model.apply(images, { training: false }) as tf.Tensor2D;
   return tf.tidy(() => {
     let x = images;
     for (const [conv, bn] of blocks) {
@@ -140,7 +154,12 @@ export function embedTraining(model: tf.LayersModel, images: tf.Tensor4D, option
       const [n, h, w] = x.shape;
       const chunk = options.chunk ?? chunkSize(n, h * w, kernel.shape[3]);
       const params = { kernel, bias: conv.bias!.read() as tf.Tensor1D, gamma, beta };
-      const out = convBlockTraining(x, params, { epsilon, chunk, inputGrad: b > 0, native: options.native ?? hasNativeBlockKernels() });
+      const out = convBlockTraining(x, params, {
+        epsilon,
+        chunk,
+        inputGrad: b > 0,
+        native: options.native ?? hasNativeBlockKernels(),
+      });
       bn.updateMovingAverages(out.mean, out.variance);
       x = out.y;
     });

@@ -9,7 +9,11 @@ import * as tf from '@tensorflow/tfjs';
 export type GradientsOf<I extends readonly tf.Tensor[]> = { [K in keyof I]: tf.Tensor };
 
 /** What the forward function returns: the op's value, and its gradient given dy and the saved tensors. */
-export interface CustomGradientResult<T extends tf.Tensor, I extends readonly tf.Tensor[], S extends readonly tf.Tensor[]> {
+export interface CustomGradientResult<
+  T extends tf.Tensor,
+  I extends readonly tf.Tensor[],
+  S extends readonly tf.Tensor[],
+> {
   readonly value: T;
   readonly gradFunc: (dy: T, saved: S) => GradientsOf<I>;
 }

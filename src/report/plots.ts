@@ -40,7 +40,11 @@ const top = (title: string | { text: string; subtitle: string }, values: readonl
 });
 
 /** Accuracy (%) with interval bars against `xTitle`, one colour per series, side by side at each x. */
-export function accuracySpec(points: readonly AccuracyPoint[], xTitle: string, title: string | { text: string; subtitle: string }): TopLevelSpec {
+export function accuracySpec(
+  points: readonly AccuracyPoint[],
+  xTitle: string,
+  title: string | { text: string; subtitle: string },
+): TopLevelSpec {
   const xs = new Set(points.map((p) => p.x)).size;
   const series = new Set(points.map((p) => p.series)).size;
   return {
@@ -55,7 +59,10 @@ export function accuracySpec(points: readonly AccuracyPoint[], xTitle: string, t
     layer: [
       {
         mark: { type: 'errorbar', ticks: true },
-        encoding: { y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: 'accuracy % (95% interval)' }, y2: { field: 'hi' } },
+        encoding: {
+          y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: 'accuracy % (95% interval)' },
+          y2: { field: 'hi' },
+        },
       },
       { mark: { type: 'point', filled: true, size: 60 }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
     ],
@@ -75,12 +82,23 @@ export function curvesSpec(points: readonly CurvePoint[], title: string): TopLev
       encoding: {
         x: { field: 'episode', type: 'quantitative', title: 'training episode' },
         y: { field: 'value', type: 'quantitative', scale: { zero: false }, title: null },
-        color: { field: 'group', type: 'nominal', legend: LEGEND, scale: { scheme: groups > 10 ? 'category20' : 'tableau10' } },
+        color: {
+          field: 'group',
+          type: 'nominal',
+          legend: LEGEND,
+          scale: { scheme: groups > 10 ? 'category20' : 'tableau10' },
+        },
         detail: [{ field: 'group' }, { field: 'seed' }],
       },
       // Dashes on the lines only, so that the seed legend shows dashes, not dots.
       layer: [
-        { mark: 'line', encoding: seeds > 1 ? { strokeDash: { field: 'seed', type: 'nominal', title: 'seed', legend: { symbolSize: 400 } } } : {} },
+        {
+          mark: 'line',
+          encoding:
+            seeds > 1
+              ? { strokeDash: { field: 'seed', type: 'nominal', title: 'seed', legend: { symbolSize: 400 } } }
+              : {},
+        },
         { mark: { type: 'point', filled: true, size: 14 } },
       ],
     },

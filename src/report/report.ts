@@ -37,7 +37,13 @@ const METRICS: Record<string, { name: string; scale: number }> = {
   valAccuracy: { name: 'validation accuracy %', scale: 100 },
 };
 
-function chooseX(file: string, headers: readonly string[], rows: readonly SweepRow[], varying: readonly string[], x?: string): string {
+function chooseX(
+  file: string,
+  headers: readonly string[],
+  rows: readonly SweepRow[],
+  varying: readonly string[],
+  x?: string,
+): string {
   const columns = [...settingNames(headers), 'suite', 'testWay', 'testShot'];
   if (x !== undefined) {
     if (!columns.includes(x)) throw new Error(`--x '${x}' is not a column of ${file} (one of ${columns.join(', ')})`);
@@ -47,11 +53,16 @@ function chooseX(file: string, headers: readonly string[], rows: readonly SweepR
   return swept.find((n) => rows.every((r) => r[n] !== '' && Number.isFinite(Number(r[n])))) ?? swept[0] ?? 'suite';
 }
 
-function accuracyPoints(tables: SweepTables, rows: readonly SweepRow[], x: string): { points: AccuracyPoint[]; across: string } {
+function accuracyPoints(
+  tables: SweepTables,
+  rows: readonly SweepRow[],
+  x: string,
+): { points: AccuracyPoint[]; across: string } {
   const others = legendSettings(tables.varying).filter((n) => n !== x && n !== 'seed');
   const numeric = rows.every((r) => r[x] !== '' && Number.isFinite(Number(r[x])));
   const at = (r: SweepRow) => (numeric ? Number(r[x]) : r[x]);
-  const series = (r: SweepRow) => [describeSettings(r, others), x === 'suite' ? '' : r.suite].filter(Boolean).join('  ') || 'all';
+  const series = (r: SweepRow) =>
+    [describeSettings(r, others), x === 'suite' ? '' : r.suite].filter(Boolean).join('  ') || 'all';
   if (x !== 'seed' && tables.seedGroups.length > 0) {
     const points = tables.seedGroups.map((g) => {
       const [mean, half] = [100 * g.accuracy.mean, Number.isFinite(g.accuracy.t95) ? 100 * g.accuracy.t95 : 0];
@@ -70,7 +81,13 @@ function accuracyPoints(tables: SweepTables, rows: readonly SweepRow[], x: strin
 /** Folders holding a log.jsonl: the folder itself, or a distillation's gen<g>/ folders. */
 function logFolders(dir: string): string[] {
   if (fs.existsSync(path.join(dir, 'log.jsonl'))) return [dir];
-  const gens = fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => /^gen\d+$/.test(d)).sort().map((d) => path.join(dir, d)) : [];
+  const gens = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((d) => /^gen\d+$/.test(d))
+        .sort()
+        .map((d) => path.join(dir, d))
+    : [];
   const found = gens.filter((g) => fs.existsSync(path.join(g, 'log.jsonl')));
   if (found.length === 0) throw new Error(`${dir}: no log.jsonl, here or in gen*/ (not a run folder)`);
   return found;
@@ -78,17 +95,26 @@ function logFolders(dir: string): string[] {
 
 function curvePoints(dir: string, run: { group: string; seed: string }): CurvePoint[] {
   const file = path.join(dir, 'log.jsonl');
-  return fs.readFileSync(file, 'utf8').split('\n').flatMap((text, i) => {
-    if (!text.trim()) return [];
-    let line: Record<string, unknown>;
-    try {
-      line = JSON.parse(text);
-    } catch {
-      throw new Error(`${file}:${i + 1}: not a JSON line`);
-    }
-    return Object.entries(METRICS).filter(([k]) => typeof line[k] === 'number')
-      .map(([k, m]) => ({ ...run, metric: m.name, episode: line.episode as number, value: m.scale * (line[k] as number) }));
-  });
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((text, i) => {
+      if (!text.trim()) return [];
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        throw new Error(`${file}:${i + 1}: not a JSON line`);
+      }
+      return Object.entries(METRICS)
+        .filter(([k]) => typeof line[k] === 'number')
+        .map(([k, m]) => ({
+          ...run,
+          metric: m.name,
+          episode: line.episode as number,
+          value: m.scale * (line[k] as number),
+        }));
+    });
 }
 
 export async function writeSweepReport(csv: string, options: ReportOptions): Promise<SweepReport> {
@@ -96,8 +122,10 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
   const merged = await mergeSweeps([csv], { allowMixedCode: options.allowMixedCode });
   const table = { file: csv, headers: merged.headers, rows: merged.rows };
   if (merged.dropped.length) {
-    throw new Error(`${csv}:${table.rows.length + 2}: the last line has no newline (a row cut by a kill?): not reported; ` +
-      're-run the sweep (it resumes the point), or end the line if it is complete');
+    throw new Error(
+      `${csv}:${table.rows.length + 2}: the last line has no newline (a row cut by a kill?): not reported; ` +
+        're-run the sweep (it resumes the point), or end the line if it is complete',
+    );
   }
   if (table.rows.length === 0) throw new Error(`${csv}: no rows to report`);
   const tables = sweepTables(table);
@@ -107,20 +135,46 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
   fs.mkdirSync(options.out, { recursive: true });
 
   const accuracy = accuracyPoints(tables, table.rows, x);
-  files.push(...await renderPlot(accuracySpec(accuracy.points, x, { text: `Accuracy against ${x}`, subtitle: accuracy.across }), path.join(options.out, 'accuracy')));
+  files.push(
+    ...(await renderPlot(
+      accuracySpec(accuracy.points, x, { text: `Accuracy against ${x}`, subtitle: accuracy.across }),
+      path.join(options.out, 'accuracy'),
+    )),
+  );
 
   // Each run's legend: its swept settings (and seed), found through the CSV's checkpoint paths.
   const grouping = legendSettings(tables.varying).filter((n) => n !== 'seed');
-  const runOf = new Map(table.rows.map((r) => [path.normalize(path.dirname(r.checkpoint)), { group: describeSettings(r, grouping) || 'all', seed: r.seed ?? '' }]));
-  const runDirs = options.logs ?? [...new Set(table.rows.map((r) => path.dirname(r.checkpoint)))].filter((d) => fs.existsSync(d));
-  const curves = runDirs.flatMap(logFolders).flatMap((d) => curvePoints(d, runOf.get(path.normalize(d)) ?? { group: d, seed: '' }));
-  if (curves.length > 0) files.push(...await renderPlot(curvesSpec(curves, 'Training curves (log.jsonl)'), path.join(options.out, 'curves')));
-  else notes.push('no training logs found (the run folders are not on this machine): no curves plot; name them with --logs');
+  const runOf = new Map(
+    table.rows.map((r) => [
+      path.normalize(path.dirname(r.checkpoint)),
+      { group: describeSettings(r, grouping) || 'all', seed: r.seed ?? '' },
+    ]),
+  );
+  const runDirs =
+    options.logs ?? [...new Set(table.rows.map((r) => path.dirname(r.checkpoint)))].filter((d) => fs.existsSync(d));
+  const curves = runDirs
+    .flatMap(logFolders)
+    .flatMap((d) => curvePoints(d, runOf.get(path.normalize(d)) ?? { group: d, seed: '' }));
+  if (curves.length > 0)
+    files.push(
+      ...(await renderPlot(curvesSpec(curves, 'Training curves (log.jsonl)'), path.join(options.out, 'curves'))),
+    );
+  else
+    notes.push(
+      'no training logs found (the run folders are not on this machine): no curves plot; name them with --logs',
+    );
 
-  const fixed = Object.entries(tables.fixed).map(([k, v]) => `\`${k}=${v}\``).join(', ');
-  const section = (t: { title: string; note: string; headers: readonly string[]; rows: readonly (readonly string[])[] }) =>
-    `## ${t.title}\n\n${t.note}\n\n${markdownTable(t.headers, t.rows)}\n`;
-  const image = (file: string, alt: string) => `![${alt}](${path.basename(file)}) ([SVG](${path.basename(file).replace(/\.png$/, '.svg')}))\n`;
+  const fixed = Object.entries(tables.fixed)
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(', ');
+  const section = (t: {
+    title: string;
+    note: string;
+    headers: readonly string[];
+    rows: readonly (readonly string[])[];
+  }) => `## ${t.title}\n\n${t.note}\n\n${markdownTable(t.headers, t.rows)}\n`;
+  const image = (file: string, alt: string) =>
+    `![${alt}](${path.basename(file)}) ([SVG](${path.basename(file).replace(/\.png$/, '.svg')}))\n`;
   const markdown = [
     `# Sweep report: ${path.basename(csv)}\n`,
     `${table.rows.length} rows, ${new Set(table.rows.map((r) => r.key)).size} points; backend: ${[...new Set(table.rows.map((r) => r.backend))].join(', ')}; ` +
@@ -130,7 +184,9 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
     ...(tables.seeds ? [section(tables.seeds)] : []),
     '## Plots\n',
     image(path.join(options.out, 'accuracy.png'), `accuracy against ${x}`),
-    ...(curves.length > 0 ? [image(path.join(options.out, 'curves.png'), 'training curves')] : notes.map((n) => `(${n})\n`)),
+    ...(curves.length > 0
+      ? [image(path.join(options.out, 'curves.png'), 'training curves')]
+      : notes.map((n) => `(${n})\n`)),
   ].join('\n');
   const md = path.join(options.out, 'report.md');
   writeFileAtomic(md, [Buffer.from(markdown)]);

@@ -30,7 +30,9 @@ const pct = (x: number, digits = 2) => (Number.isFinite(x) ? (100 * x).toFixed(d
 
 /** Numbers as numbers, the rest as text. */
 const compareValues = (a: string, b: string) =>
-  (a !== '' && b !== '' && Number.isFinite(Number(a)) && Number.isFinite(Number(b)) ? Number(a) - Number(b) : a.localeCompare(b));
+  a !== '' && b !== '' && Number.isFinite(Number(a)) && Number.isFinite(Number(b))
+    ? Number(a) - Number(b)
+    : a.localeCompare(b);
 
 export function sweepTables(unsorted: SweepTable): SweepTables {
   const names = settingNames(unsorted.headers);
@@ -46,30 +48,46 @@ export function sweepTables(unsorted: SweepTable): SweepTables {
   }
   const points: Table = {
     title: 'Accuracy per point and suite',
-    note: 'Mean accuracy (%) over each suite\'s frozen test episodes, with its 95% interval 1.96 * std / sqrt(episodes).',
+    note: "Mean accuracy (%) over each suite's frozen test episodes, with its 95% interval 1.96 * std / sqrt(episodes).",
     headers: [...varying, 'suite', 'accuracy %', '95% CI', 'episodes', 'train episodes', 'train s'],
     rows: table.rows.map((r: SweepRow) => [
-      ...varying.map((n) => r[n]), r.suite, pct(Number(r.accuracy)), pct(Number(r.ci95)), r.testEpisodes, r.trainEpisodes, r.trainSeconds,
+      ...varying.map((n) => r[n]),
+      r.suite,
+      pct(Number(r.accuracy)),
+      pct(Number(r.ci95)),
+      r.testEpisodes,
+      r.trainEpisodes,
+      r.trainSeconds,
     ]),
   };
   const seedGroups = varying.includes('seed') ? groupSeeds(table.rows, varying) : [];
   const groupNames = varying.filter((n) => n !== 'seed');
-  const seeds: Table | undefined = seedGroups.length === 0 ? undefined : {
-    title: 'Across seeds',
-    note: 'Mean over training seeds of each seed\'s mean accuracy (%); std is the sample standard deviation across seeds ' +
-      '(percentage points); the interval is t-based, t(0.975, n - 1) * std / sqrt(n) for n seeds. ' +
-      'The last column is the mean of the seeds\' own episode intervals: seed-to-seed spread that it does not show.',
-    headers: [...groupNames, 'suite', 'seeds', 'mean %', 'std', '95% CI (t, seeds)', 'mean episode CI'],
-    rows: seedGroups.map((g) => [
-      ...groupNames.map((n) => g.settings[n]), g.suite, String(g.seeds.length),
-      pct(g.accuracy.mean), pct(g.accuracy.std), pct(g.accuracy.t95), pct(g.episodeCi95),
-    ]),
-  };
+  const seeds: Table | undefined =
+    seedGroups.length === 0
+      ? undefined
+      : {
+          title: 'Across seeds',
+          note:
+            "Mean over training seeds of each seed's mean accuracy (%); std is the sample standard deviation across seeds " +
+            '(percentage points); the interval is t-based, t(0.975, n - 1) * std / sqrt(n) for n seeds. ' +
+            "The last column is the mean of the seeds' own episode intervals: seed-to-seed spread that it does not show.",
+          headers: [...groupNames, 'suite', 'seeds', 'mean %', 'std', '95% CI (t, seeds)', 'mean episode CI'],
+          rows: seedGroups.map((g) => [
+            ...groupNames.map((n) => g.settings[n]),
+            g.suite,
+            String(g.seeds.length),
+            pct(g.accuracy.mean),
+            pct(g.accuracy.std),
+            pct(g.accuracy.t95),
+            pct(g.episodeCi95),
+          ]),
+        };
   return { varying, fixed, points, seeds, seedGroups };
 }
 
 /** The settings that tell rows apart in plot legends: `method` goes when a `label` names the variant. */
-export const legendSettings = (varying: readonly string[]) => varying.filter((n) => !(n === 'method' && varying.includes('label')));
+export const legendSettings = (varying: readonly string[]) =>
+  varying.filter((n) => !(n === 'method' && varying.includes('label')));
 
 export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;

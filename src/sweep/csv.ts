@@ -10,8 +10,21 @@ import { writeFileAtomic } from '../atomic.js';
 
 /** The columns after the settings. */
 export const RESULT_COLUMNS = [
-  'suite', 'testWay', 'testShot', 'testQuery', 'testEpisodes', 'accuracy', 'ci95', 'std',
-  'trainEpisodes', 'resumedFrom', 'trainSeconds', 'evalSeconds', 'backend', 'code', 'checkpoint',
+  'suite',
+  'testWay',
+  'testShot',
+  'testQuery',
+  'testEpisodes',
+  'accuracy',
+  'ci95',
+  'std',
+  'trainEpisodes',
+  'resumedFrom',
+  'trainSeconds',
+  'evalSeconds',
+  'backend',
+  'code',
+  'checkpoint',
 ] as const;
 
 /**
@@ -49,7 +62,8 @@ function checkRow(file: string, line: number, row: SweepRow): void {
   const accuracy = Number(row.accuracy);
   if (!/^[0-9a-f]{16}$/.test(row.key)) throw new Error(`${file}:${line}: key '${row.key}' is not 16 hex digits`);
   if (!row.suite) throw new Error(`${file}:${line}: empty suite`);
-  if (row.accuracy === '' || !(accuracy >= 0 && accuracy <= 1)) throw new Error(`${file}:${line}: accuracy '${row.accuracy}' is not in [0, 1]`);
+  if (row.accuracy === '' || !(accuracy >= 0 && accuracy <= 1))
+    throw new Error(`${file}:${line}: accuracy '${row.accuracy}' is not in [0, 1]`);
 }
 
 /**
@@ -58,13 +72,16 @@ function checkRow(file: string, line: number, row: SweepRow): void {
  */
 export function checkOneCodeVersion(tables: readonly SweepTable[], allow = false, current?: string): void {
   if (allow) return;
-  let first: { place: string; code: string } | undefined = current === undefined ? undefined : { place: 'this process', code: current };
+  let first: { place: string; code: string } | undefined =
+    current === undefined ? undefined : { place: 'this process', code: current };
   for (const t of tables) {
     t.rows.forEach((row, i) => {
       if (!first) first = { place: `${t.file}:${i + 2}`, code: row.code };
       else if (row.code !== first.code) {
-        throw new Error(`${t.file}:${i + 2}: made by code ${row.code || '(unknown)'}, but ${first.place} by ${first.code || '(unknown)'}: ` +
-          'results of different code versions (pass --allow-mixed-code to combine them anyway)');
+        throw new Error(
+          `${t.file}:${i + 2}: made by code ${row.code || '(unknown)'}, but ${first.place} by ${first.code || '(unknown)'}: ` +
+            'results of different code versions (pass --allow-mixed-code to combine them anyway)',
+        );
       }
     });
   }
@@ -95,7 +112,8 @@ export async function readSweepCsv(file: string, options: { repair?: boolean } =
   const [headers, ...body] = records;
   checkHeaders(file, headers);
   const rows = body.map((values, i) => {
-    if (values.length !== headers.length) throw new Error(`${file}:${i + 2}: ${values.length} columns, the header has ${headers.length}`);
+    if (values.length !== headers.length)
+      throw new Error(`${file}:${i + 2}: ${values.length} columns, the header has ${headers.length}`);
     const row = Object.fromEntries(headers.map((h, j) => [h, values[j]]));
     checkRow(file, i + 2, row);
     return row;
@@ -103,19 +121,31 @@ export async function readSweepCsv(file: string, options: { repair?: boolean } =
   return { file, headers, rows, dropped };
 }
 
-export async function csvText(headers: readonly string[], rows: readonly Readonly<Record<string, unknown>>[], withHeader: boolean): Promise<string> {
+export async function csvText(
+  headers: readonly string[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+  withHeader: boolean,
+): Promise<string> {
   const cells = rows.map((r) => headers.map((h) => (r[h] === undefined ? '' : String(r[h]))));
   // As a row of its own: fast-csv writes no header line for no rows.
   return writeToString(withHeader ? [[...headers], ...cells] : cells, { headers: false, includeEndRowDelimiter: true });
 }
 
 /** Writes a whole sweep CSV at once (all or nothing). */
-export async function writeSweepCsv(file: string, headers: readonly string[], rows: readonly SweepRow[]): Promise<void> {
+export async function writeSweepCsv(
+  file: string,
+  headers: readonly string[],
+  rows: readonly SweepRow[],
+): Promise<void> {
   writeFileAtomic(file, [Buffer.from(await csvText(headers, rows, true))]);
 }
 
 /** Appends rows in one write: complete rows, or (after a kill) at most one half line, which reading drops. */
-export async function appendSweepRows(file: string, headers: readonly string[], rows: readonly Readonly<Record<string, unknown>>[]): Promise<void> {
+export async function appendSweepRows(
+  file: string,
+  headers: readonly string[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+): Promise<void> {
   fs.appendFileSync(file, await csvText(headers, rows, false));
 }
 
@@ -132,7 +162,9 @@ export async function openSweepCsv(file: string, headers: readonly string[]): Pr
   if (table.headers.join(',') !== headers.join(',')) {
     let i = 0;
     while (table.headers[i] === headers[i]) i++;
-    throw new Error(`${file}: its columns differ from this sweep's (column ${i + 1}: '${table.headers[i] ?? ''}', expected '${headers[i] ?? ''}'): another spec's CSV? write to another --out`);
+    throw new Error(
+      `${file}: its columns differ from this sweep's (column ${i + 1}: '${table.headers[i] ?? ''}', expected '${headers[i] ?? ''}'): another spec's CSV? write to another --out`,
+    );
   }
   return table;
 }

@@ -29,12 +29,20 @@ function options(staleSeconds: number, onCompromised: (err: Error) => void) {
  * Takes the lock folder `lockPath` if it is free (or stale), trying `retries` times more with
  * backoff while another process holds it; undefined when it is still held.
  */
-export async function tryLock(lockPath: string, staleSeconds = DEFAULT_LOCK_STALE_SECONDS, retries = 0): Promise<HeldLock | undefined> {
+export async function tryLock(
+  lockPath: string,
+  staleSeconds = DEFAULT_LOCK_STALE_SECONDS,
+  retries = 0,
+): Promise<HeldLock | undefined> {
   let lost: Error | undefined;
   try {
     // proper-lockfile locks a file `f` as the folder `f.lock`; lockfilePath names that folder itself.
     const release = await lockfile.lock(lockPath, {
-      ...options(staleSeconds, (err) => { lost = err; }), lockfilePath: lockPath, retries: { retries, minTimeout: 20, maxTimeout: 1000 },
+      ...options(staleSeconds, (err) => {
+        lost = err;
+      }),
+      lockfilePath: lockPath,
+      retries: { retries, minTimeout: 20, maxTimeout: 1000 },
     });
     return { lost: () => lost, release: () => (lost ? Promise.resolve() : release()) };
   } catch (err) {
@@ -44,7 +52,11 @@ export async function tryLock(lockPath: string, staleSeconds = DEFAULT_LOCK_STAL
 }
 
 /** Runs `fn` holding `lockPath` (held only for moments, as the CSV's is), waiting for another process to release it. */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T>, staleSeconds = DEFAULT_LOCK_STALE_SECONDS): Promise<T> {
+export async function withLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  staleSeconds = DEFAULT_LOCK_STALE_SECONDS,
+): Promise<T> {
   // Backoff from 20 ms to 1 s: 600 tries span the stale time and more, after which the lock is taken over.
   const lock = await tryLock(lockPath, staleSeconds, 600);
   if (!lock) throw new Error(`${lockPath}: still locked by another process after 600 tries (about 10 minutes)`);

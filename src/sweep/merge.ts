@@ -4,7 +4,16 @@
  * training results differ between its rows (an edited file), and rows made by different versions of
  * the code unless allowed. Each message names both places.
  */
-import { POINT_RESULT_COLUMNS, SweepRow, SweepTable, checkOneCodeVersion, readSweepCsv, rowId, settingNames, writeSweepCsv } from './csv.js';
+import {
+  POINT_RESULT_COLUMNS,
+  SweepRow,
+  SweepTable,
+  checkOneCodeVersion,
+  readSweepCsv,
+  rowId,
+  settingNames,
+  writeSweepCsv,
+} from './csv.js';
 
 export interface MergeResult {
   readonly headers: readonly string[];
@@ -30,25 +39,34 @@ export async function mergeSweeps(files: readonly string[], options: MergeOption
   const rows: SweepRow[] = [];
   for (const table of tables) {
     if (table.headers.join(',') !== headers.join(',')) {
-      throw new Error(`${table.file}: its columns differ from ${tables[0].file}'s: shards of one spec have the same columns`);
+      throw new Error(
+        `${table.file}: its columns differ from ${tables[0].file}'s: shards of one spec have the same columns`,
+      );
     }
     table.rows.forEach((row, i) => {
       const same = byRow.get(rowId(row));
       if (same) {
         const other = same.table.rows[same.i];
         const differ = headers.find((h) => other[h] !== row[h]);
-        throw new Error(`${place(table, i)}: point ${row.key} on suite ${row.suite} is also at ${place(same.table, same.i)} (` +
-          (differ ? `with another ${differ}: '${row[differ]}' vs '${other[differ]}'` : 'a duplicate') + '): each (point, suite) must come from one shard');
+        throw new Error(
+          `${place(table, i)}: point ${row.key} on suite ${row.suite} is also at ${place(same.table, same.i)} (` +
+            (differ ? `with another ${differ}: '${row[differ]}' vs '${other[differ]}'` : 'a duplicate') +
+            '): each (point, suite) must come from one shard',
+        );
       }
       const first = byPoint.get(row.key);
       if (first && first.table !== table) {
-        throw new Error(`${place(table, i)}: point ${row.key} also has rows at ${place(first.table, first.i)}: ` +
-          'the same point run in two shards (each point belongs to one)');
+        throw new Error(
+          `${place(table, i)}: point ${row.key} also has rows at ${place(first.table, first.i)}: ` +
+            'the same point run in two shards (each point belongs to one)',
+        );
       }
       const differ = first && pointColumns.find((c) => first.table.rows[first.i][c] !== row[c]);
       if (first && differ) {
-        throw new Error(`${place(table, i)}: point ${row.key} has ${differ} '${row[differ]}' but '${first.table.rows[first.i][differ]}' at ` +
-          `${place(first.table, first.i)}: the same point with different settings or results`);
+        throw new Error(
+          `${place(table, i)}: point ${row.key} has ${differ} '${row[differ]}' but '${first.table.rows[first.i][differ]}' at ` +
+            `${place(first.table, first.i)}: the same point with different settings or results`,
+        );
       }
       byRow.set(rowId(row), { table, i });
       if (!first) byPoint.set(row.key, { table, i });
@@ -60,7 +78,11 @@ export async function mergeSweeps(files: readonly string[], options: MergeOption
 }
 
 /** Merges shard CSVs into `out` (all or nothing). */
-export async function mergeSweepFiles(files: readonly string[], out: string, options: MergeOptions = {}): Promise<MergeResult> {
+export async function mergeSweepFiles(
+  files: readonly string[],
+  out: string,
+  options: MergeOptions = {},
+): Promise<MergeResult> {
   const merged = await mergeSweeps(files, options);
   await writeSweepCsv(out, merged.headers, merged.rows);
   return merged;

@@ -30,7 +30,10 @@ export async function preflight(spec: SweepSpec, points: readonly SweepPoint[]):
     const config = point.settings as unknown as DistillConfig & { method: string };
     try {
       const { dataset } = await openRun(config, open);
-      if (config.method === 'distill') await once(canonicalJson(['teacher', config.teacher, shape(dataset)]), () => checkTeacher(config.teacher, dataset));
+      if (config.method === 'distill')
+        await once(canonicalJson(['teacher', config.teacher, shape(dataset)]), () =>
+          checkTeacher(config.teacher, dataset),
+        );
       for (const file of spec.suites) {
         await once(canonicalJson(['suite', file, config.dataDir, shape(dataset)]), async () => {
           const source = await openEpisodeSource(file, (d, s) => open(d, s, config.dataDir));
@@ -38,7 +41,10 @@ export async function preflight(spec: SweepSpec, points: readonly SweepPoint[]):
         });
       }
     } catch (err) {
-      throw new Error(`${spec.file}: point ${point.index} (${point.key}): ${(err as Error).message}; nothing was trained`, { cause: err });
+      throw new Error(
+        `${spec.file}: point ${point.index} (${point.key}): ${(err as Error).message}; nothing was trained`,
+        { cause: err },
+      );
     }
   }
 }

@@ -19,7 +19,16 @@ import { DistillConfig, distill, generationDir } from '../train/distill.js';
 import { LogLine, runPaths } from '../train/run-folder.js';
 import { ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
 import { codeLabel } from '../provenance.js';
-import { SweepRow, SweepTable, appendSweepRows, checkOneCodeVersion, openSweepCsv, readSweepCsv, rowId, sweepHeaders } from './csv.js';
+import {
+  SweepRow,
+  SweepTable,
+  appendSweepRows,
+  checkOneCodeVersion,
+  openSweepCsv,
+  readSweepCsv,
+  rowId,
+  sweepHeaders,
+} from './csv.js';
 import { DEFAULT_LOCK_STALE_SECONDS, HeldLock, lockAge, tryLock, withLock } from './lock.js';
 import { preflight } from './preflight.js';
 import { Shard, shardPoints } from './shard.js';
@@ -64,7 +73,12 @@ interface TrainedPoint {
   readonly trainSeconds: number;
 }
 
-async function trainPoint(point: SweepPoint, dir: string, lock: HeldLock, options: SweepOptions): Promise<TrainedPoint> {
+async function trainPoint(
+  point: SweepPoint,
+  dir: string,
+  lock: HeldLock,
+  options: SweepOptions,
+): Promise<TrainedPoint> {
   const { method, label: _label, ...config } = point.settings;
   let ran = 0;
   const run = {
@@ -87,21 +101,45 @@ async function trainPoint(point: SweepPoint, dir: string, lock: HeldLock, option
     trainEpisodes = results.reduce((sum, r) => sum + r.state.episode, 0);
     modelDir = runPaths(generationDir(dir, c.generations)).best;
   } else {
-    const result = await trainProtoNet(config as unknown as ProtoNetConfig, dir, { ...run, resume: hasCheckpoint(runPaths(dir).checkpoint) });
+    const result = await trainProtoNet(config as unknown as ProtoNetConfig, dir, {
+      ...run,
+      resume: hasCheckpoint(runPaths(dir).checkpoint),
+    });
     trainEpisodes = result.state.episode;
     modelDir = runPaths(dir).best;
   }
   return { modelDir, trainEpisodes, resumedFrom: trainEpisodes - ran, trainSeconds: (Date.now() - started) / 1000 };
 }
 
-function pointRows(point: SweepPoint, trained: TrainedPoint, scores: readonly SuiteScore[], backend: string): SweepRow[] {
-  return scores.map((s) => Object.fromEntries(Object.entries({
-    key: point.key, ...point.settings,
-    suite: s.suite, testWay: s.way, testShot: s.shot, testQuery: s.query, testEpisodes: s.episodes,
-    accuracy: s.accuracy, ci95: s.ci95, std: s.std,
-    trainEpisodes: trained.trainEpisodes, resumedFrom: trained.resumedFrom, trainSeconds: trained.trainSeconds.toFixed(1),
-    evalSeconds: s.seconds.toFixed(1), backend, code: codeLabel(), checkpoint: trained.modelDir,
-  }).map(([k, v]) => [k, String(v)])));
+function pointRows(
+  point: SweepPoint,
+  trained: TrainedPoint,
+  scores: readonly SuiteScore[],
+  backend: string,
+): SweepRow[] {
+  return scores.map((s) =>
+    Object.fromEntries(
+      Object.entries({
+        key: point.key,
+        ...point.settings,
+        suite: s.suite,
+        testWay: s.way,
+        testShot: s.shot,
+        testQuery: s.query,
+        testEpisodes: s.episodes,
+        accuracy: s.accuracy,
+        ci95: s.ci95,
+        std: s.std,
+        trainEpisodes: trained.trainEpisodes,
+        resumedFrom: trained.resumedFrom,
+        trainSeconds: trained.trainSeconds.toFixed(1),
+        evalSeconds: s.seconds.toFixed(1),
+        backend,
+        code: codeLabel(),
+        checkpoint: trained.modelDir,
+      }).map(([k, v]) => [k, String(v)]),
+    ),
+  );
 }
 
 interface Sweep {
@@ -129,12 +167,21 @@ async function runPoint(sweep: Sweep, point: SweepPoint, lockPath: string): Prom
     // Another worker may have finished it between the look above and the lock.
     const missing = await missingSuites(sweep, point);
     if (missing.length === 0) return 'done';
-    options.onPoint?.(point, missing.map((s) => s.name));
+    options.onPoint?.(
+      point,
+      missing.map((s) => s.name),
+    );
     const dir = pointDir(spec, point);
     const trained = await trainPoint(point, dir, lock, options);
-    const scores = await evaluateCheckpoint(trained.modelDir, missing.map((s) => s.file), {
-      data: point.settings.dataDir as string | undefined, backend: options.backend, out: path.join(dir, 'eval'),
-    });
+    const scores = await evaluateCheckpoint(
+      trained.modelDir,
+      missing.map((s) => s.file),
+      {
+        data: point.settings.dataDir as string | undefined,
+        backend: options.backend,
+        out: path.join(dir, 'eval'),
+      },
+    );
     const rows = pointRows(point, trained, scores, options.backend);
     await withLock(sweep.csvLock, () => appendSweepRows(options.out, sweep.headers, rows), sweep.stale);
     options.onPointDone?.(point, rows);
@@ -151,7 +198,14 @@ export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<
   // Teachers, caches and suites of every point, before anything is written or trained.
   await preflight(spec, mine);
   const stale = options.lockStaleSeconds ?? DEFAULT_LOCK_STALE_SECONDS;
-  const sweep: Sweep = { spec, options, headers: sweepHeaders(settingColumns(spec, points)), suites, csvLock: `${options.out}.lock`, stale };
+  const sweep: Sweep = {
+    spec,
+    options,
+    headers: sweepHeaders(settingColumns(spec, points)),
+    suites,
+    csvLock: `${options.out}.lock`,
+    stale,
+  };
   fs.mkdirSync(spec.runs, { recursive: true });
   const table: SweepTable = await withLock(sweep.csvLock, () => openSweepCsv(options.out, sweep.headers), stale);
   checkOneCodeVersion([table], options.allowMixedCode, codeLabel());

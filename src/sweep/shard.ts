@@ -16,9 +16,14 @@ export interface Shard {
 export function slurmShard(env: NodeJS.ProcessEnv = process.env): Shard {
   const [id, min, max, count] = ['ID', 'MIN', 'MAX', 'COUNT'].map((k) => Number(env[`SLURM_ARRAY_TASK_${k}`] ?? NaN));
   if (![id, min, max, count].every(Number.isInteger)) {
-    throw new Error('--shard slurm: not in a Slurm array task (SLURM_ARRAY_TASK_ID, _MIN, _MAX and _COUNT are not all set)');
+    throw new Error(
+      '--shard slurm: not in a Slurm array task (SLURM_ARRAY_TASK_ID, _MIN, _MAX and _COUNT are not all set)',
+    );
   }
-  if (max - min + 1 !== count) throw new Error(`--shard slurm: the array ${min}-${max} has ${count} tasks: use a contiguous --array without a step or a list`);
+  if (max - min + 1 !== count)
+    throw new Error(
+      `--shard slurm: the array ${min}-${max} has ${count} tasks: use a contiguous --array without a step or a list`,
+    );
   return { index: id - min, count };
 }
 

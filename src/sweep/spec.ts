@@ -43,11 +43,29 @@ type Kind = 'string' | 'method' | 'int>0' | 'int>=0' | '>0' | '>=0';
 
 /** Every setting a spec may name, and what its values must be. */
 export const SETTING_KINDS: Readonly<Record<string, Kind>> = {
-  method: 'method', label: 'string',
-  dataset: 'string', split: 'string', dataDir: 'string', valSuite: 'string',
-  way: 'int>0', shot: 'int>0', query: 'int>0', width: 'int>0',
-  episodes: 'int>0', lr: '>0', lrHalveEvery: 'int>0', validateEvery: 'int>0', patience: 'int>=0', logEvery: 'int>0', seed: 'int>=0',
-  teacher: 'string', generations: 'int>0', lambdaD: '>=0', lambdaA: '>=0', lambdaKD: '>=0', temperature: '>0',
+  method: 'method',
+  label: 'string',
+  dataset: 'string',
+  split: 'string',
+  dataDir: 'string',
+  valSuite: 'string',
+  way: 'int>0',
+  shot: 'int>0',
+  query: 'int>0',
+  width: 'int>0',
+  episodes: 'int>0',
+  lr: '>0',
+  lrHalveEvery: 'int>0',
+  validateEvery: 'int>0',
+  patience: 'int>=0',
+  logEvery: 'int>0',
+  seed: 'int>=0',
+  teacher: 'string',
+  generations: 'int>0',
+  lambdaD: '>=0',
+  lambdaA: '>=0',
+  lambdaKD: '>=0',
+  temperature: '>0',
 };
 
 export const METHODS = ['protonet', 'distill'] as const;
@@ -61,7 +79,9 @@ const SPEC_FIELDS = ['name', 'description', 'runs', 'suites', 'base', 'variants'
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -71,7 +91,8 @@ export const pointKey = (settings: Settings): string => sha256(canonicalJson(set
 
 function checkName(file: string, field: string, name: string): Kind {
   const kind = SETTING_KINDS[name];
-  if (!kind) throw new Error(`${file}: unknown setting '${field}' (settings: ${Object.keys(SETTING_KINDS).join(', ')})`);
+  if (!kind)
+    throw new Error(`${file}: unknown setting '${field}' (settings: ${Object.keys(SETTING_KINDS).join(', ')})`);
   return kind;
 }
 
@@ -93,7 +114,8 @@ function checkValue(file: string, field: string, name: string, value: unknown): 
 }
 
 function checkSettings(file: string, field: string, raw: unknown): Settings {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: field '${field}' must be an object of settings`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`${file}: field '${field}' must be an object of settings`);
   return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, checkValue(file, `${field}.${k}`, k, v)]));
 }
 
@@ -103,13 +125,17 @@ export function readSweepSpec(file: string): SweepSpec {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${file}: ${code ? `cannot read sweep spec (${code})` : `not valid JSON (${(err as Error).message})`}`, { cause: err });
+    throw new Error(
+      `${file}: ${code ? `cannot read sweep spec (${code})` : `not valid JSON (${(err as Error).message})`}`,
+      { cause: err },
+    );
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: a sweep spec is a JSON object`);
   const unknown = Object.keys(raw).find((k) => !SPEC_FIELDS.includes(k));
   if (unknown) throw new Error(`${file}: unknown field '${unknown}' (fields: ${SPEC_FIELDS.join(', ')})`);
   for (const key of ['name', 'description', 'runs']) {
-    if (raw[key] !== undefined && (typeof raw[key] !== 'string' || raw[key] === '')) throw new Error(`${file}: field '${key}' must be a non-empty string`);
+    if (raw[key] !== undefined && (typeof raw[key] !== 'string' || raw[key] === ''))
+      throw new Error(`${file}: field '${key}' must be a non-empty string`);
   }
   const given = raw.suites;
   if (!Array.isArray(given) || given.length === 0 || given.some((s) => typeof s !== 'string')) {
@@ -126,17 +152,22 @@ export function readSweepSpec(file: string): SweepSpec {
   const names = suites.map((s, i) => at(i, () => readSuite(s).name));
   // Rows are keyed by (point, suite name).
   const twice = names.findIndex((n, i) => names.indexOf(n) !== i);
-  if (twice >= 0) throw new Error(`${file}: field 'suites[${twice}]': suite name '${names[twice]}' is already in the list`);
+  if (twice >= 0)
+    throw new Error(`${file}: field 'suites[${twice}]': suite name '${names[twice]}' is already in the list`);
   if (raw.variants !== undefined && (!Array.isArray(raw.variants) || raw.variants.length === 0)) {
     throw new Error(`${file}: field 'variants' must be a non-empty array of settings objects`);
   }
   const gridRaw = raw.grid ?? {};
-  if (typeof gridRaw !== 'object' || Array.isArray(gridRaw)) throw new Error(`${file}: field 'grid' must be an object: setting -> array of values`);
-  const grid = Object.fromEntries(Object.entries(gridRaw as object).map(([k, values]) => {
-    checkName(file, `grid.${k}`, k);
-    if (!Array.isArray(values) || values.length === 0) throw new Error(`${file}: field 'grid.${k}' must be a non-empty array of values`);
-    return [k, values.map((v, i) => checkValue(file, `grid.${k}[${i}]`, k, v))];
-  }));
+  if (typeof gridRaw !== 'object' || Array.isArray(gridRaw))
+    throw new Error(`${file}: field 'grid' must be an object: setting -> array of values`);
+  const grid = Object.fromEntries(
+    Object.entries(gridRaw as object).map(([k, values]) => {
+      checkName(file, `grid.${k}`, k);
+      if (!Array.isArray(values) || values.length === 0)
+        throw new Error(`${file}: field 'grid.${k}' must be a non-empty array of values`);
+      return [k, values.map((v, i) => checkValue(file, `grid.${k}[${i}]`, k, v))];
+    }),
+  );
   const name = (raw.name as string | undefined) ?? path.basename(file).replace(/\.json$/i, '');
   return {
     file,
@@ -153,7 +184,12 @@ export function readSweepSpec(file: string): SweepSpec {
 /** Defaults filled in; a ProtoNet point carries no distillation settings (so that it is one point). */
 function resolve(raw: Settings): Settings {
   const method = (raw.method as string | undefined) ?? 'protonet';
-  const settings: Record<string, SettingValue> = { ...DEFAULTS, ...(method === 'distill' ? DISTILL_DEFAULTS : {}), ...raw, method };
+  const settings: Record<string, SettingValue> = {
+    ...DEFAULTS,
+    ...(method === 'distill' ? DISTILL_DEFAULTS : {}),
+    ...raw,
+    method,
+  };
   if (method === 'protonet') for (const k of DISTILL_ONLY) delete settings[k];
   return settings;
 }
@@ -167,14 +203,20 @@ function cartesian(grid: SweepSpec['grid']): Settings[] {
 
 /** `width=16 seed=1`: a point's settings among `names`. */
 export function describeSettings(settings: Settings, names: readonly string[]): string {
-  return names.filter((n) => settings[n] !== undefined && settings[n] !== '').map((n) => `${n}=${settings[n]}`).join(' ');
+  return names
+    .filter((n) => settings[n] !== undefined && settings[n] !== '')
+    .map((n) => `${n}=${settings[n]}`)
+    .join(' ');
 }
 
 /**
  * Settings with two or more values among `records` (absent and empty do not count: a ProtoNet point
  * has no lambdaD, which does not make lambdaD swept), in the order of `names`.
  */
-export function varyingSettings(records: readonly Settings[], names = [...new Set(records.flatMap((r) => Object.keys(r)))]): string[] {
+export function varyingSettings(
+  records: readonly Settings[],
+  names = [...new Set(records.flatMap((r) => Object.keys(r)))],
+): string[] {
   return names.filter((n) => new Set(records.map((r) => r[n]).filter((v) => v !== undefined && v !== '')).size > 1);
 }
 
@@ -198,9 +240,12 @@ export function expandSweep(spec: SweepSpec): SweepPoint[] {
   for (const p of points) {
     const where = `${spec.file}: point ${p.index} (${describeSettings(p.settings, varying) || 'the only point'})`;
     const s = p.settings as Record<string, number | string>;
-    if (s.method === 'distill' && s.teacher === undefined) throw new Error(`${where}: a distill point needs 'teacher' (a model folder) in base, a variant or the grid`);
+    if (s.method === 'distill' && s.teacher === undefined)
+      throw new Error(`${where}: a distill point needs 'teacher' (a model folder) in base, a variant or the grid`);
     if ((s.validateEvery as number) % (s.logEvery as number) !== 0) {
-      throw new Error(`${where}: 'validateEvery' (${s.validateEvery}) must be a multiple of 'logEvery' (${s.logEvery})`);
+      throw new Error(
+        `${where}: 'validateEvery' (${s.validateEvery}) must be a multiple of 'logEvery' (${s.logEvery})`,
+      );
     }
   }
   return points;

@@ -32,7 +32,10 @@ export class Adam {
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
 
-  constructor(private readonly variables: readonly tf.Variable[], options: AdamOptions = {}) {
+  constructor(
+    private readonly variables: readonly tf.Variable[],
+    options: AdamOptions = {},
+  ) {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-7;
@@ -73,10 +76,13 @@ export class Adam {
   /** Restores moments saved by `weights()` and the step count saved beside them. */
   restore(weights: readonly NamedTensor[], step: number): void {
     const n = this.variables.length;
-    if (weights.length !== 2 * n) throw new Error(`optimizer state holds ${weights.length} tensors, the model needs ${2 * n}`);
+    if (weights.length !== 2 * n)
+      throw new Error(`optimizer state holds ${weights.length} tensors, the model needs ${2 * n}`);
     [...this.m, ...this.v].forEach((target, i) => {
       if (!tf.util.arraysEqual(target.shape, weights[i].tensor.shape)) {
-        throw new Error(`optimizer tensor ${weights[i].name} has shape [${weights[i].tensor.shape}], the model needs [${target.shape}]`);
+        throw new Error(
+          `optimizer tensor ${weights[i].name} has shape [${weights[i].tensor.shape}], the model needs [${target.shape}]`,
+        );
       }
       target.assign(weights[i].tensor);
     });

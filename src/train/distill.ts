@@ -38,7 +38,12 @@ export interface DistillConfig extends ProtoNetConfig, DistillWeights {
 
 /** The RKD literature's weights for a choice of relations: each alone, or both at half weight. */
 export function rkdWeights(relations: 'none' | 'd' | 'a' | 'da'): Pick<DistillWeights, 'lambdaD' | 'lambdaA'> {
-  return { none: { lambdaD: 0, lambdaA: 0 }, d: { lambdaD: 25, lambdaA: 0 }, a: { lambdaD: 0, lambdaA: 50 }, da: { lambdaD: 12.5, lambdaA: 25 } }[relations];
+  return {
+    none: { lambdaD: 0, lambdaA: 0 },
+    d: { lambdaD: 25, lambdaA: 0 },
+    a: { lambdaD: 0, lambdaA: 50 },
+    da: { lambdaD: 12.5, lambdaA: 25 },
+  }[relations];
 }
 
 /** Prototypical loss + weighted RKD-D, RKD-A, KD against the teacher; every term logged. */
@@ -46,7 +51,8 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
   const teacherCache = new TeacherCache(teacher);
   return (images, episode, shape) => {
     const supportCount = shape.way * shape.shot;
-    const split = (e: tf.Tensor2D) => [tf.slice(e, [0, 0], [supportCount, -1]), tf.slice(e, [supportCount, 0], [-1, -1])] as tf.Tensor2D[];
+    const split = (e: tf.Tensor2D) =>
+      [tf.slice(e, [0, 0], [supportCount, -1]), tf.slice(e, [supportCount, 0], [-1, -1])] as tf.Tensor2D[];
     const s = embedTraining(student, images);
     // The teacher embeds in inference mode (its variables are not among those trained), each image
     // once per run, and only when some term needs it: a same-budget baseline (every weight 0) runs
@@ -76,12 +82,15 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
  * folder in any error (missing, not a readable model, another image shape).
  */
 async function loadTeacher(dir: string, dataset: FewShotDataset): Promise<tf.LayersModel> {
-  if (!fs.existsSync(path.join(dir, 'model.json'))) throw new Error(`--teacher ${dir}: no model there (expected a run's best/ folder with model.json)`);
+  if (!fs.existsSync(path.join(dir, 'model.json')))
+    throw new Error(`--teacher ${dir}: no model there (expected a run's best/ folder with model.json)`);
   let teacher: tf.LayersModel;
   try {
     teacher = await loadModel(dir);
   } catch (err) {
-    throw new Error(`--teacher ${dir}: cannot load the model (${(err as Error).message.split('\n')[0]})`, { cause: err });
+    throw new Error(`--teacher ${dir}: cannot load the model (${(err as Error).message.split('\n')[0]})`, {
+      cause: err,
+    });
   }
   try {
     checkImageShape(teacher, dataset.imageShape, `--teacher ${dir} on ${dataset.name}`);
@@ -114,22 +123,25 @@ export async function distill(config: DistillConfig, dir: string, options: RunOp
   const results: TrainResult[] = [];
   for (let g = 1; g <= config.generations; g++) {
     const genDir = generationDir(dir, g);
-    const teacher = first ?? await loadTeacher(g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best, dataset);
+    const teacher =
+      first ?? (await loadTeacher(g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best, dataset));
     first = undefined;
     // Generation 1 starts from the weights a ProtoNet run of the same seed starts from: a fair baseline.
     const student = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed + g - 1 });
     try {
-      results.push(await trainEpisodic({
-        model: student,
-        objective: distillationObjective(student, teacher, config),
-        dataset,
-        shape: config,
-        schedule: config,
-        validation,
-        dir: genDir,
-        ...options,
-        resume: hasCheckpoint(runPaths(genDir).checkpoint),
-      }));
+      results.push(
+        await trainEpisodic({
+          model: student,
+          objective: distillationObjective(student, teacher, config),
+          dataset,
+          shape: config,
+          schedule: config,
+          validation,
+          dir: genDir,
+          ...options,
+          resume: hasCheckpoint(runPaths(genDir).checkpoint),
+        }),
+      );
     } finally {
       student.dispose();
       teacher.dispose();

@@ -13,7 +13,15 @@ import { hasCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import { Adam } from './adam.js';
 import { ensureBackend } from '../backend.js';
 import { evaluateEpisodes } from '../eval/evaluate.js';
-import { LogLine, appendLog, assertFiniteWeights, restartLog, restoreTrainingCheckpoint, runPaths, saveTrainingCheckpoint } from './run-folder.js';
+import {
+  LogLine,
+  appendLog,
+  assertFiniteWeights,
+  restartLog,
+  restoreTrainingCheckpoint,
+  runPaths,
+  saveTrainingCheckpoint,
+} from './run-folder.js';
 import { Objective, trainStep, trainableVariables } from './step.js';
 
 export interface TrainSchedule {
@@ -102,7 +110,9 @@ function improves(state: TrainState, val: { mean: number; loss: number }, select
  */
 export function checkRun(dataset: FewShotDataset, shape: EpisodeShape, schedule: TrainSchedule): EpisodeSampler {
   if (schedule.validateEvery % schedule.logEvery !== 0) {
-    throw new Error(`--validate-every (${schedule.validateEvery}) must be a multiple of --log-every (${schedule.logEvery})`);
+    throw new Error(
+      `--validate-every (${schedule.validateEvery}) must be a multiple of --log-every (${schedule.logEvery})`,
+    );
   }
   const sampler = new EpisodeSampler(dataset, shape, schedule.seed);
   // A catalog (ids only) or a broken cache fails here, not after the run folder is made.
@@ -120,7 +130,14 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
   let bestWeights: tf.Tensor[] | undefined;
   const variables = trainableVariables(model);
   const optimizer = new Adam(variables);
-  let state: TrainState = { episode: 0, bestValAccuracy: -1, bestValLoss: Infinity, bestEpisode: 0, sinceBest: 0, stopped: false };
+  let state: TrainState = {
+    episode: 0,
+    bestValAccuracy: -1,
+    bestValLoss: Infinity,
+    bestEpisode: 0,
+    sinceBest: 0,
+    stopped: false,
+  };
   if (run.resume && dir !== undefined && hasCheckpoint(runPaths(dir).checkpoint)) {
     const saved = await restoreTrainingCheckpoint<TrainState>(dir, model, optimizer);
     state = { ...saved, bestValLoss: saved.bestValLoss ?? Infinity };
@@ -166,8 +183,19 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
           Object.assign(line, { valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
           if (improves(state, val, selectBy)) {
             assertFiniteWeights(model, state.episode);
-            Object.assign(state, { bestValAccuracy: val.mean, bestValLoss: val.loss, bestEpisode: state.episode, sinceBest: 0 });
-            if (dir !== undefined) await saveCheckpoint(runPaths(dir).best, model, { episode: state.episode, valAccuracy: val.mean, valCi95: val.ci95, valLoss: val.loss });
+            Object.assign(state, {
+              bestValAccuracy: val.mean,
+              bestValLoss: val.loss,
+              bestEpisode: state.episode,
+              sinceBest: 0,
+            });
+            if (dir !== undefined)
+              await saveCheckpoint(runPaths(dir).best, model, {
+                episode: state.episode,
+                valAccuracy: val.mean,
+                valCi95: val.ci95,
+                valLoss: val.loss,
+              });
             else {
               tf.dispose(bestWeights);
               bestWeights = model.getWeights().map((w) => w.clone());

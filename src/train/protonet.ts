@@ -52,7 +52,10 @@ export interface RunOptions {
 export type DatasetOpener = (dataset: string, split: string, dataDir?: string) => FewShotDataset;
 
 /** The validation episodes a config names (a suite file, or a shipped suite by name), if any. */
-export async function openValidation(config: ProtoNetConfig, open: DatasetOpener = openDataset): Promise<Validation | undefined> {
+export async function openValidation(
+  config: ProtoNetConfig,
+  open: DatasetOpener = openDataset,
+): Promise<Validation | undefined> {
   if (!config.valSuite) return undefined;
   const source = await openEpisodeSource(resolveSuite(config.valSuite), (d, s) => open(d, s, config.dataDir));
   return { dataset: source.dataset, episodes: source.frozen.episodes };
@@ -62,7 +65,10 @@ export async function openValidation(config: ProtoNetConfig, open: DatasetOpener
  * What a run of `config` reads (its dataset split and validation suite), opened and checked against
  * the episode shape and each other: everything that can fail before a run folder is written.
  */
-export async function openRun(config: ProtoNetConfig, open: DatasetOpener = openDataset): Promise<{ dataset: FewShotDataset; validation?: Validation }> {
+export async function openRun(
+  config: ProtoNetConfig,
+  open: DatasetOpener = openDataset,
+): Promise<{ dataset: FewShotDataset; validation?: Validation }> {
   const dataset = open(config.dataset, config.split, config.dataDir);
   const validation = await openValidation(config, open);
   checkRun(dataset, config, config);
@@ -71,7 +77,11 @@ export async function openRun(config: ProtoNetConfig, open: DatasetOpener = open
 }
 
 /** Trains a ProtoNet into the run folder `dir` (config.json, log.jsonl, checkpoint/, best/). */
-export async function trainProtoNet(config: ProtoNetConfig, dir: string, options: RunOptions = {}): Promise<TrainResult> {
+export async function trainProtoNet(
+  config: ProtoNetConfig,
+  dir: string,
+  options: RunOptions = {},
+): Promise<TrainResult> {
   await ensureBackend();
   const { dataset, validation } = await openRun(config);
   if (!options.resume) writeRunConfig(dir, config);

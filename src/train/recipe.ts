@@ -30,16 +30,27 @@ export interface Recipe {
 function snellOmniglot(shot: 1 | 5): Recipe {
   return {
     name: `snell2017-omniglot-${shot}shot`,
-    description: `Prototypical Networks on Omniglot, ${shot}-shot model (Snell et al. 2017): Conv-4 64, 60-way ${shot}-shot 5-query ` +
+    description:
+      `Prototypical Networks on Omniglot, ${shot}-shot model (Snell et al. 2017): Conv-4 64, 60-way ${shot}-shot 5-query ` +
       `episodes, Adam 1e-3 halved every 2000 episodes, best by 5-way ${shot}-shot validation loss, then retrained on trainval`,
     config: {
-      dataset: 'omniglot', split: 'train', valSuite: `omniglot-val-5w${shot}s`,
-      way: 60, shot, query: 5, width: 64,
-      lr: 1e-3, lrHalveEvery: 2000,
+      dataset: 'omniglot',
+      split: 'train',
+      valSuite: `omniglot-val-5w${shot}s`,
+      way: 60,
+      shot,
+      query: 5,
+      width: 64,
+      lr: 1e-3,
+      lrHalveEvery: 2000,
       // Validation every 500 episodes; 10 without a lower loss (5000 episodes, two or three lr halvings,
       // after which the lr is too small to change the model) stop the stage. 40,000 is only a cap.
-      episodes: 40000, validateEvery: 500, patience: 10, selectBy: 'loss',
-      logEvery: 50, seed: 0,
+      episodes: 40000,
+      validateEvery: 500,
+      patience: 10,
+      selectBy: 'loss',
+      logEvery: 50,
+      seed: 0,
     },
     finalSplit: 'trainval',
   };
@@ -78,7 +89,8 @@ export function recipeConfig(recipe: Recipe, overrides: Partial<ProtoNetConfig> 
 export function finalStageConfig(config: RecipeRunConfig, episodes: number): ProtoNetConfig {
   const { recipe: _recipe, finalSplit, ...rest } = config;
   // Without validation the interval only paces checkpoints: frequent, since students' steps are slow.
-  const checkpointEvery = [100, 50].find((n) => episodes % n === 0 && n % config.logEvery === 0) ?? config.validateEvery;
+  const checkpointEvery =
+    [100, 50].find((n) => episodes % n === 0 && n % config.logEvery === 0) ?? config.validateEvery;
   return { ...rest, split: finalSplit, valSuite: undefined, episodes, patience: 0, validateEvery: checkpointEvery };
 }
 
@@ -92,7 +104,8 @@ export interface RecipeResult {
  * was unfinished; each stage resumes bit-identically from its last checkpoint.
  */
 export async function trainRecipe(
-  config: RecipeRunConfig, dir: string,
+  config: RecipeRunConfig,
+  dir: string,
   options: RunOptions & { onStage?: (stage: 'select' | 'final', episodes: number) => void } = {},
 ): Promise<RecipeResult> {
   if (!options.resume) writeRunConfig(dir, config);
@@ -101,9 +114,14 @@ export async function trainRecipe(
   const stage = (stageDir: string) => ({ ...options, resume: hasCheckpoint(runPaths(stageDir).checkpoint) });
   options.onStage?.('select', selectConfig.episodes);
   const select = await trainProtoNet(selectConfig, paths.select, stage(paths.select));
-  if (select.state.bestEpisode <= 0) throw new Error(`${paths.select}: no validated model to take the episode count from`);
+  if (select.state.bestEpisode <= 0)
+    throw new Error(`${paths.select}: no validated model to take the episode count from`);
   options.onStage?.('final', select.state.bestEpisode);
-  const final = await trainProtoNet(finalStageConfig(config, select.state.bestEpisode), paths.final, stage(paths.final));
+  const final = await trainProtoNet(
+    finalStageConfig(config, select.state.bestEpisode),
+    paths.final,
+    stage(paths.final),
+  );
   return { select, final };
 }
 

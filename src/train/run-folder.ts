@@ -28,7 +28,9 @@ export function readRunConfig<C>(dir: string): C {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not a JSON object');
     return config as C;
   } catch (err) {
-    throw new Error(`${file}: not a run config (${(err as Error).message}); the run cannot be resumed from it`, { cause: err });
+    throw new Error(`${file}: not a run config (${(err as Error).message}); the run cannot be resumed from it`, {
+      cause: err,
+    });
   }
 }
 
@@ -46,7 +48,9 @@ export function refuseExistingRun(dir: string): void {
 /** Writes a run's config.json, with the provenance of the process that started the run. */
 export function writeRunConfig(dir: string, config: object): void {
   const { provenance: _previous, ...settings } = config as { provenance?: unknown };
-  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify({ ...settings, provenance: provenance(currentBackendLine()) }, null, 2) + '\n')]);
+  writeFileAtomic(path.join(dir, 'config.json'), [
+    Buffer.from(JSON.stringify({ ...settings, provenance: provenance(currentBackendLine()) }, null, 2) + '\n'),
+  ]);
 }
 
 /** A log line: the interval's mean of each term, its speed and the process's memory. */
@@ -65,7 +69,10 @@ export interface LogLine {
 
 function readLog(file: string, upTo: number): LogLine[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
     .map((l, i) => {
       try {
         return JSON.parse(l) as LogLine;
@@ -98,17 +105,32 @@ export function assertFiniteWeights(model: tf.LayersModel, episode: number): voi
 }
 
 /** Saves the latest state to checkpoint/, with the provenance of the code that wrote it. */
-export async function saveTrainingCheckpoint(dir: string, model: tf.LayersModel, state: object, optimizer: Adam, episode: number): Promise<void> {
+export async function saveTrainingCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  state: object,
+  optimizer: Adam,
+  episode: number,
+): Promise<void> {
   assertFiniteWeights(model, episode);
   // Each checkpoint says which code wrote it (a run resumed across versions shows it here).
-  await saveCheckpoint(runPaths(dir).checkpoint, model, { ...state, provenance: provenance(currentBackendLine()) }, optimizer.weights());
+  await saveCheckpoint(
+    runPaths(dir).checkpoint,
+    model,
+    { ...state, provenance: provenance(currentBackendLine()) },
+    optimizer.weights(),
+  );
 }
 
 /**
  * Restores weights and optimizer moments from checkpoint/ into `model` and `optimizer`; returns the
  * loop state saved with them.
  */
-export async function restoreTrainingCheckpoint<S extends { episode: number }>(dir: string, model: tf.LayersModel, optimizer: Adam): Promise<S> {
+export async function restoreTrainingCheckpoint<S extends { episode: number }>(
+  dir: string,
+  model: tf.LayersModel,
+  optimizer: Adam,
+): Promise<S> {
   const file = runPaths(dir).checkpoint;
   const saved = await loadCheckpoint<S>(file);
   model.setWeights(saved.model.getWeights());

@@ -18,9 +18,15 @@ export interface Objective {
 
 /** A loss that stopped being a number: the run stops and its checkpoints stay as they were. */
 export class DivergedError extends Error {
-  constructor(readonly episode: number, readonly term: string, readonly value: number) {
-    super(`training diverged at episode ${episode}: ${term} is ${value}; the last checkpoint and best model are kept ` +
-      '(lower --lr, or check the data)');
+  constructor(
+    readonly episode: number,
+    readonly term: string,
+    readonly value: number,
+  ) {
+    super(
+      `training diverged at episode ${episode}: ${term} is ${value}; the last checkpoint and best model are kept ` +
+        '(lower --lr, or check the data)',
+    );
   }
 }
 
@@ -34,8 +40,13 @@ export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
  * then one Adam update. Returns the loss terms' values.
  */
 export function trainStep(
-  objective: Objective, variables: tf.Variable[], optimizer: Adam, lr: number,
-  images: tf.Tensor4D, episode: Episode, shape: EpisodeShape,
+  objective: Objective,
+  variables: tf.Variable[],
+  optimizer: Adam,
+  lr: number,
+  images: tf.Tensor4D,
+  episode: Episode,
+  shape: EpisodeShape,
 ): Record<string, number> {
   let names: string[] = [];
   let termValues: tf.Tensor1D | undefined;
@@ -54,7 +65,10 @@ export function trainStep(
     tf.dispose(Object.values(grads));
     throw new DivergedError(optimizer.step + 1, bad, values[bad]);
   }
-  optimizer.apply(variables.map((v) => grads[v.name]), lr);
+  optimizer.apply(
+    variables.map((v) => grads[v.name]),
+    lr,
+  );
   tf.dispose(Object.values(grads));
   return values;
 }

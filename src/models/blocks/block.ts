@@ -77,27 +77,60 @@ export interface PostConv {
   /** Per-channel sum of (z - center) and, if asked, of its square. */
   moments(z: tf.Tensor4D, center: tf.Tensor1D, squares: boolean): tf.Tensor1D[];
   /** xhat = (z - mean) * invStd, and y = maxPool(relu(gamma * xhat + beta)). */
-  forward(z: tf.Tensor4D, mean: tf.Tensor1D, invStd: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D): { xhat: tf.Tensor4D; y: tf.Tensor4D };
+  forward(
+    z: tf.Tensor4D,
+    mean: tf.Tensor1D,
+    invStd: tf.Tensor1D,
+    gamma: tf.Tensor1D,
+    beta: tf.Tensor1D,
+  ): { xhat: tf.Tensor4D; y: tf.Tensor4D };
   /** With d the gradient at the batch-norm output: [sum d, sum d * xhat] per channel. */
-  gradSums(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: () => tf.Tensor4D): tf.Tensor1D[];
+  gradSums(
+    xhat: tf.Tensor4D,
+    gamma: tf.Tensor1D,
+    beta: tf.Tensor1D,
+    dy: tf.Tensor4D,
+    y: () => tf.Tensor4D,
+  ): tf.Tensor1D[];
   /** The conv output's gradient: scale * (d - xhat * mGamma - mBeta). */
-  gradInput(xhat: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor4D, y: () => tf.Tensor4D,
-    m: { beta: tf.Tensor1D; gamma: tf.Tensor1D; scale: tf.Tensor1D }): tf.Tensor4D;
+  gradInput(
+    xhat: tf.Tensor4D,
+    gamma: tf.Tensor1D,
+    beta: tf.Tensor1D,
+    dy: tf.Tensor4D,
+    y: () => tf.Tensor4D,
+    m: { beta: tf.Tensor1D; gamma: tf.Tensor1D; scale: tf.Tensor1D },
+  ): tf.Tensor4D;
 }
 
 /**
  * The batch mean, biased variance and 1 / sqrt(variance + epsilon) over n pixels, two-pass for
  * float32's sake; sum(center, squares) sums (z - center), or its square, per channel.
  */
-export function batchStats(sum: (center: tf.Tensor1D, squares: boolean) => tf.Tensor, channels: number, n: number, epsilon: number) {
+export function batchStats(
+  sum: (center: tf.Tensor1D, squares: boolean) => tf.Tensor,
+  channels: number,
+  n: number,
+  epsilon: number,
+) {
   const mean = tf.tidy(() => tf.div(sum(tf.zeros([channels]), false), n)) as tf.Tensor1D;
   const variance = tf.tidy(() => tf.div(sum(mean, true), n)) as tf.Tensor1D;
   return { mean, variance, invStd: tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D };
 }
 
 /** What the conv output's gradient needs of the batch-norm sums: their means, and gamma * invStd. */
-export function gradScales(dBeta: tf.Tensor1D, dGamma: tf.Tensor1D, gamma: tf.Tensor1D, invStd: tf.Tensor1D, n: number) {
-  return { beta: tf.div(dBeta, n) as tf.Tensor1D, gamma: tf.div(dGamma, n) as tf.Tensor1D, scale: tf.mul(gamma, invStd) as tf.Tensor1D };
+export function gradScales(
+  dBeta: tf.Tensor1D,
+  dGamma: tf.Tensor1D,
+  gamma: tf.Tensor1D,
+  invStd: tf.Tensor1D,
+  n: number,
+) {
+  return {
+    beta: tf.div(dBeta, n) as tf.Tensor1D,
+    gamma: tf.div(dGamma, n) as tf.Tensor1D,
+    scale: tf.mul(gamma, invStd) as tf.Tensor1D,
+  };
 }
 
 /**
