@@ -3,7 +3,7 @@
  * (`fewshot-rkd/data`, `/episodes`, `/models`, `/losses`, `/train`, `/eval`, `/sweep`, `/report`).
  */
 export { initBackend, describeBackend, ensureBackend, BACKEND_CHOICES } from './backend.js';
-export type { BackendChoice, BackendInfo } from './backend.js';
+export type { BackendChoice, BackendInfo, BackendOptions } from './backend.js';
 export * from './data/index.js';
 export * from './episodes/index.js';
 export * from './models/index.js';
