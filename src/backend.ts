@@ -5,7 +5,8 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { nativeStatus, registerNativeKernels } from './kernels/native.js';
+import { registerNativeKernels } from './kernels/native.js';
+import { nativeStatus } from './kernels/native-addon.js';
 import { registerWasmFillIns } from './kernels/wasm.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BackendInfo, describeBackend, initBackend, packageProbes, PackageProbe } from './backend.js';
-import { NativeStatus, cpuFlags, nativeStatus } from './kernels/native.js';
+import { NativeStatus, cpuFlags, nativeStatus } from './kernels/native-addon.js';
 import { Provenance, provenance } from './provenance.js';
 
 /**

@@ -91,7 +91,7 @@ describe('fewshot doctor', function () {
 
 describe('the native boundary', function () {
   it('refuses arrays whose length disagrees with their params, and params that are not ints, naming the kernel and the array or field', async function () {
-    const { nativeAddon } = await import('../src/kernels/native.js');
+    const { nativeAddon } = await import('../src/kernels/native-addon.js');
     const native = nativeAddon();
     requireNative(this, native !== undefined);
     const params = {

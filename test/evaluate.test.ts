@@ -13,7 +13,8 @@ import {
   scoreEpisodes,
 } from '../src/eval/evaluate.js';
 import type { Episode } from '../src/episodes/sampler.js';
-import { nativeCalls, hasNativeProtoLogits } from '../src/kernels/native.js';
+import { hasNativeProtoLogits } from '../src/kernels/native.js';
+import { nativeCalls } from '../src/kernels/native-addon.js';
 import { readEpisodeAccuracies } from '../src/eval/results.js';
 import { loadSuiteEpisodes } from '../src/episodes/suite.js';
 import { saveCheckpoint } from '../src/models/checkpoint.js';

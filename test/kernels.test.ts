@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
-import { nativeAddon, nativeCalls } from '../src/kernels/native.js';
+import { nativeAddon, nativeCalls } from '../src/kernels/native-addon.js';
 import { registerWasmFillIns } from '../src/kernels/wasm.js';
 import { requireNative } from './helpers.js';
 

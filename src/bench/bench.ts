@@ -10,7 +10,7 @@ import { conv4 } from '../models/conv4.js';
 import { prototypicalObjective } from '../train/protonet.js';
 import { embedImages } from '../eval/evaluate.js';
 import { BackendInfo, describeBackend } from '../backend.js';
-import { nativeCalls } from '../kernels/native.js';
+import { nativeCalls } from '../kernels/native-addon.js';
 import { Provenance, provenance } from '../provenance.js';
 import { Adam } from '../train/adam.js';
 import { trainStep } from '../train/step.js';

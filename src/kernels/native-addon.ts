@@ -1,0 +1,243 @@
+/**
+ * The native addon (src/native, an N-API addon built by node-gyp at install for the building CPU's
+ * ISA level, with OpenMP threads) as TypeScript sees it: the parameter interfaces and kernel
+ * signatures that src/native/params.h and binding.cc define, and its loading, refused where it was
+ * not built, is turned off (FEWSHOT_NATIVE=0) or cannot run on this CPU.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+
+/*
+ * The kernels' parameters, one interface per kernel family: the structs of src/native/params.h, field
+ * for field (the addon reads them by these names). Shapes are NHWC.
+ */
+
+/** A convolution, stride 1, no dilation: x [n, h, w, cin] * filter [kh, kw, cin, cout] -> [n, outHeight, outWidth, cout]. */
+export interface ConvParams {
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  kh: number;
+  kw: number;
+  cout: number;
+  outHeight: number;
+  outWidth: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+/** A max-pool of x [n, h, w, c] into [n, outHeight, outWidth, c]. */
+export interface PoolParams {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** Batch norm -> ReLU -> 2x2 max-pool of z [n, h, w, c]; the moments take any z as [pixels, 1, 1, c]. */
+export interface BatchNormParams {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+}
+
+/** RKD-A from two n x n Gram matrices. */
+export interface RkdAngleParams {
+  n: number;
+}
+export interface ProtoLogitsParams {
+  rows: number;
+  dim: number;
+  n: number;
+  way: number;
+  shot: number;
+  query: number;
+}
+
+export type Arrays<Name extends string> = Record<Name, Float32Array>;
+
+/**
+ * The addon: every kernel is called as kernel(arrays, params), arrays by name (the kernel's inputs,
+ * as tfjs names them, then its outputs, written in place). It checks every array's length against
+ * the params and throws a RangeError naming the kernel and the array or field on a mismatch.
+ */
+export interface NativeAddon {
+  conv2d(arrays: Arrays<'x' | 'filter' | 'out'> & { bias: Float32Array | null }, params: ConvParams): void;
+  filterGrad(arrays: Arrays<'x' | 'dy' | 'dw'>, params: ConvParams): void;
+  maxPoolGrad(arrays: Arrays<'x' | 'dy' | 'dx'>, params: PoolParams): void;
+  channelMoments(arrays: Arrays<'z' | 'center' | 's1' | 's2'>, params: BatchNormParams): void;
+  /** xhat null: inference (the moving statistics), y alone in one pass. */
+  bnReluPool(
+    arrays: Arrays<'z' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'> & { xhat: Float32Array | null },
+    params: BatchNormParams,
+  ): void;
+  bnGradSums(arrays: Arrays<'xhat' | 'gamma' | 'beta' | 'dy' | 'dBeta' | 'dGamma'>, params: BatchNormParams): void;
+  bnGradInput(
+    arrays: Arrays<'xhat' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma' | 'scale' | 'dz'>,
+    params: BatchNormParams,
+  ): void;
+  /** The first Conv-4 block, its convolution recomputed ('same' padding, cout a multiple of 8). */
+  inputBlockMoments(arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'variance'>, params: ConvParams): void;
+  inputBlockForward(
+    arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'y'>,
+    params: ConvParams,
+  ): void;
+  inputBlockGradSums(
+    arrays: Arrays<'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'dBeta' | 'dGamma'>,
+    params: ConvParams,
+  ): void;
+  inputBlockGrad(
+    arrays: Arrays<
+      'x' | 'kernel' | 'bias' | 'mean' | 'invStd' | 'gamma' | 'beta' | 'dy' | 'mBeta' | 'mGamma' | 'scale' | 'dw'
+    >,
+    params: ConvParams,
+  ): void;
+  /** RKD-A's loss sum (1 float) and unscaled Gram gradient. */
+  rkdAngle(arrays: Arrays<'gs' | 'gt' | 'loss' | 'dgram' | 'ddiag'>, params: RkdAngleParams): void;
+  /** Prototypical logits [n, way * query, way] of n episodes whose rows of the embeddings are given (Int32Arrays). */
+  protoLogits(
+    arrays: Arrays<'embeddings' | 'out'> & Record<'supportRows' | 'queryRows', Int32Array>,
+    params: ProtoLogitsParams,
+  ): void;
+  threads(): number;
+}
+
+const BUILD = new URL('../../../src/native/build/Release/', import.meta.url);
+const ADDON = new URL('fewshot_native.node', BUILD);
+const TARGET = new URL('target.json', BUILD);
+
+/** What the build recorded: the ISA level it was compiled for and the CPU flags that level needs. */
+export interface NativeTarget {
+  readonly arch: string;
+  readonly march: string;
+  readonly requires: readonly string[];
+  readonly builtOn?: string;
+}
+
+export interface NativeStatus {
+  readonly loaded: boolean;
+  /** Why the kernels are not in use (absent when loaded). */
+  readonly reason?: string;
+  readonly target?: NativeTarget;
+  readonly addonPath: string;
+}
+
+const CPU_PROBE = new URL('fewshot_cpu.node', BUILD);
+
+/**
+ * This CPU's feature flags, as CPUID reports them to this process (a baseline-compiled probe built
+ * beside the kernels); /proc/cpuinfo where the probe is absent. FEWSHOT_CPU_FLAGS stands in for both
+ * in tests. (An emulator or hypervisor may show the host's /proc/cpuinfo while hiding features.)
+ */
+export function cpuFlags(): Set<string> | undefined {
+  const given = process.env.FEWSHOT_CPU_FLAGS;
+  if (given !== undefined) return new Set(given.split(/\s+/).filter(Boolean));
+  if (fs.existsSync(CPU_PROBE)) {
+    try {
+      return new Set((createRequire(import.meta.url)(CPU_PROBE.pathname) as { features(): string[] }).features());
+    } catch {
+      // fall through to /proc/cpuinfo
+    }
+  }
+  try {
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^(flags|Features)\s*:/.test(l));
+    return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let addon: NativeAddon | undefined | null = null;
+let status: NativeStatus | undefined;
+const calls: Record<string, number> = {};
+
+/** Calls of each native entry point so far: tests assert the native path ran, not a silent fallback. */
+export function nativeCalls(): Readonly<Record<string, number>> {
+  return { ...calls };
+}
+
+/** The addon with each entry point counting its calls (a few hundred calls per step: no cost). */
+function counted(raw: NativeAddon): NativeAddon {
+  // (The addon's exports are not all enumerable: list them by name.)
+  return Object.fromEntries(
+    Object.getOwnPropertyNames(raw)
+      .map((name) => [name, (raw as unknown as Record<string, unknown>)[name]])
+      .map(([name, f]) => [
+        name,
+        typeof f !== 'function'
+          ? f
+          : (...args: unknown[]) => {
+              calls[name as string] = (calls[name as string] ?? 0) + 1;
+              return (f as (...a: unknown[]) => unknown)(...args);
+            },
+      ]),
+  ) as unknown as NativeAddon;
+}
+
+function load(): { addon?: NativeAddon; status: NativeStatus } {
+  const addonPath = ADDON.pathname;
+  const refuse = (reason: string) => ({ status: { loaded: false, reason, addonPath } });
+  if (process.env.FEWSHOT_NATIVE === '0') return refuse('turned off (FEWSHOT_NATIVE=0)');
+  if (!fs.existsSync(ADDON))
+    return refuse('not built (no compiler at install, or FEWSHOT_NATIVE=0 then; npm run build:native)');
+  let target: NativeTarget | undefined;
+  try {
+    target = JSON.parse(fs.readFileSync(TARGET, 'utf8')) as NativeTarget;
+  } catch {
+    // A build without its record may have been made for any CPU: running it could fault.
+    return refuse(`built without ${TARGET.pathname} (its CPU target is unknown; npm run build:native)`);
+  }
+  const flags = cpuFlags();
+  const missing = flags ? target.requires.filter((f) => !flags.has(f)) : [];
+  if (missing.length) {
+    return {
+      status: {
+        loaded: false,
+        target,
+        addonPath,
+        reason: `built for ${target.march}, this CPU lacks ${missing.join(' ')} (rebuild here: npm run build:native)`,
+      },
+    };
+  }
+  try {
+    return {
+      addon: counted(createRequire(import.meta.url)(addonPath) as NativeAddon),
+      status: { loaded: true, target, addonPath },
+    };
+  } catch (err) {
+    return {
+      status: { loaded: false, target, addonPath, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` },
+    };
+  }
+}
+
+/** The addon, or undefined when it was not built, is turned off, or cannot run on this CPU. */
+export function nativeAddon(): NativeAddon | undefined {
+  if (addon === null) {
+    const loaded = load();
+    addon = loaded.addon;
+    status = loaded.status;
+  }
+  return addon;
+}
+
+/** Whether the native kernels are in use, and if not, why. */
+export function nativeStatus(): NativeStatus {
+  nativeAddon();
+  return status!;
+}
