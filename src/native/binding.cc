@@ -309,6 +309,15 @@ struct InputBlockInputs {
         kernel(call.array("kernel", call.count({p.kh, p.kw, p.cin, p.cout}))), bias(call.array("bias", p.cout)) {}
 };
 
+// Its batch norm's per-channel arrays, and the pooled output's gradient, for the passes after the moments.
+struct InputBlockNorm {
+  const float *mean, *inv_std, *gamma, *beta;
+  InputBlockNorm(Call& call, const ConvParams& p)
+      : mean(call.array("mean", p.cout)), inv_std(call.array("invStd", p.cout)), gamma(call.array("gamma", p.cout)),
+        beta(call.array("beta", p.cout)) {}
+};
+size_t pooled_count(Call& call, const ConvParams& p) { return call.count({p.n, p.h / 2, p.w / 2, p.cout}); }
+
 napi_value InputBlockMoments(napi_env env, napi_callback_info info) {
   Call call(env, info, "inputBlockMoments");
   const ConvParams p = input_block_params(call);
@@ -323,12 +332,9 @@ napi_value InputBlockForward(napi_env env, napi_callback_info info) {
   Call call(env, info, "inputBlockForward");
   const ConvParams p = input_block_params(call);
   const InputBlockInputs in(call, p);
-  const float* mean = call.array("mean", p.cout);
-  const float* inv_std = call.array("invStd", p.cout);
-  const float* gamma = call.array("gamma", p.cout);
-  const float* beta = call.array("beta", p.cout);
-  float* y = call.array("y", call.count({p.n, p.h / 2, p.w / 2, p.cout}));
-  if (call.ok()) input_block_forward(p, in.x, in.kernel, in.bias, mean, inv_std, gamma, beta, y);
+  const InputBlockNorm bn(call, p);
+  float* y = call.array("y", pooled_count(call, p));
+  if (call.ok()) input_block_forward(p, in.x, in.kernel, in.bias, bn.mean, bn.inv_std, bn.gamma, bn.beta, y);
   return nullptr;
 }
 
@@ -336,14 +342,12 @@ napi_value InputBlockGradSums(napi_env env, napi_callback_info info) {
   Call call(env, info, "inputBlockGradSums");
   const ConvParams p = input_block_params(call);
   const InputBlockInputs in(call, p);
-  const float* mean = call.array("mean", p.cout);
-  const float* inv_std = call.array("invStd", p.cout);
-  const float* gamma = call.array("gamma", p.cout);
-  const float* beta = call.array("beta", p.cout);
-  const float* dy = call.array("dy", call.count({p.n, p.h / 2, p.w / 2, p.cout}));
+  const InputBlockNorm bn(call, p);
+  const float* dy = call.array("dy", pooled_count(call, p));
   float* dbeta = call.array("dBeta", p.cout);
   float* dgamma = call.array("dGamma", p.cout);
-  if (call.ok()) input_block_grad_sums(p, in.x, in.kernel, in.bias, mean, inv_std, gamma, beta, dy, dbeta, dgamma);
+  if (call.ok())
+    input_block_grad_sums(p, in.x, in.kernel, in.bias, bn.mean, bn.inv_std, bn.gamma, bn.beta, dy, dbeta, dgamma);
   return nullptr;
 }
 
@@ -351,17 +355,15 @@ napi_value InputBlockGrad(napi_env env, napi_callback_info info) {
   Call call(env, info, "inputBlockGrad");
   const ConvParams p = input_block_params(call);
   const InputBlockInputs in(call, p);
-  const float* mean = call.array("mean", p.cout);
-  const float* inv_std = call.array("invStd", p.cout);
-  const float* gamma = call.array("gamma", p.cout);
-  const float* beta = call.array("beta", p.cout);
-  const float* dy = call.array("dy", call.count({p.n, p.h / 2, p.w / 2, p.cout}));
+  const InputBlockNorm bn(call, p);
+  const float* dy = call.array("dy", pooled_count(call, p));
   const float* m_beta = call.array("mBeta", p.cout);
   const float* m_gamma = call.array("mGamma", p.cout);
   const float* scale = call.array("scale", p.cout);
   float* dw = call.array("dw", call.count({p.kh, p.kw, p.cin, p.cout}));
   if (call.ok())
-    input_block_grad(p, in.x, in.kernel, in.bias, mean, inv_std, gamma, beta, dy, m_beta, m_gamma, scale, dw);
+    input_block_grad(p, in.x, in.kernel, in.bias, bn.mean, bn.inv_std, bn.gamma, bn.beta, dy, m_beta, m_gamma, scale,
+                     dw);
   return nullptr;
 }
 
