@@ -90,6 +90,15 @@ describe('fewshot doctor', function () {
 });
 
 describe('the native boundary', function () {
+  it('refuses an addon built from older sources, whose calling conventions differ, saying how to rebuild', async () => {
+    const { NATIVE_ABI, staleBuild } = await import('../src/kernels/native-addon.js');
+    expect(staleBuild({})).to.equal(
+      `built from older sources (calling conventions 1, the code needs ${NATIVE_ABI}; npm run build:native)`,
+    );
+    expect(staleBuild({ abi: () => NATIVE_ABI + 1 })).to.match(/^built from older sources/);
+    expect(staleBuild({ abi: () => NATIVE_ABI })).to.equal(undefined);
+  });
+
   it('refuses arrays whose length disagrees with their params, and params that are not ints, naming the kernel and the array or field', async function () {
     const { nativeAddon } = await import('../src/kernels/native-addon.js');
     const native = nativeAddon();
@@ -128,15 +137,14 @@ describe('the native boundary', function () {
       RangeError,
       /conv2d: output size does not follow/,
     );
-    const rkd = {
-      gs: new Float32Array(9),
-      gt: new Float32Array(9),
-      loss: new Float32Array(1),
-      dgram: new Float32Array(9),
-    };
-    expect(() => native!.rkdAngle(rkd as typeof rkd & { ddiag: Float32Array }, { n: 3 })).to.throw(
+    const rkd = { s: new Float32Array(6), t: new Float32Array(9), loss: new Float32Array(1) };
+    expect(() => native!.rkdAngle(rkd as typeof rkd & { ds: Float32Array }, { n: 3, dimS: 2, dimT: 3 })).to.throw(
       RangeError,
-      'rkdAngle: ddiag is not a Float32Array',
+      'rkdAngle: ds is not a Float32Array',
+    );
+    expect(() => native!.rkdDistance({ ...rkd, ds: new Float32Array(6) }, { n: 3, dimS: 2, dimT: 2 })).to.throw(
+      RangeError,
+      'rkdDistance: t holds 9 floats, its params need 6',
     );
     // The first block's kernels read whole registers of 8 output channels: anything else is refused, not read past.
     const block = {

@@ -1,8 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { rkdAngle, rkdAngleByDefinition, rkdDistance } from '../src/losses/rkd.js';
+import { rkdAngle, rkdAngleByDefinition, rkdDistance, rkdDistanceByDefinition } from '../src/losses/rkd.js';
 import { initBackend } from '../src/backend.js';
-import { RKD_ANGLE_KERNEL, hasNativeRkdAngle } from '../src/kernels/native.js';
+import {
+  RKD_ANGLE_KERNEL,
+  RKD_DISTANCE_KERNEL,
+  hasNativeRkdAngle,
+  hasNativeRkdDistance,
+} from '../src/kernels/native.js';
 import { flat, golden, relativeError, requireNative } from './helpers.js';
 
 interface RkdCase {
@@ -16,6 +21,19 @@ interface RkdCase {
 }
 
 const LOSSES = { rkd_distance: rkdDistance, rkd_angle: rkdAngle } as const;
+
+type Loss = (s: tf.Tensor2D, t: tf.Tensor2D) => tf.Scalar;
+/** Each loss's native path, the definition it must equal, its kernel and whether that is registered. */
+const NATIVE: [string, Loss, Loss, string, () => boolean][] = [
+  ['RKD-A', (s, t) => rkdAngle(s, t, { path: 'native' }), rkdAngleByDefinition, RKD_ANGLE_KERNEL, hasNativeRkdAngle],
+  [
+    'RKD-D',
+    (s, t) => rkdDistance(s, t, { path: 'native' }),
+    rkdDistanceByDefinition,
+    RKD_DISTANCE_KERNEL,
+    hasNativeRkdDistance,
+  ],
+];
 
 describe('RKD losses', () => {
   before(async () => {
@@ -98,7 +116,7 @@ describe('RKD losses', () => {
     expect(rkdAngle(other, t).dataSync()[0]).to.be.above(1e-2);
   });
 
-  it('on wasm, a 600-point episode gives the float64 value: no float32 drift in large sums', async () => {
+  it('on wasm, a 600-point episode gives the float64 values of both: no float32 drift in large sums', async () => {
     const [n, d] = [600, 4];
     const x = Array.from(
       { length: 2 },
@@ -123,76 +141,94 @@ describe('RKD losses', () => {
         }
       }
     }
-    await initBackend('wasm');
-    const value = rkdAngle(tf.tensor2d(x[0]), tf.tensor2d(x[1])).dataSync()[0];
-    await tf.setBackend('cpu');
-    expect(relativeError([value], [total / n ** 3])).to.be.below(1e-4);
-  });
-
-  it('native RKD-A equals the definition on cpu: value and gradient, repeated and far-off points', async function () {
-    await initBackend('wasm');
-    requireNative(this, hasNativeRkdAngle());
-    const cases: [string, () => [tf.Tensor2D, tf.Tensor2D]][] = [
-      [
-        'random',
-        () => [
-          tf.randomNormal([37, 6], 0, 1, 'float32', 1) as tf.Tensor2D,
-          tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D,
-        ],
-      ],
-      [
-        'a repeated point',
-        () => {
-          const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
-          return [
-            tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D,
-            tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D,
-          ];
-        },
-      ],
-      [
-        'far from the origin',
-        () => [
-          tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D,
-          tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D,
-        ],
-      ],
-    ];
-    for (const [label, make] of cases) {
-      await initBackend('cpu');
-      const [s0, t0] = make();
-      const reference = tf.valueAndGrads((x: tf.Tensor) => rkdAngleByDefinition(x as tf.Tensor2D, t0))([s0]);
-      const [expectedValue, expectedGrad] = [reference.value.dataSync(), reference.grads[0].dataSync()];
-      await initBackend('wasm');
-      const [s, t] = make();
-      let native: { value: tf.Tensor; grads: tf.Tensor[] } | undefined;
-      const profile = await tf.profile(() => {
-        native = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t, { path: 'native' }))([s]);
-      });
-      expect(
-        profile.kernels.some((k) => k.name === RKD_ANGLE_KERNEL),
-        label,
-      ).to.equal(true);
-      expect(relativeError(native!.value.dataSync(), expectedValue), `${label}: value`).to.be.below(1e-4);
-      expect(relativeError(native!.grads[0].dataSync(), expectedGrad), `${label}: gradient`).to.be.below(1e-4);
-    }
-    await tf.setBackend('cpu');
-  });
-
-  it("native RKD-A gives the same bits on every call, whatever the threads' timing", async function () {
-    await initBackend('wasm');
-    requireNative(this, hasNativeRkdAngle());
-    const s = tf.randomNormal([240, 16], 0, 1, 'float32', 11) as tf.Tensor2D;
-    const t = tf.randomNormal([240, 24], 0, 1, 'float32', 12) as tf.Tensor2D;
-    const run = () => {
-      const r = tf.valueAndGrads((x: tf.Tensor) => rkdAngle(x as tf.Tensor2D, t))([s]);
-      return Buffer.concat([Buffer.from(r.value.dataSync().buffer), Buffer.from(r.grads[0].dataSync().buffer)]);
+    // Float64 RKD-D by the definition.
+    const psi = (p: number[][]) => {
+      const d = p.map((a) => p.map((b) => Math.hypot(...a.map((c, k) => c - b[k]))));
+      const mean = d.flat().reduce((sum, v) => sum + v, 0) / (n * (n - 1));
+      return d.map((row) => row.map((v) => v / mean));
     };
-    // Vertices are split over the threads statically: a dynamic schedule made the sums depend on timing.
-    const first = run();
-    for (let i = 0; i < 12; i++) expect(run().equals(first), `call ${i + 2}`).to.equal(true);
+    const [ps, pt] = [psi(x[0]), psi(x[1])];
+    let distanceTotal = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const a = Math.abs(ps[i][j] - pt[i][j]);
+        distanceTotal += a < 1 ? 0.5 * a * a : a - 0.5;
+      }
+    }
+    await initBackend('wasm');
+    const [s, t] = [tf.tensor2d(x[0]), tf.tensor2d(x[1])];
+    const [angle, distance] = [rkdAngle(s, t).dataSync()[0], rkdDistance(s, t).dataSync()[0]];
     await tf.setBackend('cpu');
+    expect(relativeError([angle], [total / n ** 3])).to.be.below(1e-4);
+    expect(relativeError([distance], [distanceTotal / n ** 2])).to.be.below(1e-4);
   });
+
+  for (const [name, native, definition, kernel, registered] of NATIVE) {
+    it(`native ${name} equals the definition on cpu: value and gradient, repeated and far-off points`, async function () {
+      await initBackend('wasm');
+      requireNative(this, registered());
+      const cases: [string, () => [tf.Tensor2D, tf.Tensor2D]][] = [
+        [
+          'random',
+          () => [
+            tf.randomNormal([37, 6], 0, 1, 'float32', 1) as tf.Tensor2D,
+            tf.randomNormal([37, 9], 0, 1, 'float32', 2) as tf.Tensor2D,
+          ],
+        ],
+        [
+          'a repeated point',
+          () => {
+            const s = tf.randomNormal([12, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
+            return [
+              tf.concat([s, tf.slice(s, [3, 0], [1, -1])]) as tf.Tensor2D,
+              tf.randomNormal([13, 5], 0, 1, 'float32', 8) as tf.Tensor2D,
+            ];
+          },
+        ],
+        [
+          'far from the origin',
+          () => [
+            tf.add(tf.randomNormal([30, 8], 0, 1, 'float32', 9), 1000) as tf.Tensor2D,
+            tf.add(tf.randomNormal([30, 5], 0, 1, 'float32', 10), -1000) as tf.Tensor2D,
+          ],
+        ],
+      ];
+      for (const [label, make] of cases) {
+        await initBackend('cpu');
+        const [s0, t0] = make();
+        const reference = tf.valueAndGrads((x: tf.Tensor) => definition(x as tf.Tensor2D, t0))([s0]);
+        const [expectedValue, expectedGrad] = [reference.value.dataSync(), reference.grads[0].dataSync()];
+        await initBackend('wasm');
+        const [s, t] = make();
+        let result: { value: tf.Tensor; grads: tf.Tensor[] } | undefined;
+        const profile = await tf.profile(() => {
+          result = tf.valueAndGrads((x: tf.Tensor) => native(x as tf.Tensor2D, t))([s]);
+        });
+        expect(
+          profile.kernels.some((k) => k.name === kernel),
+          label,
+        ).to.equal(true);
+        expect(relativeError(result!.value.dataSync(), expectedValue), `${label}: value`).to.be.below(1e-4);
+        expect(relativeError(result!.grads[0].dataSync(), expectedGrad), `${label}: gradient`).to.be.below(1e-4);
+      }
+      await tf.setBackend('cpu');
+    });
+
+    it(`native ${name} gives the same bits on every call, whatever the threads' timing`, async function () {
+      await initBackend('wasm');
+      requireNative(this, registered());
+      const s = tf.randomNormal([240, 16], 0, 1, 'float32', 11) as tf.Tensor2D;
+      const t = tf.randomNormal([240, 24], 0, 1, 'float32', 12) as tf.Tensor2D;
+      const run = () => {
+        const r = tf.valueAndGrads((x: tf.Tensor) => native(x as tf.Tensor2D, t))([s]);
+        return Buffer.concat([Buffer.from(r.value.dataSync().buffer), Buffer.from(r.grads[0].dataSync().buffer)]);
+      };
+      // Vertices are split over the threads statically: a dynamic schedule made the sums depend on timing.
+      const first = run();
+      for (let i = 0; i < 12; i++) expect(run().equals(first), `call ${i + 2}`).to.equal(true);
+      await tf.setBackend('cpu');
+    });
+  }
 
   it('passes no gradient into the teacher', () => {
     const s = tf.randomNormal([8, 3], 0, 1, 'float32', 5) as tf.Tensor2D;

@@ -53,9 +53,11 @@ export interface BatchNormParams {
   c: number;
 }
 
-/** RKD-A from two n x n Gram matrices. */
-export interface RkdAngleParams {
+/** RKD-D and RKD-A between a student's n embeddings of dimS and a teacher's of dimT. */
+export interface RkdParams {
   n: number;
+  dimS: number;
+  dimT: number;
 }
 export interface ProtoLogitsParams {
   rows: number;
@@ -67,6 +69,9 @@ export interface ProtoLogitsParams {
 }
 
 export type Arrays<Name extends string> = Record<Name, Float32Array>;
+
+/** The RKD kernels' arrays: the student's (s) and teacher's (t) embeddings in, the loss and ds out. */
+type RkdArray = 's' | 't' | 'loss' | 'ds';
 
 /**
  * The addon: every kernel is called as kernel(arrays, params), arrays by name (the kernel's inputs,
@@ -104,15 +109,22 @@ export interface NativeAddon {
     >,
     params: ConvParams,
   ): void;
-  /** RKD-A's loss sum (1 float) and unscaled Gram gradient. */
-  rkdAngle(arrays: Arrays<'gs' | 'gt' | 'loss' | 'dgram' | 'ddiag'>, params: RkdAngleParams): void;
+  /** RKD-A's loss summed over the triplets (1 float) and its gradient with respect to s. */
+  rkdAngle(arrays: Arrays<RkdArray>, params: RkdParams): void;
+  /** RKD-D's loss (the mean over the pairs, 1 float) and its gradient with respect to s. */
+  rkdDistance(arrays: Arrays<RkdArray>, params: RkdParams): void;
   /** Prototypical logits [n, way * query, way] of n episodes whose rows of the embeddings are given (Int32Arrays). */
   protoLogits(
     arrays: Arrays<'embeddings' | 'out'> & Record<'supportRows' | 'queryRows', Int32Array>,
     params: ProtoLogitsParams,
   ): void;
   threads(): number;
+  /** The version of these calling conventions the addon was built with (NATIVE_ABI). */
+  abi?(): number;
 }
+
+/** binding.cc's kAbi: raised with it whenever a kernel's arrays or params change. */
+export const NATIVE_ABI = 2;
 
 const BUILD = new URL('../../../src/native/build/Release/', import.meta.url);
 const ADDON = new URL('fewshot_native.node', BUILD);
@@ -189,6 +201,17 @@ function counted(raw: NativeAddon): NativeAddon {
   ) as unknown as NativeAddon;
 }
 
+/**
+ * Why an addon cannot serve this code, when it was built from older sources (updated without
+ * `npm run build:native`): its kernels' arrays may have changed since. Undefined when it can.
+ */
+export function staleBuild(addon: Pick<NativeAddon, 'abi'>): string | undefined {
+  const abi = typeof addon.abi === 'function' ? addon.abi() : 1; // 1: before abi() existed
+  return abi === NATIVE_ABI
+    ? undefined
+    : `built from older sources (calling conventions ${abi}, the code needs ${NATIVE_ABI}; npm run build:native)`;
+}
+
 function load(): { addon?: NativeAddon; status: NativeStatus } {
   const addonPath = ADDON.pathname;
   const refuse = (reason: string) => ({ status: { loaded: false, reason, addonPath } });
@@ -214,16 +237,17 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
       },
     };
   }
+  let raw: NativeAddon;
   try {
-    return {
-      addon: counted(createRequire(import.meta.url)(addonPath) as NativeAddon),
-      status: { loaded: true, target, addonPath },
-    };
+    raw = createRequire(import.meta.url)(addonPath) as NativeAddon;
   } catch (err) {
     return {
       status: { loaded: false, target, addonPath, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` },
     };
   }
+  const stale = staleBuild(raw);
+  if (stale) return { status: { loaded: false, target, addonPath, reason: stale } };
+  return { addon: counted(raw), status: { loaded: true, target, addonPath } };
 }
 
 /** The addon, or undefined when it was not built, is turned off, or cannot run on this CPU. */

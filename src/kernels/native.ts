@@ -312,23 +312,23 @@ function inputBlockKernels(native: NativeAddon): [string, tf.KernelFunc][] {
 }
 
 /**
- * RKD-A over all triplets from the centred Gram matrices of student and teacher (src/losses/rkd.ts):
- * [loss sum, dGram, dDiag], the gradient unscaled and not symmetrised, as rkd.ts's bounded path.
+ * RKD-A over all triplets (src/losses/rkd.ts) between the student's embeddings s [n, dimS] and the
+ * teacher's t [n, dimT], by way of their centred Gram matrices: [loss summed over the triplets, ds],
+ * ds its gradient with respect to s.
  */
 export const RKD_ANGLE_KERNEL = 'FewshotRkdAngle';
 
-function rkdAngleKernel(native: NativeAddon): tf.KernelFunc {
+/** RKD-D the same way: [the mean loss over the pairs, ds]. */
+export const RKD_DISTANCE_KERNEL = 'FewshotRkdDistance';
+
+function rkdKernel(run: NativeAddon['rkdAngle' | 'rkdDistance']): tf.KernelFunc {
   return (a) => {
     const b = a.backend as unknown as WasmBackend;
-    const { gs, gt } = a.inputs as Record<string, Info>;
-    const n = gs.shape[0];
-    const [loss, dgram, ddiag] = [
-      b.makeOutput([], 'float32'),
-      b.makeOutput([n, n], 'float32'),
-      b.makeOutput([n], 'float32'),
-    ];
-    native.rkdAngle(views(b, { gs, gt, loss, dgram, ddiag }), { n });
-    return [loss, dgram, ddiag];
+    const { s, t } = a.inputs as Record<string, Info>;
+    const [n, dimS] = s.shape;
+    const [loss, ds] = [b.makeOutput([], 'float32'), b.makeOutput([n, dimS], 'float32')];
+    run(views(b, { s, t, loss, ds }), { n, dimS, dimT: t.shape[1] });
+    return [loss, ds];
   };
 }
 
@@ -372,6 +372,11 @@ export function hasNativeRkdAngle(): boolean {
   return ready(RKD_ANGLE_KERNEL);
 }
 
+/** Whether the native RKD-D kernel can run now. */
+export function hasNativeRkdDistance(): boolean {
+  return ready(RKD_DISTANCE_KERNEL);
+}
+
 /** Whether the block kernels can run now. */
 export function hasNativeBlockKernels(): boolean {
   return ready(BLOCK_KERNELS.moments);
@@ -398,14 +403,11 @@ export function registerNativeKernels(inUse = true): number {
       cached(name, () => make(native)),
     );
   }
-  // An addon built before protoLogits existed (the code updated, `npm run build:native` not run):
-  // evaluation takes the tfjs path, which gives the same floats.
-  const protoLogits =
-    typeof native.protoLogits === 'function' ? [[PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const] : [];
   for (const [kernelName, kernelFunc] of [
     ...blockKernelFuncs(native),
-    [RKD_ANGLE_KERNEL, rkdAngleKernel(native)] as const,
-    ...protoLogits,
+    [RKD_ANGLE_KERNEL, rkdKernel(native.rkdAngle)] as const,
+    [RKD_DISTANCE_KERNEL, rkdKernel(native.rkdDistance)] as const,
+    [PROTO_LOGITS_KERNEL, protoLogitsKernel(native)] as const,
   ]) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }

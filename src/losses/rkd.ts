@@ -8,17 +8,33 @@
  *   RKD-A: psi_A(t_i, t_j, t_k) = cos of the angle at t_j = <e_ij, e_kj>, e_ij = (t_i - t_j) / |t_i - t_j|;
  *          L = mean over (i, j, k) of huber(psi_A(s_i, s_j, s_k) - psi_A(t_i, t_j, t_k)).
  *
- * RKD-D below is the definition. RKD-A is given by its definition (rkdAngleByDefinition, N^2 (N + D)
- * memory) and trained by `rkdAngle`, the same loss from Gram matrices (rkd-angle-gram.ts): bounded
- * memory, or one native pass; tests hold the two equal.
+ * Each is given by its definition (rkdDistanceByDefinition; rkdAngleByDefinition, N^2 (N + D)
+ * memory) and trained by `rkdDistance` / `rkdAngle`, the same loss from Gram matrices (rkd-gram.ts):
+ * one native pass where the kernels are registered, else the definition (RKD-D) or bounded-memory
+ * tfjs ops (RKD-A); tests hold them equal.
  */
 import * as tf from '@tensorflow/tfjs';
 import { stopGradient } from '../ops/custom-gradient.js';
 import { huber } from './huber.js';
-import { RkdAngleOptions, rkdAngleGram } from './rkd-angle-gram.js';
+import { hasNativeRkdDistance } from '../kernels/native.js';
+import { RkdAngleOptions, rkdAngleGram, rkdDistanceNative } from './rkd-gram.js';
 
-/** RKD-D: huber(psi_D(student) - psi_D(teacher)), averaged over all N * N entries. [N, Ds], [N, Dt]. */
-export function rkdDistance(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
+export interface RkdDistanceOptions {
+  /** `auto` (the default): the native kernel where it is registered, else the definition. */
+  readonly path?: 'auto' | 'native' | 'definition';
+}
+
+/** RKD-D as trained: rkdDistanceByDefinition's value and gradient, natively where the kernel is registered. */
+export function rkdDistance(student: tf.Tensor2D, teacher: tf.Tensor2D, options: RkdDistanceOptions = {}): tf.Scalar {
+  const { path = 'auto' } = options;
+  if (path === 'native' && !hasNativeRkdDistance())
+    throw new Error(`RKD-D: the native kernel is not registered on the ${tf.getBackend()} backend`);
+  const native = path === 'native' || (path === 'auto' && hasNativeRkdDistance());
+  return native ? rkdDistanceNative(student, teacher) : rkdDistanceByDefinition(student, teacher);
+}
+
+/** RKD-D by the definition: huber(psi_D(student) - psi_D(teacher)), averaged over all N * N entries. [N, Ds], [N, Dt]. */
+export function rkdDistanceByDefinition(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const t = stopGradient(distancePotential(teacher));
     return tf.mean(tf.mean(huber(tf.sub(distancePotential(student), t)), 1)) as tf.Scalar;
@@ -32,7 +48,7 @@ export function rkdAngleByDefinition(student: tf.Tensor2D, teacher: tf.Tensor2D)
   );
 }
 
-/** RKD-A as trained: rkdAngleByDefinition's value and gradient from Gram matrices (rkd-angle-gram.ts). */
+/** RKD-A as trained: rkdAngleByDefinition's value and gradient from Gram matrices (rkd-gram.ts). */
 export function rkdAngle(student: tf.Tensor2D, teacher: tf.Tensor2D, options?: RkdAngleOptions): tf.Scalar {
   return rkdAngleGram(student, teacher, options);
 }

@@ -61,8 +61,10 @@ constexpr Field<BatchNormParams> kBatchNormFields[] = {
     FIELD(BatchNormParams, w),
     FIELD(BatchNormParams, c),
 };
-constexpr Field<RkdAngleParams> kRkdAngleFields[] = {
-    FIELD(RkdAngleParams, n),
+constexpr Field<RkdParams> kRkdFields[] = {
+    FIELD(RkdParams, n),
+    FIELD(RkdParams, dimS),
+    FIELD(RkdParams, dimT),
 };
 constexpr Field<ProtoLogitsParams> kProtoLogitsFields[] = {
     FIELD(ProtoLogitsParams, rows), FIELD(ProtoLogitsParams, dim),  FIELD(ProtoLogitsParams, n),
@@ -77,7 +79,7 @@ constexpr bool all_fields(const Field<P> (&)[N]) {
 static_assert(all_fields(kConvFields), "a ConvParams field is not read");
 static_assert(all_fields(kPoolFields), "a PoolParams field is not read");
 static_assert(all_fields(kBatchNormFields), "a BatchNormParams field is not read");
-static_assert(all_fields(kRkdAngleFields), "an RkdAngleParams field is not read");
+static_assert(all_fields(kRkdFields), "an RkdParams field is not read");
 static_assert(all_fields(kProtoLogitsFields), "a ProtoLogitsParams field is not read");
 
 // One call from JavaScript: its two arguments, read and checked. After the first failure (a
@@ -367,18 +369,23 @@ napi_value InputBlockGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-napi_value RkdAngle(napi_env env, napi_callback_info info) {
-  Call call(env, info, "rkdAngle");
-  const RkdAngleParams p = call.params(kRkdAngleFields);
-  const size_t nn = call.count({p.n, p.n});
-  const float* gs = call.array("gs", nn);
-  const float* gt = call.array("gt", nn);
+// RKD-D and RKD-A share their arrays: the student's and the teacher's embeddings in, the loss and
+// its gradient with respect to the student out.
+template <void (*kernel)(const RkdParams&, const float*, const float*, float*, float*)>
+napi_value Rkd(napi_env env, napi_callback_info info, const char* name) {
+  Call call(env, info, name);
+  const RkdParams p = call.params(kRkdFields);
+  const float* s = call.array("s", call.count({p.n, p.dimS}));
+  const float* t = call.array("t", call.count({p.n, p.dimT}));
   float* loss = call.array("loss", 1);
-  float* dgram = call.array("dgram", nn);
-  float* ddiag = call.array("ddiag", p.n);
-  if (call.ok()) rkd_angle(p, gs, gt, loss, dgram, ddiag);
+  float* ds = call.array("ds", call.count({p.n, p.dimS}));
+  if (call.ok()) kernel(p, s, t, loss, ds);
   return nullptr;
 }
+
+napi_value RkdAngle(napi_env env, napi_callback_info info) { return Rkd<rkd_angle>(env, info, "rkdAngle"); }
+
+napi_value RkdDistance(napi_env env, napi_callback_info info) { return Rkd<rkd_distance>(env, info, "rkdDistance"); }
 
 napi_value ProtoLogits(napi_env env, napi_callback_info info) {
   Call call(env, info, "protoLogits");
@@ -390,6 +397,17 @@ napi_value ProtoLogits(napi_env env, napi_callback_info info) {
   float* out = call.array("out", call.count({p.n, p.way, p.query, p.way}));
   if (call.ok()) proto_logits(p, embeddings, support_rows, query_rows, out);
   return nullptr;
+}
+
+// abi(): the version of these calling conventions. Raised whenever a kernel's arrays or params change,
+// with NATIVE_ABI in src/kernels/native-addon.ts: an addon built from older sources is refused there
+// (npm run build:native) instead of failing at its first call.
+constexpr int kAbi = 2;
+
+napi_value Abi(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, kAbi, &out);
+  return out;
 }
 
 // threads(): the OpenMP threads the kernels run on.
@@ -413,8 +431,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"inputBlockGradSums", InputBlockGradSums},
       {"inputBlockGrad", InputBlockGrad},
       {"rkdAngle", RkdAngle},
+      {"rkdDistance", RkdDistance},
       {"protoLogits", ProtoLogits},
       {"threads", Threads},
+      {"abi", Abi},
   };
   for (const auto& [name, function] : kernels) {
     napi_property_descriptor property = {};

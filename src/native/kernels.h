@@ -63,11 +63,13 @@ void input_block_grad(const ConvParams& p, const float* x, const float* kernel, 
                       const float* inv_std, const float* gamma, const float* beta, const float* dy, const float* m_beta,
                       const float* m_gamma, const float* scale, float* dw);
 
-// ---- rkd_angle.cc: RKD-A (src/losses/rkd.ts) from the Gram matrices gs, gt [n, n] ----
+// ---- rkd_angle.cc, rkd_distance.cc: RKD-A and RKD-D (src/losses/rkd.ts) by way of Gram matrices (rkd_gram.h) ----
 
-// loss[0] = sum over triplets of huber(cos_s - cos_t); dgram [n, n], ddiag [n]: its unscaled
-// gradient with respect to the student's Gram matrix, as rkd.ts's bounded path writes it.
-void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float* loss, float* dgram, float* ddiag);
+// loss[0] = the sum over triplets of huber(cos_s - cos_t) (RKD-A), or the mean over pairs of
+// huber(psi_s - psi_t) (RKD-D), between the student's s [n, dimS] and the teacher's t [n, dimT];
+// ds [n, dimS], its gradient with respect to s.
+void rkd_angle(const RkdParams& p, const float* s, const float* t, float* loss, float* ds);
+void rkd_distance(const RkdParams& p, const float* s, const float* t, float* loss, float* ds);
 
 // ---- protonet.cc: prototypical logits (src/eval/evaluate.ts), the same floats as the wasm ops ----
 

@@ -24,9 +24,9 @@ struct BatchNormParams {
   int n, h, w, c;
 };
 
-// RKD-A from two n x n Gram matrices.
-struct RkdAngleParams {
-  int n;
+// RKD-D and RKD-A between a student's n embeddings of dimS and a teacher's of dimT.
+struct RkdParams {
+  int n, dimS, dimT;
 };
 
 // Prototypical logits of n episodes of `way` classes, `shot` support and `query` query rows per class,

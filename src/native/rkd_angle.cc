@@ -1,5 +1,5 @@
-// RKD-A (src/losses/rkd.ts) from the centred Gram matrices of student and teacher, value and
-// gradient in one pass over every triplet.
+// RKD-A (src/losses/rkd.ts) from the centred Gram matrices of student and teacher (rkd_gram.h),
+// value and gradient in one pass over every triplet.
 //
 // At vertex i: dot_ijk = G_jk - a_ij - a_ik (a_ij = G_ij - G_ii / 2), r_ij = 1 / |x_j - x_i| (0 at
 // j = i or a repeated point), cos = dot r_ij r_ik. Returns sum over (i, j, k) of huber(cos_s - cos_t)
@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "kernels.h"
+#include "rkd_gram.h"
 #include "thread_sums.h"
 
 namespace fewshot {
 
-void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float* loss, float* dgram, float* ddiag) {
-  const int n = p.n;
+namespace {
+
+void angle_from_gram(int n, const float* gs, const float* gt, float* loss, float* dgram, float* ddiag) {
   ThreadSums<float> dgram_sums((size_t)n * n), ddiag_sums(n);
   ThreadSums<double> loss_sums(1);
 #pragma omp parallel
@@ -91,6 +93,12 @@ void rkd_angle(const RkdAngleParams& p, const float* gs, const float* gt, float*
 #pragma omp parallel for schedule(static)
   for (long e = 0; e < (long)n * n; e++) dgram[e] = dgram_sums.total(e);
   for (int j = 0; j < n; j++) ddiag[j] = ddiag_sums.total(j);
+}
+
+}  // namespace
+
+void rkd_angle(const RkdParams& p, const float* s, const float* t, float* loss, float* ds) {
+  rkd_from_gram(p, angle_from_gram, s, t, loss, ds);
 }
 
 }  // namespace fewshot

@@ -1,5 +1,6 @@
 /**
- * RKD-A (rkd.ts) computed from Gram matrices, without the [N, N, D] differences of its definition.
+ * RKD (rkd.ts) computed from Gram matrices: RKD-A without the [N, N, D] differences of its
+ * definition, and RKD-D in one native pass.
  * RKD-A is translation invariant, so with c = x - mean(x) and G = c c^T, at vertex i:
  *
  *   dot[i, j, k] = (c_j - c_i) . (c_k - c_i) = G_jk - a_ij - a_ik,   a_ij = G_ij - G_ii / 2
@@ -11,7 +12,7 @@
  * any backend), and `native`, every triplet in one pass of the native kernel (wasm with the addon).
  */
 import * as tf from '@tensorflow/tfjs';
-import { RKD_ANGLE_KERNEL, hasNativeRkdAngle } from '../kernels/native.js';
+import { RKD_ANGLE_KERNEL, RKD_DISTANCE_KERNEL, hasNativeRkdAngle } from '../kernels/native.js';
 import { customGradient } from '../ops/custom-gradient.js';
 import { huber } from './huber.js';
 
@@ -138,24 +139,37 @@ function rkdAngleBounded(student: tf.Tensor2D, teacher: tf.Tensor2D, budget: num
 
 /**
  * The native kernel (src/native/rkd_angle.cc): every triplet in one pass on all threads, the
- * forward computing the gradient too (kept for the backward pass: N x N floats).
+ * forward computing the gradient too.
  */
 function rkdAngleNative(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
   const n = student.shape[0];
-  type Saved = [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D];
-  const loss = customGradient(([s, t]: [tf.Tensor2D, tf.Tensor2D], save: (saved: Saved) => void) => {
-    const gs = centredGram(s);
-    const gt = centredGram(t);
-    const [sum, dGram, dDiag] = tf.engine().runKernel(RKD_ANGLE_KERNEL, { gs: gs.gram, gt: gt.gram }) as tf.Tensor[];
-    save([dGram as tf.Tensor2D, dDiag as tf.Tensor1D, gs.c, t]);
-    return {
-      value: tf.div(sum, n * n * n) as tf.Scalar,
-      gradFunc: (dy, [dG, dD, c, teacherSaved]) => [
-        tf.tidy(() => gramToInput(dG, dD, c, tf.div(dy, n * n * n))),
-        tf.zerosLike(teacherSaved),
-      ],
-    };
-  });
+  return nativeGramLoss(RKD_ANGLE_KERNEL, n * n * n, student, teacher);
+}
+
+/**
+ * RKD-D's value and gradient by the native kernel (src/native/rkd_distance.cc): the distances from
+ * the centred Gram matrices, as rkd.ts's pairwiseDistances, in one pass instead of a dozen
+ * single-threaded N x N ops each way.
+ */
+export function rkdDistanceNative(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
+  return nativeGramLoss(RKD_DISTANCE_KERNEL, 1, student, teacher);
+}
+
+/**
+ * A native RKD kernel's loss, divided by `divisor`. The kernel computes the gradient with respect to
+ * the student in the same pass (src/native/rkd_gram.cc); it is kept for the backward.
+ */
+function nativeGramLoss(kernel: string, divisor: number, student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
+  const loss = customGradient(
+    ([s, t]: [tf.Tensor2D, tf.Tensor2D], save: (saved: [tf.Tensor2D, tf.Tensor2D]) => void) => {
+      const [value, ds] = tf.engine().runKernel(kernel, { s, t }) as tf.Tensor[];
+      save([ds as tf.Tensor2D, t]);
+      return {
+        value: tf.div(value, divisor) as tf.Scalar,
+        gradFunc: (dy, [dsSaved, teacherSaved]) => [tf.mul(dsSaved, tf.div(dy, divisor)), tf.zerosLike(teacherSaved)],
+      };
+    },
+  );
   return loss(student, teacher);
 }
 
