@@ -92,7 +92,7 @@ export function formatDiagnosis(r: DoctorReport): string[] {
     '',
     'WebAssembly + native kernels:',
     `  ${mark(n.loaded)}native kernels ${n.loaded ? `loaded (${n.target?.march}, ${n.threads} threads)` : `not used: ${n.reason}`}`,
-    `  addon ${n.addonPath}${n.target ? `, built for ${n.target.march} on ${n.target.builtOn ?? 'unknown'}` : ''}`,
+    `  addon ${n.addonPath}${n.target ? `, one of ${n.target.built.join(', ')} built on ${n.target.builtOn ?? 'unknown'}` : ''}`,
     `  OMP_NUM_THREADS ${n.ompNumThreads ?? '(unset: one thread per core)'}; cores ${os.cpus().length}`,
     '',
     `versions: ${r.provenance.package} ${r.provenance.version}${r.provenance.gitCommit ? ` (git ${r.provenance.gitCommit.slice(0, 12)}${r.provenance.gitDirty ? ', uncommitted changes' : ''})` : ''}, ` +

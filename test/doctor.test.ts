@@ -73,6 +73,21 @@ describe('fewshot doctor', function () {
     );
   });
 
+  it('runs the best level built that this CPU has: x86-64-v3 where AVX-512 is missing', function () {
+    const record = path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json');
+    requireNative(this, fs.existsSync(record));
+    const built = JSON.parse(fs.readFileSync(record, 'utf8')).variants?.map((v: { march: string }) => v.march);
+    if (process.arch !== 'x64' || !built?.includes('x86-64-v3')) this.skip();
+    expect(built[0]).to.equal('x86-64-v4'); // every x86-64 build has the AVX-512 level too
+    // An AVX2 CPU without AVX-512 (a Haswell's flags):
+    const haswell = 'pni ssse3 cx16 sse4_1 sse4_2 movbe popcnt xsave avx fma f16c bmi1 avx2 bmi2 abm';
+    const report = doctor({ FEWSHOT_CPU_FLAGS: haswell });
+    expect(report.native.loaded, report.native.reason).to.equal(true);
+    expect(report.native.target.march).to.equal('x86-64-v3');
+    expect(report.native.addonPath).to.match(/fewshot_native-x86-64-v3\.node$/);
+    expect(report.backend).to.match(/native kernels x86-64-v3, \d threads?\)/);
+  });
+
   it('refuses an addon whose build left no record of its CPU target', function () {
     const build = path.join(ROOT, 'src', 'native', 'build', 'Release');
     requireNative(this, fs.existsSync(path.join(build, 'target.json')));

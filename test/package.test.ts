@@ -16,7 +16,7 @@ const run = (command: string, args: string[], cwd: string) => {
 describe('the npm package', function () {
   it('packs everything the native build needs: installed into another project, it runs with the native kernels', function () {
     // Where no compiler built the kernels here, none will build them in the installed copy either.
-    requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'fewshot_native.node')));
+    requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json')));
     const dir = tempDir('fewshot-pack-');
     const packed = run('npm', ['pack', '--silent', '--pack-destination', dir], ROOT);
     expect(packed.code, packed.out).to.equal(0);

@@ -24,7 +24,7 @@ function onCpu(model: string, ...args: string[]) {
 describe('native kernels on another CPU', function () {
   before(function () {
     if (process.arch !== 'x64') this.skip();
-    requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'fewshot_native.node')));
+    requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json')));
     if (!QEMU) {
       console.log("      (skipped: needs qemu-x86_64 from Debian's qemu-user, absent here)");
       this.skip();
@@ -66,5 +66,47 @@ describe('native kernels on another CPU', function () {
     expect(r.stderr).to.match(
       /^backend: wasm \(@tensorflow\/tfjs-backend-wasm \+ native kernels x86-64-v3, \d threads?\)/m,
     );
+  });
+});
+
+describe('native kernels at every ISA level built', function () {
+  const record = path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json');
+  const AVX2_ONLY = 'pni ssse3 cx16 sse4_1 sse4_2 movbe popcnt xsave avx fma f16c bmi1 avx2 bmi2 abm';
+
+  it('train to the same weights on x86-64-v4 (AVX-512) as on x86-64-v3', function () {
+    requireNative(this, fs.existsSync(record));
+    const built: string[] = JSON.parse(fs.readFileSync(record, 'utf8')).variants?.map(
+      (v: { march: string }) => v.march,
+    );
+    // Both levels run only on an AVX-512 CPU.
+    const flags = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    if (!built?.includes('x86-64-v4') || !/\bavx512vl\b/.test(flags)) this.skip();
+    const weights = (level: string, cpuFlags?: string) => {
+      const out = path.join(tempDir(), 'run');
+      const r = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'train',
+          '--dataset',
+          'synthetic',
+          '--episodes',
+          '4',
+          '--validate-every',
+          '4',
+          '--log-every',
+          '2',
+          '--way',
+          '10',
+          '--out',
+          out,
+        ],
+        { encoding: 'utf8', env: { ...process.env, ...(cpuFlags ? { FEWSHOT_CPU_FLAGS: cpuFlags } : {}) } },
+      );
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr).to.include(`native kernels ${level},`);
+      return fs.readFileSync(path.join(out, 'best', 'weights.bin'));
+    };
+    expect(weights('x86-64-v4').equals(weights('x86-64-v3', AVX2_ONLY))).to.equal(true);
   });
 });

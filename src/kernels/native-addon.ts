@@ -127,14 +127,31 @@ export interface NativeAddon {
 export const NATIVE_ABI = 2;
 
 const BUILD = new URL('../../../src/native/build/Release/', import.meta.url);
-const ADDON = new URL('fewshot_native.node', BUILD);
 const TARGET = new URL('target.json', BUILD);
 
-/** What the build recorded: the ISA level it was compiled for and the CPU flags that level needs. */
+/** One build of the kernels: the ISA level it was compiled for, the CPU flags that level needs, its file. */
+interface NativeVariant {
+  readonly march: string;
+  readonly requires: readonly string[];
+  readonly file: string;
+}
+
+/** What the build recorded (target.json): its levels, best first (older builds: one level, fewshot_native.node). */
+interface BuildRecord {
+  readonly arch: string;
+  readonly variants?: readonly NativeVariant[];
+  readonly march?: string;
+  readonly requires?: readonly string[];
+  readonly builtOn?: string;
+}
+
+/** The level in use: the best one this CPU has (or, when it has none, the lowest built). */
 export interface NativeTarget {
   readonly arch: string;
   readonly march: string;
   readonly requires: readonly string[];
+  /** Every level built, best first. */
+  readonly built: readonly string[];
   readonly builtOn?: string;
 }
 
@@ -213,40 +230,48 @@ export function staleBuild(addon: Pick<NativeAddon, 'abi'>): string | undefined 
 }
 
 function load(): { addon?: NativeAddon; status: NativeStatus } {
-  const addonPath = ADDON.pathname;
-  const refuse = (reason: string) => ({ status: { loaded: false, reason, addonPath } });
+  const refuse = (reason: string, addonPath = BUILD.pathname, target?: NativeTarget) => ({
+    status: { loaded: false, reason, addonPath, target },
+  });
   if (process.env.FEWSHOT_NATIVE === '0') return refuse('turned off (FEWSHOT_NATIVE=0)');
-  if (!fs.existsSync(ADDON))
+  const addons = fs.existsSync(BUILD) ? fs.readdirSync(BUILD).filter((f) => /^fewshot_native.*\.node$/.test(f)) : [];
+  if (!addons.length)
     return refuse('not built (no compiler at install, or FEWSHOT_NATIVE=0 then; npm run build:native)');
-  let target: NativeTarget | undefined;
+  let record: BuildRecord;
   try {
-    target = JSON.parse(fs.readFileSync(TARGET, 'utf8')) as NativeTarget;
+    record = JSON.parse(fs.readFileSync(TARGET, 'utf8')) as BuildRecord;
   } catch {
     // A build without its record may have been made for any CPU: running it could fault.
     return refuse(`built without ${TARGET.pathname} (its CPU target is unknown; npm run build:native)`);
   }
+  const variants = record.variants ?? [
+    { march: record.march ?? 'unknown', requires: record.requires ?? [], file: 'fewshot_native.node' },
+  ];
   const flags = cpuFlags();
-  const missing = flags ? target.requires.filter((f) => !flags.has(f)) : [];
-  if (missing.length) {
-    return {
-      status: {
-        loaded: false,
-        target,
-        addonPath,
-        reason: `built for ${target.march}, this CPU lacks ${missing.join(' ')} (rebuild here: npm run build:native)`,
-      },
-    };
-  }
+  const missing = (v: NativeVariant) => (flags ? v.requires.filter((f) => !flags.has(f)) : []);
+  const chosen = variants.find((v) => missing(v).length === 0) ?? variants[variants.length - 1];
+  const target: NativeTarget = {
+    arch: record.arch,
+    march: chosen.march,
+    requires: chosen.requires,
+    built: variants.map((v) => v.march),
+    builtOn: record.builtOn,
+  };
+  const addonPath = new URL(chosen.file, BUILD).pathname;
+  if (missing(chosen).length)
+    return refuse(
+      `built for ${chosen.march}, this CPU lacks ${missing(chosen).join(' ')} (rebuild here: npm run build:native)`,
+      addonPath,
+      target,
+    );
   let raw: NativeAddon;
   try {
     raw = createRequire(import.meta.url)(addonPath) as NativeAddon;
   } catch (err) {
-    return {
-      status: { loaded: false, target, addonPath, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` },
-    };
+    return refuse(`failed to load: ${(err as Error).message.split('\n')[0]}`, addonPath, target);
   }
   const stale = staleBuild(raw);
-  if (stale) return { status: { loaded: false, target, addonPath, reason: stale } };
+  if (stale) return refuse(stale, addonPath, target);
   return { addon: counted(raw), status: { loaded: true, target, addonPath } };
 }
 

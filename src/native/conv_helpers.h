@@ -13,6 +13,27 @@ namespace fewshot {
 // 8 floats in one AVX register (GCC vector extension; aligned(4): unaligned loads are fine).
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
+// L floats in one register, unaligned loads allowed. (A vector typedef passed as a template argument
+// loses its aligned(4): templates take the lane count and name the type through this.)
+template <int L>
+struct Lanes;
+template <>
+struct Lanes<8> {
+  typedef float vec __attribute__((vector_size(32), aligned(4)));
+};
+template <>
+struct Lanes<16> {
+  typedef float vec __attribute__((vector_size(64), aligned(4)));
+};
+
+// The widest register the build targets: 16 floats with AVX-512 (x86-64-v4), else 8.
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#else
+constexpr int kLanes = 8;
+#endif
+typedef Lanes<kLanes>::vec vf;
+
 // The padded input's size.
 inline int padded_height(const ConvParams& p) { return p.h + p.padTop + p.padBottom; }
 inline int padded_width(const ConvParams& p) { return p.w + p.padLeft + p.padRight; }

@@ -29,11 +29,13 @@ static std::vector<std::string> features() {
   add(ecx1 & (1u << 23), "popcnt");
   add(ecx1 & (1u << 26), "xsave");
   // AVX state must also be enabled by the OS (OSXSAVE and XCR0 bits 1-2), or AVX instructions fault.
-  bool avxState = false;
+  // AVX-512 state likewise (XCR0 bits 5-7: the opmask and upper ZMM registers).
+  bool avxState = false, avx512State = false;
   if (ecx1 & (1u << 27)) {
     unsigned lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     avxState = (lo & 6) == 6;
+    avx512State = (lo & 0xe6) == 0xe6;
   }
   add(avxState && (ecx1 & (1u << 28)), "avx");
   add(avxState && (ecx1 & (1u << 12)), "fma");
@@ -42,6 +44,11 @@ static std::vector<std::string> features() {
     add(b & (1u << 3), "bmi1");
     add(avxState && (b & (1u << 5)), "avx2");
     add(b & (1u << 8), "bmi2");
+    add(avx512State && (b & (1u << 16)), "avx512f");
+    add(avx512State && (b & (1u << 17)), "avx512dq");
+    add(avx512State && (b & (1u << 28)), "avx512cd");
+    add(avx512State && (b & (1u << 30)), "avx512bw");
+    add(avx512State && (b & (1u << 31)), "avx512vl");
   }
   if (__get_cpuid(0x80000001, &a, &b, &c, &d)) add(c & (1u << 5), "abm");
 #endif

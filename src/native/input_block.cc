@@ -29,36 +29,46 @@ InputBlock input_block(const ConvParams& p, const float* x, const float* kernel,
   return {pad_input(x, p), p.n, p.h, p.w, padded_height(p), padded_width(p), p.cin, p.kh, p.kw, p.cout, kernel, bias};
 }
 
-// The conv outputs of row r of image n, z[col * cout + co], four pixels and V x 8 channels at a
-// time: the four share each weight load (past the row's end the last pixel repeats, not stored).
-template <int V>
+// The conv outputs of row r of image n, z[col * cout + co], Q pixels and V registers of L channels
+// at a time: the Q pixels share each weight load (past the row's end the last pixel repeats, not
+// stored). Each output is the same chain of multiply-adds whatever the tile.
+template <int L, int Q, int V>
 void conv_row(const InputBlock& b, int n, int r, float* z) {
+  typedef typename Lanes<L>::vec Vec;
   const size_t rs = (size_t)b.wp * b.cin;
   const int kwcin = b.kw_n * b.cin;
   const float* row = b.xp.data() + ((size_t)n * b.hp + r) * rs;
-  for (int c0 = 0; c0 < b.w; c0 += 4) {
-    const int last = std::min(4, b.w - c0) - 1;
-    const float* xs[4];
-    for (int q = 0; q < 4; q++) xs[q] = row + (size_t)(c0 + std::min(q, last)) * b.cin;
-    for (int co0 = 0; co0 < b.cout; co0 += 8 * V) {
-      v8 acc[4][V];
+  for (int c0 = 0; c0 < b.w; c0 += Q) {
+    const int last = std::min(Q, b.w - c0) - 1;
+    const float* xs[Q];
+    for (int q = 0; q < Q; q++) xs[q] = row + (size_t)(c0 + std::min(q, last)) * b.cin;
+    for (int co0 = 0; co0 < b.cout; co0 += L * V) {
+      Vec acc[Q][V];
       for (int j = 0; j < V; j++)
-        for (int q = 0; q < 4; q++) acc[q][j] = *(const v8*)(b.bias + co0 + 8 * j);
+        for (int q = 0; q < Q; q++) acc[q][j] = *(const Vec*)(b.bias + co0 + L * j);
       for (int kh = 0; kh < b.kh_n; kh++) {
         const float* wr = b.wt + (size_t)kh * kwcin * b.cout + co0;
         for (int t = 0; t < kwcin; t++) {
-          v8 wv[V];
-          for (int j = 0; j < V; j++) wv[j] = *(const v8*)(wr + (size_t)t * b.cout + 8 * j);
-          for (int q = 0; q < 4; q++) {
+          Vec wv[V];
+          for (int j = 0; j < V; j++) wv[j] = *(const Vec*)(wr + (size_t)t * b.cout + L * j);
+          for (int q = 0; q < Q; q++) {
             const float a = xs[q][kh * rs + t];
             for (int j = 0; j < V; j++) acc[q][j] += a * wv[j];
           }
         }
       }
       for (int q = 0; q <= last; q++)
-        for (int j = 0; j < V; j++) *(v8*)(z + (size_t)(c0 + q) * b.cout + co0 + 8 * j) = acc[q][j];
+        for (int j = 0; j < V; j++) *(Vec*)(z + (size_t)(c0 + q) * b.cout + co0 + L * j) = acc[q][j];
     }
   }
+}
+
+// conv_row's widest tile for c channels (a multiple of 8): AVX-512's 32 registers hold 8 x 32.
+void conv_row_any(const InputBlock& b, int n, int r, int c, float* z) {
+  if constexpr (kLanes == 16)
+    if (c % 32 == 0) return conv_row<16, 8, 2>(b, n, r, z);
+  if (c % 16 == 0) conv_row<8, 4, 2>(b, n, r, z);
+  else conv_row<8, 4, 1>(b, n, r, z);
 }
 
 // A thread's buffers for one row pair: [2][w][cout] each.
@@ -82,8 +92,7 @@ void each_row_pair(const InputBlock& b, const float* mean, const float* inv_std,
         RowPair p{n, 2 * rp, std::min(2, b.h - 2 * rp), buf.data(), buf.data() + size, buf.data() + 2 * size};
         for (int k = 0; k < p.rows; k++) {
           float* zk = p.z + (size_t)k * b.w * c;
-          if (c % 16 == 0) conv_row<2>(b, n, p.r0 + k, zk);
-          else conv_row<1>(b, n, p.r0 + k, zk);
+          conv_row_any(b, n, p.r0 + k, c, zk);
         }
         if (mean)
           for (size_t i = 0; i < (size_t)p.rows * b.w * c; i += c)
@@ -174,19 +183,20 @@ void grad_sums(const InputBlock& b, const float* mean, const float* inv_std, con
   }
 }
 
-// s[co] = sum over a row pair's pixels of one tap's input * dz[pixel, co], V x 8 channels at a time
-// (V independent accumulators).
-template <int V>
+// s[co] = sum over a row pair's pixels of one tap's input * dz[pixel, co], V registers of L channels
+// at a time (V independent accumulators).
+template <int L, int V>
 void tap_grad(const float* xt, size_t rs, int cin, int w, int rows, const float* dz, int c, float* s) {
-  for (int co0 = 0; co0 < c; co0 += 8 * V) {
-    v8 acc[V] = {};
+  typedef typename Lanes<L>::vec Vec;
+  for (int co0 = 0; co0 < c; co0 += L * V) {
+    Vec acc[V] = {};
     for (int row = 0; row < rows; row++)
       for (int col = 0; col < w; col++) {
         const float a = xt[row * rs + (size_t)col * cin];
         const float* d = dz + ((size_t)row * w + col) * c + co0;
-        for (int j = 0; j < V; j++) acc[j] += a * *(const v8*)(d + 8 * j);
+        for (int j = 0; j < V; j++) acc[j] += a * *(const Vec*)(d + L * j);
       }
-    for (int j = 0; j < V; j++) *(v8*)(s + co0 + 8 * j) = acc[j];
+    for (int j = 0; j < V; j++) *(Vec*)(s + co0 + L * j) = acc[j];
   }
 }
 
@@ -210,10 +220,10 @@ void kernel_grad(const InputBlock& b, const float* mean, const float* inv_std, c
     for (int t = 0; t < taps; t++) {
       const float* xt = x0 + (size_t)(t / kwcin) * rs + t % kwcin;  // the tap's input at pixel (r0, 0)
       float* st = s + (size_t)t * c;
-      if (c % 64 == 0) tap_grad<8>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
-      else if (c % 32 == 0) tap_grad<4>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
-      else if (c % 16 == 0) tap_grad<2>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
-      else tap_grad<1>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+      if (c % 64 == 0) tap_grad<kLanes, 64 / kLanes>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+      else if (c % 32 == 0) tap_grad<8, 4>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+      else if (c % 16 == 0) tap_grad<8, 2>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
+      else tap_grad<8, 1>(xt, rs, b.cin, b.w, p.rows, dz, c, st);
     }
     sums.add(s);
   });

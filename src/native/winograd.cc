@@ -66,31 +66,44 @@ void input_transform(const Tiling& s, const float* x, long t0, int tb, float* V)
 }
 
 // C (rows x n, row stride ldc) = A (rows x k; A[i][p] at A[i * lda + p * acol]) * B (k x n, row
-// stride ldb), or += when accumulate; register tiles of 6 rows x 16 columns (n % 16 == 0); rows
-// past the end repeat the last (computed, not stored). acol lets A be a transposed block in place.
-void gemm(const float* A, int lda, int acol, const float* B, int ldb, float* C, int ldc, int rows, int k, int n,
-          bool accumulate) {
-  for (int i0 = 0; i0 < rows; i0 += 6) {
-    const int last = std::min(6, rows - i0) - 1;
-    const float* a[6];
-    for (int i = 0; i < 6; i++) a[i] = A + (size_t)(i0 + std::min(i, last)) * lda;
-    for (int j0 = 0; j0 < n; j0 += 16) {
-      v8 acc[6][2];
-      for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 2; j++)
-          acc[i][j] = accumulate && i <= last ? *(const v8*)(C + (size_t)(i0 + i) * ldc + j0 + 8 * j) : v8{};
+// stride ldb), or += when accumulate; register tiles of R rows x V registers of columns
+// (n % (V * kLanes) == 0); rows past the end repeat the last (computed, not stored). acol lets A be
+// a transposed block in place. Every C element is the same chain of multiply-adds over p whatever
+// the tile: the same floats on every ISA level.
+template <int R, int V>
+void gemm_t(const float* A, int lda, int acol, const float* B, int ldb, float* C, int ldc, int rows, int k, int n,
+            bool accumulate) {
+  for (int i0 = 0; i0 < rows; i0 += R) {
+    const int last = std::min(R, rows - i0) - 1;
+    const float* a[R];
+    for (int i = 0; i < R; i++) a[i] = A + (size_t)(i0 + std::min(i, last)) * lda;
+    for (int j0 = 0; j0 < n; j0 += V * kLanes) {
+      vf acc[R][V];
+      for (int i = 0; i < R; i++)
+        for (int j = 0; j < V; j++)
+          acc[i][j] = accumulate && i <= last ? *(const vf*)(C + (size_t)(i0 + i) * ldc + j0 + kLanes * j) : vf{};
       for (int p = 0; p < k; p++) {
-        const v8 b0 = *(const v8*)(B + (size_t)p * ldb + j0), b1 = *(const v8*)(B + (size_t)p * ldb + j0 + 8);
-        for (int i = 0; i < 6; i++) {
+        vf b[V];
+        for (int j = 0; j < V; j++) b[j] = *(const vf*)(B + (size_t)p * ldb + j0 + kLanes * j);
+        for (int i = 0; i < R; i++) {
           const float av = a[i][(size_t)p * acol];
-          acc[i][0] += av * b0;
-          acc[i][1] += av * b1;
+          for (int j = 0; j < V; j++) acc[i][j] += av * b[j];
         }
       }
       for (int i = 0; i <= last; i++)
-        for (int j = 0; j < 2; j++) *(v8*)(C + (size_t)(i0 + i) * ldc + j0 + 8 * j) = acc[i][j];
+        for (int j = 0; j < V; j++) *(vf*)(C + (size_t)(i0 + i) * ldc + j0 + kLanes * j) = acc[i][j];
     }
   }
+}
+
+// n % 16 == 0 (winograd_fits). AVX2's 16 registers hold a 6 x 16 tile; AVX-512's 32 a 12 x 32 one.
+void gemm(const float* A, int lda, int acol, const float* B, int ldb, float* C, int ldc, int rows, int k, int n,
+          bool accumulate) {
+  if constexpr (kLanes == 16) {
+    if (n % 32 == 0) return gemm_t<12, 2>(A, lda, acol, B, ldb, C, ldc, rows, k, n, accumulate);
+    return gemm_t<12, 1>(A, lda, acol, B, ldb, C, ldc, rows, k, n, accumulate);
+  }
+  gemm_t<6, 2>(A, lda, acol, B, ldb, C, ldc, rows, k, n, accumulate);
 }
 
 // U[xi][ci][co] = (G g G^T)[xi] for w [3, 3, cin, cout].
