@@ -4,17 +4,9 @@
 // distillation step and its ratio to the training step, and peak RSS; with an older build measured
 // too (BEFORE=), its training step, speed-up and RKD-DA ratio first.
 //   node scripts/peer-bench-table.mjs OUT/timings.jsonl
-import * as fs from 'node:fs';
+import { median, readJsonl } from './jsonl.mjs';
 
-const rows = fs
-  .readFileSync(process.argv[2], 'utf8')
-  .trim()
-  .split('\n')
-  .map((l) => JSON.parse(l));
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const rows = readJsonl(process.argv[2]);
 const ms = (v) => `${Math.round(median(v))} (${Math.round(Math.min(...v))}-${Math.round(Math.max(...v))})`;
 const of = (peer, name, field) => rows.filter((r) => r.peer === peer && r.name === name).map((r) => r[field]);
 

@@ -1,18 +1,10 @@
 #!/usr/bin/env node
 // Summarises scripts/speed-ab.sh's timings.jsonl: medians (and the range) per build, as Markdown.
 //   node scripts/speed-ab-table.mjs OUT/timings.jsonl
-import * as fs from 'node:fs';
+import { median, readJsonl } from './jsonl.mjs';
 
-const rows = fs
-  .readFileSync(process.argv[2], 'utf8')
-  .trim()
-  .split('\n')
-  .map((l) => JSON.parse(l));
+const rows = readJsonl(process.argv[2]);
 const builds = [...new Set(rows.filter((r) => r.build).map((r) => r.build))];
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const cell = (values, digits) =>
   values.length === 0
     ? '-'
