@@ -145,7 +145,7 @@ interface BuildRecord {
   readonly builtOn?: string;
 }
 
-/** The level in use: the best one this CPU has (or, when it has none, the lowest built). */
+/** The level in use: the best one this CPU has (or, when it has none or its flags are unknown, the lowest built). */
 export interface NativeTarget {
   readonly arch: string;
   readonly march: string;
@@ -249,7 +249,9 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
   ];
   const flags = cpuFlags();
   const missing = (v: NativeVariant) => (flags ? v.requires.filter((f) => !flags.has(f)) : []);
-  const chosen = variants.find((v) => missing(v).length === 0) ?? variants[variants.length - 1];
+  // Where this CPU's flags cannot be read, the lowest level built: the one least likely to fault.
+  const lowest = variants[variants.length - 1];
+  const chosen = flags ? (variants.find((v) => missing(v).length === 0) ?? lowest) : lowest;
   const target: NativeTarget = {
     arch: record.arch,
     march: chosen.march,
