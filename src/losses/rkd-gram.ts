@@ -7,8 +7,8 @@
  *   r[i, j] = 1 / |c_j - c_i| = (G_jj - 2 a_ij)^-1/2   (0 where j = i or x_j = x_i)
  *   cos[i, j, k] = dot[i, j, k] r[i, j] r[i, k]
  *
- * The gradient is written out with respect to G, then taken to x through G = c c^T (gramToInput).
- * Two paths compute it: `bounded`, tfjs ops over blocks of vertices ([B, N, N] tensors at most,
+ * The gradient is written out with respect to G, then taken to x through G = c c^T (gramToInput
+ * here, gram_to_input in src/native/rkd_gram.cc). Two paths compute it: `bounded`, tfjs ops over blocks of vertices ([B, N, N] tensors at most,
  * any backend), and `native`, every triplet in one pass of the native kernel (wasm with the addon).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -26,10 +26,19 @@ export interface RkdAngleOptions {
 /** RKD-A's value, with its gradient with respect to the student. [N, Ds], [N, Dt]. */
 export function rkdAngleGram(student: tf.Tensor2D, teacher: tf.Tensor2D, options: RkdAngleOptions = {}): tf.Scalar {
   const { path = 'auto', budget = 1 << 22 } = options;
-  if (path === 'native' && !hasNativeRkdAngle())
-    throw new Error(`RKD-A: the native kernel is not registered on the ${tf.getBackend()} backend`);
-  const native = path === 'native' || (path === 'auto' && hasNativeRkdAngle());
-  return native ? rkdAngleNative(student, teacher) : rkdAngleBounded(student, teacher, budget);
+  return runsNative('RKD-A', path, hasNativeRkdAngle())
+    ? rkdAngleNative(student, teacher)
+    : rkdAngleBounded(student, teacher, budget);
+}
+
+/**
+ * Whether a loss takes its native kernel: always for `native` (an error when it is not registered),
+ * never for the tfjs paths, and for `auto` where it is registered.
+ */
+export function runsNative(loss: string, path: string, registered: boolean): boolean {
+  if (path === 'native' && !registered)
+    throw new Error(`${loss}: the native kernel is not registered on the ${tf.getBackend()} backend`);
+  return path === 'native' || (path === 'auto' && registered);
 }
 
 /** The centred rows c = x - mean(x), G = c c^T and diag(G). */

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { stopGradient } from '../ops/custom-gradient.js';
 import { huber } from './huber.js';
 import { hasNativeRkdDistance } from '../kernels/native.js';
-import { RkdAngleOptions, rkdAngleGram, rkdDistanceNative } from './rkd-gram.js';
+import { RkdAngleOptions, rkdAngleGram, rkdDistanceNative, runsNative } from './rkd-gram.js';
 
 export interface RkdDistanceOptions {
   /** `auto` (the default): the native kernel where it is registered, else the definition. */
@@ -26,11 +26,9 @@ export interface RkdDistanceOptions {
 
 /** RKD-D as trained: rkdDistanceByDefinition's value and gradient, natively where the kernel is registered. */
 export function rkdDistance(student: tf.Tensor2D, teacher: tf.Tensor2D, options: RkdDistanceOptions = {}): tf.Scalar {
-  const { path = 'auto' } = options;
-  if (path === 'native' && !hasNativeRkdDistance())
-    throw new Error(`RKD-D: the native kernel is not registered on the ${tf.getBackend()} backend`);
-  const native = path === 'native' || (path === 'auto' && hasNativeRkdDistance());
-  return native ? rkdDistanceNative(student, teacher) : rkdDistanceByDefinition(student, teacher);
+  return runsNative('RKD-D', options.path ?? 'auto', hasNativeRkdDistance())
+    ? rkdDistanceNative(student, teacher)
+    : rkdDistanceByDefinition(student, teacher);
 }
 
 /** RKD-D by the definition: huber(psi_D(student) - psi_D(teacher)), averaged over all N * N entries. [N, Ds], [N, Dt]. */
