@@ -230,6 +230,19 @@ describe('RKD losses', () => {
     });
   }
 
+  it("refuses path 'native' where the kernel is not registered, naming the loss and the backend", () => {
+    const [s, t] = [
+      tf.randomNormal([6, 3], 0, 1, 'float32', 1),
+      tf.randomNormal([6, 3], 0, 1, 'float32', 2),
+    ] as tf.Tensor2D[];
+    expect(() => rkdDistance(s, t, { path: 'native' })).to.throw(
+      'RKD-D: the native kernel is not registered on the cpu backend',
+    );
+    expect(() => rkdAngle(s, t, { path: 'native' })).to.throw(
+      'RKD-A: the native kernel is not registered on the cpu backend',
+    );
+  });
+
   it('passes no gradient into the teacher', () => {
     const s = tf.randomNormal([8, 3], 0, 1, 'float32', 5) as tf.Tensor2D;
     const t = tf.randomNormal([8, 4], 0, 1, 'float32', 6) as tf.Tensor2D;
