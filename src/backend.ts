@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerNativeKernels } from './kernels/native.js';
 import { nativeStatus } from './kernels/native-addon.js';
 import { registerWasmFillIns } from './kernels/wasm.js';
+import { silenceCpuBanner } from './tfjs-internals.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -120,6 +121,7 @@ export interface BackendOptions {
 
 async function useCpu(): Promise<BackendInfo> {
   await tf.setBackend('cpu');
+  silenceCpuBanner(tf.backend());
   return { name: 'cpu', provider: '@tensorflow/tfjs-backend-cpu', threads: 1 };
 }
 

@@ -43,3 +43,12 @@ export interface ConvState {
 export function convState(layer: tf.layers.Layer): ConvState {
   return layer as unknown as ConvState;
 }
+
+/**
+ * tfjs-backend-cpu prints a banner advising tfjs-node on its first tensor in Node. Every run's
+ * backend line already says what runs (and `fewshot doctor` why): mark the backend as used so
+ * that stderr holds our lines alone.
+ */
+export function silenceCpuBanner(backend: tf.KernelBackend): void {
+  (backend as unknown as { firstUse: boolean }).firstUse = false;
+}

@@ -224,6 +224,15 @@ describe('command line', function () {
     expect([episodesOf('teacher'), episodesOf('student/gen1')]).to.deep.equal([4, 4]);
   });
 
+  it('on the cpu backend stderr holds the backend line alone (no tfjs banner)', () => {
+    const r = fewshot(
+      ...['train', '--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '4', '--episodes', '2'],
+      ...['--backend', 'cpu', '--out', path.join(tempDir(), 'run')],
+    );
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.equal('backend: cpu (@tensorflow/tfjs-backend-cpu, 1 thread)');
+  });
+
   it('refuses bad numbers in options', () => {
     const r = fewshot('train', '--out', tempDir(), '--way', '0');
     expect(r.code).to.not.equal(0);

@@ -62,4 +62,8 @@ describe('tfjs internals', () => {
     }
     await tf.setBackend('cpu');
   });
+
+  it('cpu backend: the first-use flag behind its Node banner', () => {
+    expect(tf.findBackend('cpu')).to.have.property('firstUse').that.is.a('boolean');
+  });
 });
