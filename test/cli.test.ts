@@ -233,6 +233,34 @@ describe('command line', function () {
     expect(r.stderr).to.equal('backend: cpu (@tensorflow/tfjs-backend-cpu, 1 thread)');
   });
 
+  it('on a terminal, a command failing after its progress bar started prints its error and exits', function () {
+    // util-linux `script` gives the command a terminal, so that its bar runs.
+    if (spawnSync('script', ['--version']).error) this.skip();
+    const dir = tempDir();
+    const train = ['train', '--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '4', '--episodes', '2'];
+    expect(fewshot(...train, '--out', path.join(dir, 'teacher')).code).to.equal(0);
+    const distill = [
+      CLI,
+      'distill',
+      ...train.slice(1),
+      '--log-every',
+      '3',
+      '--teacher',
+      path.join(dir, 'teacher', 'best'),
+    ];
+    const command = [process.execPath, ...distill, '--out', path.join(dir, 'student')].map((a) => `'${a}'`).join(' ');
+    const { CI: _ci, ...env } = process.env;
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...env, FEWSHOT_CACHE: tempDir() },
+      timeout: 60_000,
+    });
+    expect(r.error, 'the process did not end').to.equal(undefined);
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.match(/distill \[/);
+    expect(r.stdout).to.match(/\nfewshot: --validate-every \(\d+\) must be a multiple of --log-every \(3\)/);
+  });
+
   it('refuses bad numbers in options', () => {
     const r = fewshot('train', '--out', tempDir(), '--way', '0');
     expect(r.code).to.not.equal(0);

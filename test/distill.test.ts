@@ -92,18 +92,16 @@ describe('distillation', function () {
     const before = (await loadModel(teacherDir)).getWeights().map((w) => Array.from(w.dataSync()));
 
     const dir = tempDir();
-    const results = await distill(
-      {
-        ...base,
-        teacher: teacherDir,
-        generations: 2,
-        ...rkdWeights('da'),
-        lambdaKD: 1,
-        temperature: 4,
-      },
-      dir,
-    );
+    const config = { ...base, teacher: teacherDir, generations: 2, ...rkdWeights('da'), lambdaKD: 1, temperature: 4 };
+    const calls: string[] = [];
+    const record = { onGeneration: (g: number) => calls.push(`g${g}`), onEpisode: (e: number) => calls.push(`${e}`) };
+    const results = await distill(config, dir, record);
     expect(results).to.have.length(2);
+    expect(calls.join(' ')).to.equal('g1 1 2 3 4 g2 1 2 3 4');
+    // Resumed when finished: each generation is announced, no episode runs again.
+    calls.length = 0;
+    await distill(config, dir, { ...record, resume: true });
+    expect(calls.join(' ')).to.equal('g1 g2');
     const line = results[1].log.at(-1)!;
     for (const term of ['loss', 'proto', 'rkdD', 'rkdA', 'kd', 'accuracy']) expect(line[term], term).to.be.a('number');
     // loss = proto + 12.5 RKD-D + 25 RKD-A + KD, per episode and so on average.

@@ -187,8 +187,15 @@ describe('sweeps', function () {
     );
     expect(fs.readFileSync(out, 'utf8')).to.equal(first);
 
-    const summary = await runSweep(readSweepSpec(spec), { out, backend: 'test', shard: parseShard('0/2') });
+    const generations: string[] = [];
+    const summary = await runSweep(readSweepSpec(spec), {
+      out,
+      backend: 'test',
+      shard: parseShard('0/2'),
+      onGeneration: (p, g) => generations.push(`point ${p.index} generation ${g}`),
+    });
     expect([summary.points, summary.skipped, summary.rows.length]).to.deep.equal([2, 1, 2]);
+    expect(generations).to.deep.equal(['point 2 generation 1']);
     const table = await readSweepCsv(out);
     expect(fs.readFileSync(out, 'utf8').startsWith(first)).to.equal(true);
     expect(new Set(ids(table.rows)).size).to.equal(4);

@@ -5,7 +5,7 @@ import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
 import { readRunConfig, refuseExistingRun } from '../train/run-folder.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeNumber, positiveInt, startBackend } from './options.js';
-import { logStatus, printLine, progressBar } from './progress.js';
+import { generationsBar, logStatus, printLine } from './progress.js';
 import { explicitSettings, resumedConfig, trainingOptions, trainingConfig } from './train.js';
 import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';
 
@@ -76,16 +76,13 @@ export function registerDistillCommand(program: Command): void {
         `distilling: loss = proto + ${config.lambdaD} RKD-D + ${config.lambdaA} RKD-A + ${config.lambdaKD} KD (T ${config.temperature}); ` +
           `student width ${config.width}, ${config.generations} generation(s)`,
       );
-      const bar = progressBar('distill', config.episodes * config.generations);
-      let generation = 0;
+      const bar = generationsBar('distill', config.episodes, config.generations);
       const results = await distill(config, opts.out, {
         resume: opts.resume,
-        onEpisode: (e) => {
-          if (e === 1) generation++;
-          bar.update((generation - 1) * config.episodes + e);
-        },
+        onGeneration: bar.generation,
+        onEpisode: (e) => bar.update(e),
         onLog: (line) => {
-          bar.update((generation - 1) * config.episodes + line.episode, logStatus(line));
+          bar.update(line.episode, logStatus(line));
           printLine(opts.json ? JSON.stringify(line) : formatLogLine(line));
         },
       });

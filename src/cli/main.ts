@@ -34,7 +34,7 @@ async function registerCommands(args: readonly string[]): Promise<void> {
 
 registerCommands(process.argv.slice(2))
   .then(() => program.parseAsync(process.argv))
-  .catch((err: unknown) => {
+  .catch(async (err: unknown) => {
     if (err instanceof CommanderError) {
       // --help and --version end here too, having printed what was asked.
       if (err.exitCode === 0) return;
@@ -50,6 +50,8 @@ registerCommands(process.argv.slice(2))
       process.exitCode = 2;
       return;
     }
+    // A command's bar left running would print over the error and keep the process alive.
+    (await import('./progress.js')).stopProgress();
     // One line naming what went wrong; the stack only when asked for.
     console.error(`fewshot: ${(err as Error)?.message ?? err}`);
     if (process.env.FEWSHOT_DEBUG) console.error(err);

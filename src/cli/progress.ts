@@ -38,9 +38,15 @@ export function logStatus(line: LogLine): string {
   return parts.join(' ');
 }
 
+/** Stops the bar on screen, if any (a command that failed leaves its bar running). */
+export function stopProgress(): void {
+  active?.bar.stop();
+  active = undefined;
+}
+
 export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (!stream.isTTY || process.env.CI) return { update() {}, stop() {} };
-  active?.bar.stop();
+  stopProgress();
   const bar = new cliProgress.SingleBar(
     {
       stream,
@@ -61,5 +67,20 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
       bar.stop();
       if (active === mine) active = undefined;
     },
+  };
+}
+
+/** A bar over a run of one or more generations: episode e of generation g is (g - 1) x episodes + e. */
+export interface GenerationsProgress extends Progress {
+  generation(g: number): void;
+}
+
+export function generationsBar(label: string, episodes: number, generations = 1): GenerationsProgress {
+  const bar = progressBar(label, episodes * generations);
+  let offset = 0;
+  return {
+    generation: (g) => (offset = (g - 1) * episodes),
+    update: (e, status) => bar.update(offset + e, status),
+    stop: () => bar.stop(),
   };
 }

@@ -14,7 +14,7 @@ import { describeSettings, expandSweep, readSweepSpec, settingColumns, varyingSe
 import { DEFAULT_LOCK_STALE_SECONDS } from '../sweep/lock.js';
 import { formatLogLine } from './format.js';
 import { backendOption, positiveNumber, startBackend } from './options.js';
-import { Progress, logStatus, printLine, progressBar } from './progress.js';
+import { GenerationsProgress, generationsBar, logStatus, printLine } from './progress.js';
 
 export function registerSweepCommand(program: Command): void {
   const sweep = program
@@ -54,7 +54,7 @@ export function registerSweepCommand(program: Command): void {
           (shard ? `; shard ${shard.index}/${shard.count}` : '') +
           ` -> ${out}`,
       );
-      let bar: Progress | undefined;
+      let bar: GenerationsProgress | undefined;
       const summary = await runSweep(spec, {
         out,
         backend,
@@ -80,8 +80,9 @@ export function registerSweepCommand(program: Command): void {
           );
           if (missing.length === 0) return;
           const s = p.settings as Record<string, number>;
-          bar = progressBar(`point ${p.index}`, s.episodes * (s.generations ?? 1));
+          bar = generationsBar(`point ${p.index}`, s.episodes, s.generations);
         },
+        onGeneration: (_p, g) => bar?.generation(g),
         onEpisode: (_p, e) => bar?.update(e),
         onLog: (_p, line) => {
           bar?.update(line.episode, logStatus(line));

@@ -42,6 +42,8 @@ export interface SweepOptions {
   readonly shard?: Shard;
   /** Before each point: the suites it still lacks (none: skipped). */
   readonly onPoint?: (point: SweepPoint, missing: readonly string[]) => void;
+  /** Before each generation of a distilled point (a trained point has none). */
+  readonly onGeneration?: (point: SweepPoint, generation: number) => void;
   readonly onEpisode?: (point: SweepPoint, episode: number) => void;
   readonly onLog?: (point: SweepPoint, line: LogLine) => void;
   /** After a point's rows are written; may throw (tests simulate a kill this way). */
@@ -90,6 +92,7 @@ async function trainPoint(
       options.onEpisode?.(point, e);
     },
     onLog: (line: LogLine) => options.onLog?.(point, line),
+    onGeneration: (g: number) => options.onGeneration?.(point, g),
   };
   const started = Date.now();
   let trainEpisodes: number;

@@ -109,11 +109,21 @@ export async function checkTeacher(dir: string, dataset: FewShotDataset): Promis
 
 export const generationDir = (dir: string, generation: number) => path.join(dir, `gen${generation}`);
 
+export interface DistillOptions extends RunOptions {
+  /** Before each generation, finished ones included (a resumed run skips their episodes). */
+  readonly onGeneration?: (generation: number) => void;
+}
+
 /**
  * Distils `config.teacher` into fresh students, generation after generation, under `dir/gen<g>/`.
  * Re-running resumes: finished generations are kept, the unfinished one continues from its checkpoint.
  */
-export async function distill(config: DistillConfig, dir: string, options: RunOptions = {}): Promise<TrainResult[]> {
+export async function distill(
+  config: DistillConfig,
+  dir: string,
+  options: DistillOptions = {},
+): Promise<TrainResult[]> {
+  const { onGeneration, ...run } = options;
   await ensureBackend();
   const { dataset, validation } = await openRun(config);
   // The first teacher must load and fit the data before the run folder exists.
@@ -122,6 +132,7 @@ export async function distill(config: DistillConfig, dir: string, options: RunOp
   if (!options.resume) writeRunConfig(dir, config);
   const results: TrainResult[] = [];
   for (let g = 1; g <= config.generations; g++) {
+    onGeneration?.(g);
     const genDir = generationDir(dir, g);
     const teacher =
       first ?? (await loadTeacher(g === 1 ? config.teacher : runPaths(generationDir(dir, g - 1)).best, dataset));
@@ -138,7 +149,7 @@ export async function distill(config: DistillConfig, dir: string, options: RunOp
           schedule: config,
           validation,
           dir: genDir,
-          ...options,
+          ...run,
           resume: hasCheckpoint(runPaths(genDir).checkpoint),
         }),
       );

@@ -8,7 +8,7 @@ export type { LogLine } from './run-folder.js';
 export { trainProtoNet, prototypicalObjective, openRun, DEFAULT_PROTONET } from './protonet.js';
 export type { ProtoNetConfig, RunOptions, DatasetOpener } from './protonet.js';
 export { distill, distillationObjective, rkdWeights, generationDir } from './distill.js';
-export type { DistillConfig, DistillWeights } from './distill.js';
+export type { DistillConfig, DistillOptions, DistillWeights } from './distill.js';
 export { RECIPES, findRecipe, recipeConfig, trainRecipe } from './recipe.js';
 export type { Recipe, RecipeRunConfig, RecipeResult } from './recipe.js';
 export { Adam } from './adam.js';
