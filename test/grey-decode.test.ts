@@ -2,18 +2,20 @@
  * The fast grey path of the importers (fast-png decode, resizes stacked into few libvips calls) gives
  * the same bytes as the sharp call per image that it replaces.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { encode } from 'fast-png';
 import seedrandom from 'seedrandom';
 import sharp from 'sharp';
 import yauzl from 'yauzl';
 import { decodeGreyPng } from '../src/data/grey-png.js';
-import { decodeGreyImages } from '../src/data/grey-workers.js';
+import { WorkerPool, decodeGreyImages } from '../src/data/grey-workers.js';
 import { decodeImage } from '../src/data/images.js';
 import { resizeGreyImages, stackMargin } from '../src/data/lanczos-batch.js';
 import { randomImage } from './image-fixtures.js';
-import { SHARED, requireData } from './helpers.js';
+import { SHARED, requireData, tempDir } from './helpers.js';
 
 const OMNIGLOT_ZIPS = path.join(SHARED, 'data', 'omniglot');
 
@@ -215,6 +217,37 @@ describe('grey decode (fast path)', () => {
       (err: Error) => err,
     );
     expect(error?.message).to.match(/^zip: entry 1: unreadable image/);
+  });
+
+  it('a decoding worker that dies fails its batch and every later one; the other worker finishes its own', async () => {
+    // A stand-in worker: a batch whose first byte is 1 kills it, 2 is answered late, any other at once.
+    const script = path.join(tempDir(), 'worker.mjs');
+    fs.writeFileSync(
+      script,
+      `import { parentPort } from 'node:worker_threads';
+parentPort.on('message', ({ id, data }) => {
+  if (data[0] === 1) process.exit(3);
+  const answer = () => parentPort.postMessage({ id, pixels: new Uint8Array([data[0]]) });
+  if (data[0] === 2) setTimeout(answer, 300); else answer();
+});\n`,
+    );
+    const pool = new WorkerPool(2, pathToFileURL(script));
+    const batch = (first: number) => [{ where: 'a file', bytes: Buffer.from([first, 0]) }];
+    const settled = (p: Promise<Uint8Array>) =>
+      p.then(
+        (pixels) => Array.from(pixels),
+        (err: Error) => err.message,
+      );
+    try {
+      expect(await settled(pool.decode(batch(0), [1, 1, 1]))).to.deep.equal([0]);
+      const slow = settled(pool.decode(batch(2), [1, 1, 1])); // to the first worker
+      const killer = settled(pool.decode(batch(1), [1, 1, 1])); // to the second, idle one
+      expect(await killer).to.equal('image decoding worker exited (code 3)');
+      expect(await slow).to.deep.equal([2]);
+      expect(await settled(pool.decode(batch(0), [1, 1, 1]))).to.equal('image decoding worker exited (code 3)');
+    } finally {
+      await pool.close();
+    }
   });
 
   it('real Omniglot PNGs: bit for bit as one sharp call each (a sample of both zips)', async function () {

@@ -74,8 +74,8 @@ interface PoolWorker {
   busy: number;
 }
 
-/** Workers running decodeGreyBatch; each batch goes to the least busy one. */
-class WorkerPool {
+/** Workers running decodeGreyBatch (or `script`'s answer to the same messages); each batch goes to the least busy one. */
+export class WorkerPool {
   private readonly workers: PoolWorker[];
   private readonly pending = new Map<
     number,
@@ -85,9 +85,12 @@ class WorkerPool {
   /** Why a worker died (out of memory, a bug): no batch is sent after that. */
   private broken?: Error;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    script = new URL(import.meta.url),
+  ) {
     this.workers = Array.from({ length: size }, () => {
-      const worker = new Worker(new URL(import.meta.url), { workerData: WORKER_TAG });
+      const worker = new Worker(script, { workerData: WORKER_TAG });
       const poolWorker = { worker, busy: 0 };
       worker.on('message', (reply: Reply) => this.settle(reply));
       worker.on('error', (err) => this.fail(poolWorker, new Error(`image decoding worker failed (${err.message})`)));
