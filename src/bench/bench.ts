@@ -28,6 +28,9 @@ export const BENCH_SHAPES: readonly BenchShape[] = [
   // Snell et al.'s miniImageNet training episodes (400 and 480 images).
   { name: 'miniimagenet-20w5s15q', way: 20, shot: 5, query: 15, inputShape: [84, 84, 3] },
   { name: 'miniimagenet-30w1s15q', way: 30, shot: 1, query: 15, inputShape: [84, 84, 3] },
+  // CIFAR-FS and FC100 (32x32x3): the test episodes' shapes, which their recipes also train on.
+  { name: 'cifar-5w1s15q', way: 5, shot: 1, query: 15, inputShape: [32, 32, 3] },
+  { name: 'cifar-5w5s15q', way: 5, shot: 5, query: 15, inputShape: [32, 32, 3] },
 ];
 
 export interface BenchResult extends EpisodeShape {

@@ -5,6 +5,7 @@ import { Argument, Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
 import { countImages, readPackedImages } from '../data/cache.js';
 import { MINIIMAGENET_HOWTO, downloadOmniglot, parseMd5Overrides } from '../data/download.js';
+import { Cifar100ImportSummary, importCifar100 } from '../data/cifar100.js';
 import { importFolder } from '../data/folder.js';
 import { importMiniImageNet } from '../data/miniimagenet.js';
 import { importOmniglot, omniglotSplitCounts, OmniglotImportSummary } from '../data/omniglot.js';
@@ -54,6 +55,21 @@ export function registerDataCommands(program: Command): void {
         onProgress: bar.update,
       }).finally(bar.stop);
       printSplitImport(summary, opts.json);
+    });
+
+  data
+    .command('cifar100')
+    .description(
+      'Import CIFAR-100 (either official archive, or its folder) into the CIFAR-FS and FC100 caches, 32x32x3',
+    )
+    .requiredOption(
+      '--from <path>',
+      'cifar-100-binary.tar.gz or cifar-100-python.tar.gz, or the folder either unpacks to (or the folder holding it)',
+    )
+    .option('--out <dir>', 'folder under which cifar-fs/ and fc100/ are (re)created', defaultCacheRoot())
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (opts: { from: string; out: string; json?: boolean }) => {
+      printCifar100(await importCifar100(opts), opts.json);
     });
 
   data
@@ -219,6 +235,23 @@ function printSplitImport(summary: SplitImportSummary, json?: boolean): void {
   console.log(`${summary.source}: ${summary.images} images, ${summary.classes} classes (${pixels})`);
   console.log(`splits: ${formatSplits(summary.splits)}`);
   console.log(`cache: ${summary.out} (${summary.seconds.toFixed(1)} s)`);
+}
+
+function printCifar100(summary: Cifar100ImportSummary, json?: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(summary));
+    return;
+  }
+  const archive =
+    summary.md5 === undefined
+      ? 'unpacked folder'
+      : `archive md5 ${summary.md5}, ${summary.officialArchive ? 'the official one' : 'not the official archive'}`;
+  console.log(`cifar100: ${summary.images} images from the ${summary.kind} version (${archive})`);
+  for (const [name, b] of Object.entries(summary.benchmarks)) {
+    const splits = Object.entries(b.splits).map(([s, n]) => `${s} ${n} classes / ${b.imagesPerSplit[s]} images`);
+    console.log(`${name}: ${splits.join(', ')} -> ${b.out}`);
+  }
+  console.log(`(${summary.seconds.toFixed(1)} s)`);
 }
 
 function formatSplits(splits: Readonly<Record<string, number>>): string {

@@ -166,8 +166,8 @@ export function registerTrainCommand(program: Command): void {
 /** `fewshot train --recipe`: both stages, a progress bar and log lines for each. */
 async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promise<void> {
   console.log(
-    `recipe ${config.recipe}: stage 1 on ${config.split} (best by validation ${config.selectBy} on ${config.valSuite}), ` +
-      `stage 2 on ${config.finalSplit}`,
+    `recipe ${config.recipe}: stage 1 on ${config.split} (best by validation ${config.selectBy} on ${config.valSuite})` +
+      (config.finalSplit ? `, stage 2 on ${config.finalSplit}` : ', one stage'),
   );
   let bar: ReturnType<typeof progressBar> | undefined;
   let stage = '';
@@ -197,6 +197,8 @@ async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promi
           seconds: result.select.seconds + result.final.seconds,
         })
       : `stage 1: best validation loss ${s.bestValLoss?.toFixed(4)} (${(100 * s.bestValAccuracy).toFixed(2)}%) at episode ${s.bestEpisode}` +
-          ` of ${s.episode}; stage 2: ${result.final.state.episode} episodes on ${config.finalSplit}; model in ${recipePaths(opts.out).model}`,
+          ` of ${s.episode}` +
+          (config.finalSplit ? `; stage 2: ${result.final.state.episode} episodes on ${config.finalSplit}` : '') +
+          `; model in ${recipePaths(opts.out, config.finalSplit === undefined).model}`,
   );
 }

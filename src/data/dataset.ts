@@ -42,11 +42,19 @@ export function imageSize(shape: ImageShape): number {
   return shape[0] * shape[1] * shape[2];
 }
 
-/** The images as one float32 tensor [n, H, W, C] in [0, 1]. */
-export function imageBatch(dataset: FewShotDataset, refs: readonly ImageRef[]): tf.Tensor4D {
+/**
+ * The images as one float32 tensor [n, H, W, C] in [0, 1]; `transform` may change the pixels in
+ * place first (training's augmentation).
+ */
+export function imageBatch(
+  dataset: FewShotDataset,
+  refs: readonly ImageRef[],
+  transform?: (pixels: Float32Array) => void,
+): tf.Tensor4D {
   const [h, w, c] = dataset.imageShape;
   const size = h * w * c;
   const data = new Float32Array(refs.length * size);
   refs.forEach((ref, i) => dataset.readPixels(ref, data, i * size));
+  transform?.(data);
   return tf.tensor4d(data, [refs.length, h, w, c]);
 }

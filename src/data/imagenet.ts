@@ -12,8 +12,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import tar from 'tar-stream';
 import { checkImageFileSize } from './images.js';
+import { ByteStream, drain, readTar } from './tar.js';
 import type { RaviSplit } from './miniimagenet.js';
 
 /** A CSV image's position among its class's training files (from 1): the four digits before the extension. */
@@ -63,46 +63,6 @@ function choose(
       return [row.filename, numbered[k - 1].name];
     }),
   );
-}
-
-/** A byte stream: a file's, or a tar entry's (tar-stream's streams are streamx, not Node's). */
-interface ByteStream extends AsyncIterable<Buffer> {
-  pipe(destination: tar.Extract): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-}
-
-/** The files of a tar stream as entries: `visit` reads (or skips) each body. */
-async function readTar(
-  source: ByteStream,
-  where: string,
-  visit: (name: string, size: number, body: AsyncIterable<Buffer>) => Promise<void>,
-): Promise<void> {
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, body, next) => {
-      visit(header.name, header.size ?? 0, body as AsyncIterable<Buffer>).then(
-        () => next(),
-        (err) => extract.destroy(err),
-      );
-    });
-    extract.on('finish', () => resolve());
-    extract.on('error', (err) => reject(err));
-    source.on('error', (err) => extract.destroy(err));
-  });
-  source.pipe(extract);
-  try {
-    await done;
-  } catch (err) {
-    throw new Error(`${where}: not a readable tar (${(err as Error).message}); a truncated or corrupt download?`, {
-      cause: err,
-    });
-  }
-}
-
-async function drain(body: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 /** One class's tar: the chosen images written into `staging` under their CSV file names. */

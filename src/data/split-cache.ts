@@ -23,6 +23,8 @@ export interface SplitToWrite extends SplitCatalog {
   readonly name: string;
   /** The split's image files, class-major; absent for a catalog (ids only). */
   readonly files?: readonly ImageFile[];
+  /** Or its pixels already decoded, class-major (sources stored as raw pixels, such as CIFAR). */
+  readonly pixels?: Uint8Array;
 }
 
 /** What an importer into a split cache reports. */
@@ -82,7 +84,11 @@ export async function writeSplitCache(
   if (total > 0) onProgress?.(0, total);
   await writeFolderAtomic(out, async (tmp) => {
     // One split's pixels at a time: the largest split, not the sum, bounds the memory.
-    for (const { name, files, ...catalog } of splits) {
+    for (const { name, files, pixels: decoded, ...catalog } of splits) {
+      if (decoded) {
+        writePackedImages(binFile(tmp, name), { ...catalog, pixels: decoded });
+        continue;
+      }
       if (!files) {
         writeFileAtomic(catalogFile(tmp, name), [
           Buffer.from(JSON.stringify({ format: CATALOG_FORMAT, ...catalog }), 'utf8'),
@@ -101,7 +107,7 @@ export async function writeSplitCache(
     images: splits.reduce((sum, s) => sum + countImages(s.classes), 0),
     classes: splits.reduce((sum, s) => sum + s.classes.length, 0),
     splits: Object.fromEntries(splits.map((s) => [s.name, s.classes.length])),
-    pixels: splits.every((s) => s.files),
+    pixels: splits.every((s) => s.files !== undefined || s.pixels !== undefined),
   };
 }
 

@@ -46,8 +46,16 @@ export function rkdWeights(relations: 'none' | 'd' | 'a' | 'da'): Pick<DistillWe
   }[relations];
 }
 
-/** Prototypical loss + weighted RKD-D, RKD-A, KD against the teacher; every term logged. */
-export function distillationObjective(student: tf.LayersModel, teacher: tf.LayersModel, w: DistillWeights): Objective {
+/**
+ * Prototypical loss + weighted RKD-D, RKD-A, KD against the teacher; every term logged. With
+ * `cacheTeacher` false (augmented images: an image is never seen twice) the teacher embeds every image.
+ */
+export function distillationObjective(
+  student: tf.LayersModel,
+  teacher: tf.LayersModel,
+  w: DistillWeights,
+  cacheTeacher = true,
+): Objective {
   const teacherCache = new TeacherCache(teacher);
   return (images, episode, shape) => {
     const supportCount = shape.way * shape.shot;
@@ -58,7 +66,8 @@ export function distillationObjective(student: tf.LayersModel, teacher: tf.Layer
     // once per run, and only when some term needs it: a same-budget baseline (every weight 0) runs
     // the same code for free.
     let teacherEmbeddings: tf.Tensor2D | undefined;
-    const t = () => (teacherEmbeddings ??= teacherCache.embed(images, [...episode.support, ...episode.query]));
+    const t = () =>
+      (teacherEmbeddings ??= teacherCache.embed(images, cacheTeacher ? [...episode.support, ...episode.query] : []));
     const proto = prototypicalLoss(...(split(s) as [tf.Tensor2D, tf.Tensor2D]), shape.way);
     const terms: Record<string, tf.Scalar> = { proto: proto.loss, accuracy: proto.accuracy };
     let loss: tf.Scalar = proto.loss;
@@ -143,11 +152,12 @@ export async function distill(
       results.push(
         await trainEpisodic({
           model: student,
-          objective: distillationObjective(student, teacher, config),
+          objective: distillationObjective(student, teacher, config, (config.augment ?? 'none') === 'none'),
           dataset,
           shape: config,
           schedule: config,
           validation,
+          augment: config.augment,
           dir: genDir,
           ...run,
           resume: hasCheckpoint(runPaths(genDir).checkpoint),

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
+import { AugmentationName, augmentEpisode } from '../data/augment.js';
 import { FewShotDataset, imageBatch } from '../data/dataset.js';
 import { EpisodeSampler, Episode, EpisodeShape } from '../episodes/sampler.js';
 import { hasCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
@@ -77,6 +78,8 @@ export interface TrainRun {
   readonly shape: EpisodeShape;
   readonly schedule: TrainSchedule;
   readonly validation?: Validation;
+  /** Augmentation of the training episodes' images (none by default); validation images are never augmented. */
+  readonly augment?: AugmentationName;
   /**
    * The run folder: checkpoint/ (latest), best/, log.jsonl. Without one nothing is written, and
    * with validation the model ends with the weights of its best validation.
@@ -155,7 +158,10 @@ export async function trainEpisodic(run: TrainRun): Promise<TrainResult> {
       const e = state.episode;
       const lr = learningRate(schedule, e);
       const episode = sampler.episode(e);
-      const images = imageBatch(dataset, [...episode.support, ...episode.query]);
+      const refs = [...episode.support, ...episode.query];
+      const images = imageBatch(dataset, refs, (pixels) =>
+        augmentEpisode(run.augment ?? 'none', pixels, dataset.imageShape, refs.length, schedule.seed, e),
+      );
       let values: Record<string, number>;
       try {
         values = trainStep(objective, variables, optimizer, lr, images, episode, shape);

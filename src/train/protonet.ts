@@ -1,5 +1,6 @@
 /** Training a Prototypical Network: Conv-4 + prototypical loss in the episodic loop. */
 import * as tf from '@tensorflow/tfjs';
+import type { AugmentationName } from '../data/augment.js';
 import { openDataset } from '../data/open.js';
 import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
 import type { EpisodeShape } from '../episodes/sampler.js';
@@ -20,6 +21,8 @@ export interface ProtoNetConfig extends TrainSchedule, EpisodeShape {
   /** A suite JSON to validate on. */
   readonly valSuite?: string;
   readonly width: number;
+  /** Augmentation of training images (`crop-flip` for CIFAR); none when absent. */
+  readonly augment?: AugmentationName;
 }
 
 export const DEFAULT_PROTONET: Omit<ProtoNetConfig, 'dataset' | 'split'> = {
@@ -94,6 +97,7 @@ export async function trainProtoNet(
       shape: config,
       schedule: config,
       validation,
+      augment: config.augment,
       dir,
       ...options,
     });

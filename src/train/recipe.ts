@@ -9,6 +9,10 @@
  * is the one evaluated. Students get the teacher's stage-2 budget on trainval, with no validation
  * (the val classes are training classes there), so every model of a comparison sees the same
  * number of episodes of the same split.
+ *
+ * One-stage recipes (CIFAR-FS, FC100, as MetaOptNet and the papers it quotes train them) keep the
+ * stage-1 model of best validation accuracy; their students train on the same split with the same
+ * validation for the episode count the teacher's selection chose, and keep their own best.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,15 +20,15 @@ import { hasCheckpoint } from '../models/checkpoint.js';
 import { TrainResult } from './episodic.js';
 import { runPaths } from './run-folder.js';
 import { ProtoNetConfig, RunOptions, trainProtoNet } from './protonet.js';
-import { readRunConfig, writeRunConfig } from './run-folder.js';
+import { readRunConfig, readRunState, writeRunConfig } from './run-folder.js';
 
 export interface Recipe {
   readonly name: string;
   readonly description: string;
   /** Stage 1 (model selection): split, validation suite, schedule, patience. */
   readonly config: ProtoNetConfig;
-  /** Stage 2 retrains from scratch on this split for stage 1's best episode count. */
-  readonly finalSplit: string;
+  /** Stage 2 retrains from scratch on this split for stage 1's best episode count; absent: one stage. */
+  readonly finalSplit?: string;
 }
 
 function snellOmniglot(shot: 1 | 5): Recipe {
@@ -56,8 +60,50 @@ function snellOmniglot(shot: 1 | 5): Recipe {
   };
 }
 
+/**
+ * A Conv-4 ProtoNet on CIFAR-FS or FC100 (docs/paper-protocol.md#cifar-fs-and-fc100 says where each
+ * setting comes from): 5-way episodes at the test shot with 15 queries (as tested), Snell et al.'s
+ * Adam 1e-3 halved every 2000 episodes (which TADAM's Conv-4 ProtoNet follows), random crop and flip
+ * (MetaOptNet's CIFAR augmentation), the model of best 5-way validation accuracy (MetaOptNet, R2D2).
+ */
+function protoNetCifar(dataset: 'cifar-fs' | 'fc100', shot: 1 | 5): Recipe {
+  const title = dataset === 'cifar-fs' ? 'CIFAR-FS' : 'FC100';
+  return {
+    name: `protonet-${dataset}-${shot}shot`,
+    description:
+      `Prototypical Networks on ${title}, ${shot}-shot model: Conv-4 64, 5-way ${shot}-shot 15-query episodes with ` +
+      `random crop (padding 4) and flip, Adam 1e-3 halved every 2000 episodes, best by 5-way ${shot}-shot validation accuracy`,
+    config: {
+      dataset,
+      split: 'train',
+      valSuite: `${dataset}-val-5w${shot}s`,
+      way: 5,
+      shot,
+      query: 15,
+      width: 64,
+      augment: 'crop-flip',
+      lr: 1e-3,
+      lrHalveEvery: 2000,
+      // Five validations without a better one (5000 episodes, two or three lr halvings) stop the run.
+      episodes: 30000,
+      validateEvery: 1000,
+      patience: 5,
+      selectBy: 'accuracy',
+      logEvery: 50,
+      seed: 0,
+    },
+  };
+}
+
 export const RECIPES: Readonly<Record<string, Recipe>> = Object.fromEntries(
-  [snellOmniglot(1), snellOmniglot(5)].map((r) => [r.name, r]),
+  [
+    snellOmniglot(1),
+    snellOmniglot(5),
+    protoNetCifar('cifar-fs', 1),
+    protoNetCifar('cifar-fs', 5),
+    protoNetCifar('fc100', 1),
+    protoNetCifar('fc100', 5),
+  ].map((r) => [r.name, r]),
 );
 
 export function findRecipe(name: string): Recipe {
@@ -66,17 +112,20 @@ export function findRecipe(name: string): Recipe {
   return recipe;
 }
 
-/** A recipe run folder: config.json (the recipe and its settings), select/ and final/ (training runs). */
-export const recipePaths = (dir: string) => ({
+/**
+ * A recipe run folder: config.json (the recipe and its settings), select/ and final/ (training
+ * runs; a one-stage recipe has select/ only).
+ */
+export const recipePaths = (dir: string, oneStage = false) => ({
   select: path.join(dir, 'select'),
-  final: path.join(dir, 'final'),
+  final: path.join(dir, oneStage ? 'select' : 'final'),
   /** The model a recipe run delivers. */
-  model: runPaths(path.join(dir, 'final')).best,
+  model: runPaths(path.join(dir, oneStage ? 'select' : 'final')).best,
 });
 
 export interface RecipeRunConfig extends ProtoNetConfig {
   readonly recipe: string;
-  readonly finalSplit: string;
+  readonly finalSplit?: string;
 }
 
 /** The recipe's settings with some replaced (e.g. another seed). */
@@ -85,9 +134,13 @@ export function recipeConfig(recipe: Recipe, overrides: Partial<ProtoNetConfig> 
   return { ...config, recipe: recipe.name, finalSplit: recipe.finalSplit };
 }
 
-/** Stage 2's settings: the final split, the selected budget, no validation. */
+/**
+ * Stage 2's settings, which students also train by: the final split, the selected budget, no
+ * validation; for a one-stage recipe, the same split and validation for the selected budget.
+ */
 export function finalStageConfig(config: RecipeRunConfig, episodes: number): ProtoNetConfig {
   const { recipe: _recipe, finalSplit, ...rest } = config;
+  if (finalSplit === undefined) return { ...rest, episodes, patience: 0 };
   // Without validation the interval only paces checkpoints: frequent, since students' steps are slow.
   const checkpointEvery =
     [100, 50].find((n) => episodes % n === 0 && n % config.logEvery === 0) ?? config.validateEvery;
@@ -116,6 +169,7 @@ export async function trainRecipe(
   const select = await trainProtoNet(selectConfig, paths.select, stage(paths.select));
   if (select.state.bestEpisode <= 0)
     throw new Error(`${paths.select}: no validated model to take the episode count from`);
+  if (config.finalSplit === undefined) return { select, final: select };
   options.onStage?.('final', select.state.bestEpisode);
   const final = await trainProtoNet(
     finalStageConfig(config, select.state.bestEpisode),
@@ -129,7 +183,15 @@ export async function trainRecipe(
 export function recipeTeacher(dir: string): { model: string; episodes: number; config: RecipeRunConfig } {
   const config = readRunConfig<RecipeRunConfig>(dir);
   if (!config.recipe) throw new Error(`${dir}: not a recipe run (its config.json names no recipe)`);
-  const paths = recipePaths(dir);
+  const oneStage = config.finalSplit === undefined;
+  const paths = recipePaths(dir, oneStage);
+  if (oneStage) {
+    // The budget is the episode of the selected model; the run must have ended (stopped or capped).
+    const state = readRunState(paths.select);
+    if (!state || !(state.stopped || state.episode >= config.episodes) || state.bestEpisode <= 0)
+      throw new Error(`${dir}: the recipe run has not finished (no final state in ${paths.select})`);
+    return { model: paths.model, episodes: state.bestEpisode, config };
+  }
   if (!fs.existsSync(path.join(paths.final, 'config.json')) || !hasCheckpoint(paths.model)) {
     throw new Error(`${dir}: the recipe run has not finished its final stage (no ${paths.model})`);
   }

@@ -19,6 +19,17 @@ export const runPaths = (dir: string) => ({
   log: path.join(dir, 'log.jsonl'),
 });
 
+/** The loop state saved with a run's last checkpoint (episode, best episode, stopped); undefined before the first. */
+export function readRunState(dir: string): { episode: number; bestEpisode: number; stopped: boolean } | undefined {
+  const file = path.join(runPaths(dir).checkpoint, 'state.json');
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: not a checkpoint state (${(err as Error).message})`, { cause: err });
+  }
+}
+
 /** Reads a run folder's config.json (what `--resume` continues). */
 export function readRunConfig<C>(dir: string): C {
   const file = path.join(dir, 'config.json');
