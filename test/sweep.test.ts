@@ -69,7 +69,8 @@ describe('sweep specs', () => {
     expect(points.map((p) => p.index)).to.deep.equal([...points.keys()]);
     expect(new Set(points.map((p) => p.key)).size).to.equal(9);
     expect(points[0].settings).to.not.have.property('lambdaD');
-    expect(points[3].settings).to.include({
+    // Grid combinations outermost: (lambdaD 0, seed 0) gives ProtoNet then RKD.
+    expect(points[1].settings).to.include({
       method: 'distill',
       lambdaD: 0,
       lambdaA: 25,

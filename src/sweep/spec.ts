@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../episodes/manifest.js';
 import { readSuite, resolveSuite } from '../episodes/suite.js';
+import { checkAugmentation } from '../data/augment.js';
 import { rkdWeights } from '../train/distill.js';
+import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';
 import { DEFAULT_PROTONET } from '../train/protonet.js';
 
 export type SettingValue = string | number;
@@ -45,6 +47,7 @@ type Kind = 'string' | 'method' | 'int>0' | 'int>=0' | '>0' | '>=0';
 export const SETTING_KINDS: Readonly<Record<string, Kind>> = {
   method: 'method',
   label: 'string',
+  recipe: 'string',
   dataset: 'string',
   split: 'string',
   dataDir: 'string',
@@ -53,6 +56,7 @@ export const SETTING_KINDS: Readonly<Record<string, Kind>> = {
   shot: 'int>0',
   query: 'int>0',
   width: 'int>0',
+  augment: 'string',
   episodes: 'int>0',
   lr: '>0',
   lrHalveEvery: 'int>0',
@@ -181,15 +185,40 @@ export function readSweepSpec(file: string): SweepSpec {
   };
 }
 
+/**
+ * A point's settings from its recipe, if it names one: the recipe's, and with a `teacher` (the
+ * teacher's recipe run folder, which must have finished) the students' stage as `fewshot distill
+ * --recipe` trains it: the teacher's budget, its model. A ProtoNet point (a same-budget baseline)
+ * takes the budget and leaves the teacher.
+ */
+function recipeSettings(raw: Settings): Settings {
+  if (raw.recipe === undefined) return {};
+  const recipe = findRecipe(raw.recipe as string);
+  const config = recipeConfig(recipe);
+  if (raw.teacher === undefined) {
+    const { recipe: _recipe, finalSplit: _finalSplit, ...settings } = config;
+    return settings as unknown as Settings;
+  }
+  const teacher = recipeTeacher(raw.teacher as string);
+  if (teacher.config.recipe !== recipe.name)
+    throw new Error(`teacher ${raw.teacher}: trained by recipe ${teacher.config.recipe}, not ${recipe.name}`);
+  return { ...(finalStageConfig(config, teacher.episodes) as unknown as Settings), teacher: teacher.model };
+}
+
 /** Defaults filled in; a ProtoNet point carries no distillation settings (so that it is one point). */
 function resolve(raw: Settings): Settings {
   const method = (raw.method as string | undefined) ?? 'protonet';
+  const fromRecipe = recipeSettings(raw);
   const settings: Record<string, SettingValue> = {
     ...DEFAULTS,
     ...(method === 'distill' ? DISTILL_DEFAULTS : {}),
+    ...fromRecipe,
     ...raw,
+    ...(fromRecipe.teacher === undefined ? {} : { teacher: fromRecipe.teacher }),
     method,
   };
+  for (const k of Object.keys(settings)) if (settings[k] === undefined) delete settings[k];
+  if (settings.augment !== undefined) checkAugmentation(settings.augment as string, 'augment');
   if (method === 'protonet') for (const k of DISTILL_ONLY) delete settings[k];
   return settings;
 }
@@ -223,13 +252,20 @@ export function varyingSettings(
 /**
  * The spec's points: each variant crossed with the grid (grid over variant over base), defaults
  * filled in. Points with equal settings (a ProtoNet variant crossed with an RKD weight axis) are one.
+ * Each grid combination's variants come together (seed 1's baseline and students, then seed 2's), so
+ * that a sweep stopped part way has complete comparisons.
  */
 export function expandSweep(spec: SweepSpec): SweepPoint[] {
   const points: SweepPoint[] = [];
   const seen = new Set<string>();
-  for (const variant of spec.variants) {
-    for (const combo of cartesian(spec.grid)) {
-      const settings = resolve({ ...spec.base, ...variant, ...combo });
+  for (const combo of cartesian(spec.grid)) {
+    for (const variant of spec.variants) {
+      let settings: Settings;
+      try {
+        settings = resolve({ ...spec.base, ...variant, ...combo });
+      } catch (err) {
+        throw new Error(`${spec.file}: ${(err as Error).message}`, { cause: err });
+      }
       const key = pointKey(settings);
       if (seen.has(key)) continue;
       seen.add(key);
