@@ -9,6 +9,17 @@ export type { OmniglotImportOptions, OmniglotImportSummary, OmniglotSplit } from
 export { importMiniImageNet, openMiniImageNet, readRaviCsv, MINIIMAGENET_SPLITS } from './miniimagenet.js';
 export type { MiniImageNetImportOptions, MiniImageNetSplit, RaviSplit, RaviRow } from './miniimagenet.js';
 export { importFolder, openFolder } from './folder.js';
+export { importCifar100, openCifarBenchmark, readCifar100, CIFAR_BENCHMARKS, CIFAR100_ARCHIVES } from './cifar100.js';
+export type {
+  Cifar100ImportOptions,
+  Cifar100ImportSummary,
+  Cifar100Kind,
+  Cifar100Source,
+  CifarBenchmark,
+  CifarRecords,
+} from './cifar100.js';
+export { augmentEpisode, AUGMENTATIONS } from './augment.js';
+export type { AugmentationName } from './augment.js';
 export type { FolderImportOptions } from './folder.js';
 export { describeSplitCache } from './split-cache.js';
 export type { SplitImportSummary } from './split-cache.js';
