@@ -7,6 +7,7 @@ import { runPaths } from '../src/train/run-folder.js';
 import {
   RECIPES,
   Recipe,
+  finalStageConfig,
   findRecipe,
   recipeConfig,
   recipePaths,
@@ -65,8 +66,59 @@ describe('recipes', function () {
       expect(r.finalSplit).to.equal('trainval');
     }
     expect(() => findRecipe('snell')).to.throw(
-      /unknown recipe 'snell' \(one of snell2017-omniglot-1shot, snell2017-omniglot-5shot\)/,
+      /unknown recipe 'snell' \(one of snell2017-omniglot-1shot, snell2017-omniglot-5shot, protonet-cifar-fs-1shot, /,
     );
+  });
+
+  it('ship the CIFAR-FS and FC100 protocols: 5-way at the test shot, 15 queries, crop and flip, one stage by accuracy', () => {
+    for (const dataset of ['cifar-fs', 'fc100']) {
+      for (const shot of [1, 5]) {
+        const r = findRecipe(`protonet-${dataset}-${shot}shot`);
+        expect(r.config).to.include({
+          dataset,
+          split: 'train',
+          way: 5,
+          shot,
+          query: 15,
+          width: 64,
+          augment: 'crop-flip',
+          lr: 1e-3,
+          lrHalveEvery: 2000,
+          selectBy: 'accuracy',
+          valSuite: `${dataset}-val-5w${shot}s`,
+        });
+        expect(r.finalSplit).to.equal(undefined);
+      }
+    }
+  });
+
+  it('one stage: the selected model is the teacher, and its students train for its selected episodes with validation', async () => {
+    const oneStage: Recipe = { ...tiny, name: 'tiny-one-stage', finalSplit: undefined };
+    const config = recipeConfig(oneStage, { seed: 3 });
+    const dir = tempDir();
+    const result = await trainRecipe(config, dir);
+    expect(result.final).to.equal(result.select);
+    expect(fs.existsSync(path.join(dir, 'final'))).to.equal(false);
+    const teacher = recipeTeacher(dir);
+    expect(teacher).to.include({
+      model: runPaths(recipePaths(dir).select).best,
+      episodes: result.select.state.bestEpisode,
+    });
+    const students = finalStageConfig(config, teacher.episodes);
+    expect(students).to.include({
+      split: 'train',
+      valSuite: 'synthetic-val-5w1s',
+      episodes: teacher.episodes,
+      patience: 0,
+    });
+    // An unfinished one-stage run hands nothing to students.
+    const unfinished = tempDir();
+    await trainRecipe(config, unfinished, {
+      onEpisode: (e) => {
+        if (e === 6) throw new Error('killed');
+      },
+    }).catch((err: Error) => expect(err.message).to.equal('killed'));
+    expect(() => recipeTeacher(unfinished)).to.throw(/the recipe run has not finished/);
   });
 
   it('select by validation loss with patience, then retrain from scratch for the selected episodes; resumes identically', async () => {
@@ -112,7 +164,7 @@ describe('recipes', function () {
     expect(() => recipeTeacher(dir)).to.throw(/not a run folder/);
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ dataset: 'synthetic' }));
     expect(() => recipeTeacher(dir)).to.throw(/not a recipe run/);
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ recipe: 'tiny' }));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ recipe: 'tiny', finalSplit: 'val' }));
     expect(() => recipeTeacher(dir)).to.throw(/has not finished its final stage/);
   });
 });

@@ -11,6 +11,7 @@ import { mergeSweeps } from '../src/sweep/merge.js';
 import { runSweep } from '../src/sweep/run.js';
 import { parseShard, shardPoints } from '../src/sweep/shard.js';
 import { canonicalJson, expandSweep, readSweepSpec } from '../src/sweep/spec.js';
+import { findRecipe, recipeConfig, recipeTeacher, trainRecipe } from '../src/train/recipe.js';
 import { ROOT, tempDir } from './helpers.js';
 
 /** Two tiny synthetic suites (3-way 1- and 2-shot, 4 episodes) in `dir`. */
@@ -89,6 +90,46 @@ describe('sweep specs', () => {
     };
     const again = expandSweep(readSweepSpec(writeSpec(dir, reordered, 'again.json')));
     expect(new Set(again.map((p) => p.key))).to.deep.equal(new Set(points.map((p) => p.key)));
+  });
+
+  it("takes a recipe and its teacher's run: students get the teacher's budget and model, a baseline the budget", async function () {
+    this.timeout(120_000);
+    await initBackend('wasm');
+    const dir = tempDir();
+    const suites = tinySuites(dir);
+    const recipe = 'protonet-cifar-fs-1shot';
+    const { episodes: _episodes, ...tiny } = TINY;
+    const small = { ...tiny, valSuite: 'synthetic-val-5w1s' };
+    const teacherRun = path.join(dir, 'teacher');
+    await trainRecipe(recipeConfig(findRecipe(recipe), { ...small, episodes: 6, patience: 0 }), teacherRun);
+    const teacher = recipeTeacher(teacherRun);
+    const spec = {
+      suites,
+      base: { ...small, recipe, teacher: teacherRun },
+      variants: [{ label: 'baseline' }, { label: 'RKD-DA', method: 'distill' }],
+      grid: { seed: [1, 2] },
+    };
+    const points = expandSweep(readSweepSpec(writeSpec(dir, spec)));
+    // Each seed's baseline and student together.
+    expect(points.map((p) => `${p.settings.label} ${p.settings.seed}`)).to.deep.equal([
+      'baseline 1',
+      'RKD-DA 1',
+      'baseline 2',
+      'RKD-DA 2',
+    ]);
+    const fromRecipe = { recipe, episodes: teacher.episodes, patience: 0, augment: 'crop-flip', selectBy: 'accuracy' };
+    expect(points[0].settings).to.include({ ...fromRecipe, method: 'protonet', dataset: 'synthetic' });
+    expect(points[0].settings).to.not.have.property('teacher');
+    expect(points[1].settings).to.include({ ...fromRecipe, method: 'distill', teacher: teacher.model });
+    // A teacher run that is not there (or not finished) is refused before anything runs.
+    const missing = { ...spec, base: { ...spec.base, teacher: path.join(dir, 'nothing') } };
+    expect(() => expandSweep(readSweepSpec(writeSpec(dir, missing, 'missing.json')))).to.throw(
+      /missing\.json: .*nothing: not a run folder/,
+    );
+    const other = { ...spec, base: { ...spec.base, recipe: 'protonet-fc100-1shot' } };
+    expect(() => expandSweep(readSweepSpec(writeSpec(dir, other, 'other.json')))).to.throw(
+      /other\.json: teacher .*: trained by recipe protonet-cifar-fs-1shot, not protonet-fc100-1shot/,
+    );
   });
 
   it('refuses bad specs, naming the file and the field', () => {
