@@ -83,11 +83,12 @@ describe('recipes', function () {
           width: 64,
           augment: 'crop-flip',
           lr: 1e-3,
-          lrHalveEvery: 2000,
+          lrHalveEvery: 10000,
           selectBy: 'accuracy',
           valSuite: `${dataset}-val-5w${shot}s`,
         });
         expect(r.finalSplit).to.equal(undefined);
+        expect(r.students).to.deep.equal({ episodes: 6000, lrHalveEvery: 2000 });
       }
     }
   });

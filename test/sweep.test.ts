@@ -117,7 +117,16 @@ describe('sweep specs', () => {
       'baseline 2',
       'RKD-DA 2',
     ]);
-    const fromRecipe = { recipe, episodes: teacher.episodes, patience: 0, augment: 'crop-flip', selectBy: 'accuracy' };
+    // The recipe's student budget and schedule, not the teacher's.
+    expect(teacher.episodes).to.equal(6000);
+    const fromRecipe = {
+      recipe,
+      episodes: 6000,
+      lrHalveEvery: 2000,
+      patience: 0,
+      augment: 'crop-flip',
+      selectBy: 'accuracy',
+    };
     expect(points[0].settings).to.include({ ...fromRecipe, method: 'protonet', dataset: 'synthetic' });
     expect(points[0].settings).to.not.have.property('teacher');
     expect(points[1].settings).to.include({ ...fromRecipe, method: 'distill', teacher: teacher.model });
