@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import seedrandom from 'seedrandom';
 import tar from 'tar-stream';
+import { ROOT } from './helpers.js';
 
 /** One official record: coarse label, fine label, 3072 planar pixel bytes; and a file name for the pickles. */
 export interface CifarRecord {
@@ -129,4 +131,27 @@ export async function writeCifarArchives(out: string, content: CifarArchiveConte
     for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(out, folder, name), bytes);
     await writeTarGz(path.join(out, `${folder}.tar.gz`), folder, files);
   }
+}
+
+/** CIFAR-100's fine class names, in label order (the official `meta`'s). */
+export const FINE_NAMES = fs
+  .readFileSync(path.join(ROOT, 'test', 'fixtures', 'cifar100-fine-names.txt'), 'utf8')
+  .trim()
+  .split('\n');
+
+/** `perClass` random records of every fine class (the first `trainPerClass` of each in train), seeded. */
+export function randomCifarContent(perClass: number, trainPerClass: number, seed = 'cifar'): CifarArchiveContent {
+  const rng = seedrandom(seed);
+  const train: CifarRecord[] = [];
+  const test: CifarRecord[] = [];
+  for (let fine = 0; fine < 100; fine++) {
+    for (let i = 0; i < perClass; i++) {
+      const record = new Uint8Array(3074);
+      record[0] = fine % 20;
+      record[1] = fine;
+      for (let b = 2; b < 3074; b++) record[b] = Math.floor(rng() * 256);
+      (i < trainPerClass ? train : test).push({ record, filename: `${FINE_NAMES[fine]}_s_${i}.png` });
+    }
+  }
+  return { train, test, fineNames: FINE_NAMES, coarseNames: Array.from({ length: 20 }, (_, i) => `superclass_${i}`) };
 }

@@ -3,41 +3,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import seedrandom from 'seedrandom';
 import { CIFAR_BENCHMARKS, SHIPPED_CLASS_LISTS, importCifar100 } from '../src/data/cifar100.js';
 import { openDataset } from '../src/data/open.js';
-import { CifarRecord, cifarArchiveFiles, writeCifarArchives, writeTarGz } from './cifar-archives.js';
+import { FINE_NAMES, cifarArchiveFiles, randomCifarContent, writeCifarArchives, writeTarGz } from './cifar-archives.js';
 import { expectImportFailure } from './image-fixtures.js';
 import { ROOT, SHARED, requireData, tempDir } from './helpers.js';
 
 const REAL = path.join(SHARED, 'data', 'cifar100');
-const FINE_NAMES = fs
-  .readFileSync(path.join(ROOT, 'test', 'fixtures', 'cifar100-fine-names.txt'), 'utf8')
-  .trim()
-  .split('\n');
-const COARSE_NAMES = Array.from({ length: 20 }, (_, i) => `superclass_${i}`);
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-
-/** `perClass` random records of every fine class (the first `trainPerClass` in train), seeded. */
-function records(
-  perClass: number,
-  trainPerClass: number,
-  seed = 'cifar',
-): { train: CifarRecord[]; test: CifarRecord[] } {
-  const rng = seedrandom(seed);
-  const train: CifarRecord[] = [];
-  const test: CifarRecord[] = [];
-  for (let fine = 0; fine < 100; fine++) {
-    for (let i = 0; i < perClass; i++) {
-      const record = new Uint8Array(3074);
-      record[0] = fine % 20;
-      record[1] = fine;
-      for (let b = 2; b < 3074; b++) record[b] = Math.floor(rng() * 256);
-      (i < trainPerClass ? train : test).push({ record, filename: `${FINE_NAMES[fine]}_s_${i}.png` });
-    }
-  }
-  return { train, test };
-}
 
 /** The cache files of both benchmarks, by `<benchmark>/<split>.bin`, as sha256. */
 function cacheHashes(out: string): Record<string, string> {
@@ -51,7 +24,7 @@ function cacheHashes(out: string): Record<string, string> {
 describe('cifar100', function () {
   this.timeout(120_000);
   let from: string;
-  const content = { ...records(3, 2), fineNames: FINE_NAMES, coarseNames: COARSE_NAMES };
+  const content = randomCifarContent(3, 2);
 
   before(async () => {
     from = tempDir('fewshot-cifar-');

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import yazl from 'yazl';
 import { downloadFile, downloadOmniglot, md5OfFile } from '../src/data/download.js';
 import { ROOT, SHARED, requireData, tempDir } from './helpers.js';
+import { randomCifarContent, writeCifarArchives } from './cifar-archives.js';
 
 const ZIPS = ['images_background.zip', 'images_evaluation.zip'];
 const SHARED_ZIPS = path.join(SHARED, 'data', 'omniglot');
@@ -258,5 +259,43 @@ describe('downloads', function () {
     );
     expect(r.stdout).to.include('fewshot data miniimagenet --from DIR\n');
     expect(r.stderr).to.equal('fewshot: miniImageNet cannot be downloaded automatically; get the files as above');
+  });
+});
+
+describe('downloads: CIFAR-100', function () {
+  this.timeout(60_000);
+
+  it('`fewshot data download cifar100`: MD5-checked, resumed after a cut, imported; a wrong MD5 imports nothing', async () => {
+    const dir = tempDir('fewshot-download-');
+    await writeCifarArchives(dir, randomCifarContent(3, 2));
+    const name = 'cifar-100-python.tar.gz';
+    const bytes = fs.readFileSync(path.join(dir, name));
+    const md5 = await md5OfFile(path.join(dir, name));
+    const server = await serve(new Map([[name, bytes]]), { cutOnce: [name] });
+    try {
+      const out = path.join(dir, 'caches');
+      const args = ['data', 'download', 'cifar100', '--downloads', path.join(dir, 'got'), '--out', out];
+      const env = { FEWSHOT_CIFAR100_URL: server.base };
+      // The rebuilt archive is not the official one: without its own MD5 it is refused, nothing imported.
+      const refused = await fewshot(args, env);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.match(
+        new RegExp(`^fewshot: ${server.base}${name}: md5 ${md5}, expected eb9058c3a382ffc7106e4002c42a8d85`),
+      );
+      expect(fs.existsSync(out)).to.equal(false);
+      expect(fs.readdirSync(path.join(dir, 'got'))).to.deep.equal([]);
+
+      const r = await fewshot([...args, '--md5', md5], env);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.include(`${name}: ${bytes.length} bytes, md5 ${md5} ok`);
+      expect(r.stdout).to.include('cifar100: 300 images from the python version');
+      expect(fs.readdirSync(out).sort()).to.deep.equal(['cifar-fs', 'fc100']);
+      // The first attempt was cut half way: a Range request resumed it.
+      expect(server.requests.some((q) => q.range !== undefined)).to.equal(true);
+      const again = await fewshot([...args, '--md5', md5, '--json'], env);
+      expect(JSON.parse(again.stdout).downloads[0]).to.include({ present: true, md5 });
+    } finally {
+      server.close();
+    }
   });
 });

@@ -4,8 +4,14 @@ import * as path from 'node:path';
 import { Argument, Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
 import { countImages, readPackedImages } from '../data/cache.js';
-import { MINIIMAGENET_HOWTO, downloadOmniglot, parseMd5Overrides } from '../data/download.js';
-import { Cifar100ImportSummary, importCifar100 } from '../data/cifar100.js';
+import {
+  Downloaded,
+  MINIIMAGENET_HOWTO,
+  downloadCifar100,
+  downloadOmniglot,
+  parseMd5Overrides,
+} from '../data/download.js';
+import { Cifar100ImportSummary, Cifar100Kind, importCifar100 } from '../data/cifar100.js';
 import { importFolder } from '../data/folder.js';
 import { importMiniImageNet } from '../data/miniimagenet.js';
 import { importOmniglot, omniglotSplitCounts, OmniglotImportSummary } from '../data/omniglot.js';
@@ -95,69 +101,73 @@ export function registerDataCommands(program: Command): void {
   data
     .command('download')
     .description("Download a dataset's official archives (MD5-checked, resumable), then import them")
-    .addArgument(new Argument('<dataset>', 'what to download').choices(['omniglot', 'miniimagenet']))
+    .addArgument(new Argument('<dataset>', 'what to download').choices(['omniglot', 'cifar100', 'miniimagenet']))
     .option(
       '--base-url <url>',
-      'where the Omniglot archives are (default: $FEWSHOT_OMNIGLOT_URL, else the official repository)',
+      'where the archives are (default: $FEWSHOT_OMNIGLOT_URL or $FEWSHOT_CIFAR100_URL, else the official source)',
     )
     .option(
       '--md5 <name=hash...>',
-      "a mirror's MD5 for an archive, e.g. images_background=68d2efa1b9178cc56df9314c21c6e718",
+      "a mirror's MD5 for an archive, e.g. images_background=68d2efa1b9178cc56df9314c21c6e718 (cifar100: the hash alone)",
     )
     .option(
       '--splits <dir>',
-      'folder holding the Vinyals split files (train.txt, val.txt, test.txt, trainval.txt), needed for the split datasets',
+      'omniglot: folder holding the Vinyals split files (train.txt, val.txt, test.txt, trainval.txt), needed for the split datasets',
+    )
+    .addOption(
+      new Option('--kind <kind>', 'cifar100: which official archive (python is the one torchvision fetches)')
+        .choices(['python', 'binary'])
+        .default('python'),
     )
     .option(
       '--downloads <dir>',
-      'where the archives go (kept; a rerun resumes or skips)',
-      path.join(defaultCacheRoot(), 'downloads', 'omniglot'),
+      'where the archives go (kept; a rerun resumes or skips) (default: <cache root>/downloads/<dataset>)',
     )
-    .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'omniglot'))
+    .option(
+      '--out <dir>',
+      'cache directory to (re)create (default: <cache root>/omniglot; cifar100: the folder for cifar-fs/ and fc100/, the cache root)',
+    )
     .option('--json', 'print the summary as one JSON object')
-    .action(
-      async (
-        dataset: string,
-        opts: { baseUrl?: string; md5?: string[]; splits?: string; downloads: string; out: string; json?: boolean },
-      ) => {
-        if (dataset === 'miniimagenet') {
-          console.log(MINIIMAGENET_HOWTO);
-          throw new Error('miniImageNet cannot be downloaded automatically; get the files as above');
-        }
-        let file = '';
-        let bar: Progress | undefined;
-        const imported = lazyBar('omniglot');
-        const { downloads, summary } = await downloadOmniglot({
-          ...opts,
-          md5: parseMd5Overrides(opts.md5 ?? []),
-          onDownload: (name, done, total) => {
-            if (name !== file) {
-              bar?.stop();
-              bar = total === undefined ? undefined : progressBar(name, total);
-              file = name;
-            }
-            bar?.update(done);
-          },
-          onProgress: imported.update,
-        }).finally(() => {
-          bar?.stop();
-          imported.stop();
-        });
-        if (!opts.json) {
-          for (const d of downloads) {
-            console.log(
-              `${d.file}: ${d.bytes} bytes, md5 ${d.md5} ok${d.present ? ' (already there)' : d.resumed ? ' (resumed)' : ''}`,
-            );
-          }
-        }
-        printOmniglot(
-          summary,
-          opts.json,
-          { downloads },
-          'pass --splits DIR, the splits/vinyals folder of github.com/jakesnell/prototypical-networks',
-        );
-      },
-    );
+    .action(async (dataset: string, opts: DownloadCommandOptions) => {
+      if (dataset === 'miniimagenet') {
+        console.log(MINIIMAGENET_HOWTO);
+        throw new Error('miniImageNet cannot be downloaded automatically; get the files as above');
+      }
+      const downloads = opts.downloads ?? path.join(defaultCacheRoot(), 'downloads', dataset);
+      const bars = downloadBars();
+      if (dataset === 'cifar100') {
+        if ((opts.md5?.length ?? 0) > 1) throw new Error("--md5: cifar100 takes one hash, the archive's");
+        const md5 = opts.md5?.[0].split('=').pop();
+        if (md5 !== undefined && !/^[0-9a-fA-F]{32}$/.test(md5))
+          throw new Error(`--md5 '${opts.md5![0]}': not 32 hex digits`);
+        const got = await downloadCifar100({
+          baseUrl: opts.baseUrl,
+          kind: opts.kind as Cifar100Kind,
+          downloads,
+          out: opts.out ?? defaultCacheRoot(),
+          md5,
+          onDownload: bars.onDownload,
+        }).finally(bars.stop);
+        if (!opts.json) printDownloads(got.downloads);
+        printCifar100(got.summary, opts.json, { downloads: got.downloads });
+        return;
+      }
+      const { downloads: got, summary } = await downloadOmniglot({
+        ...opts,
+        downloads,
+        out: opts.out ?? path.join(defaultCacheRoot(), 'omniglot'),
+        md5: parseMd5Overrides(opts.md5 ?? []),
+        onDownload: bars.onDownload,
+        onProgress: bars.imported.update,
+      }).finally(bars.stop);
+      if (!opts.json) printDownloads(got);
+      printOmniglot(
+        summary,
+        opts.json,
+        { downloads: got },
+        'pass --splits DIR, the splits/vinyals folder of github.com/jakesnell/prototypical-networks',
+      );
+    });
 
   data
     .command('info')
@@ -200,6 +210,46 @@ function describePacked(file: string) {
   };
 }
 
+interface DownloadCommandOptions {
+  baseUrl?: string;
+  md5?: string[];
+  splits?: string;
+  kind: string;
+  downloads?: string;
+  out?: string;
+  json?: boolean;
+}
+
+/** One progress bar per archive downloaded, then one for the import. */
+function downloadBars() {
+  let file = '';
+  let bar: Progress | undefined;
+  const imported = lazyBar('import');
+  return {
+    onDownload: (name: string, done: number, total: number | undefined) => {
+      if (name !== file) {
+        bar?.stop();
+        bar = total === undefined ? undefined : progressBar(name, total);
+        file = name;
+      }
+      bar?.update(done);
+    },
+    imported,
+    stop: () => {
+      bar?.stop();
+      imported.stop();
+    },
+  };
+}
+
+function printDownloads(downloads: readonly Downloaded[]): void {
+  for (const d of downloads) {
+    console.log(
+      `${d.file}: ${d.bytes} bytes, md5 ${d.md5} ok${d.present ? ' (already there)' : d.resumed ? ' (resumed)' : ''}`,
+    );
+  }
+}
+
 /** A progress bar that appears with the first report, when the total is known. */
 function lazyBar(label: string): { update: (done: number, total: number) => void; stop: () => void } {
   let bar: Progress | undefined;
@@ -237,9 +287,9 @@ function printSplitImport(summary: SplitImportSummary, json?: boolean): void {
   console.log(`cache: ${summary.out} (${summary.seconds.toFixed(1)} s)`);
 }
 
-function printCifar100(summary: Cifar100ImportSummary, json?: boolean): void {
+function printCifar100(summary: Cifar100ImportSummary, json?: boolean, extra: object = {}): void {
   if (json) {
-    console.log(JSON.stringify(summary));
+    console.log(JSON.stringify({ ...extra, ...summary }));
     return;
   }
   const archive =

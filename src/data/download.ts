@@ -2,7 +2,8 @@
  * Datasets' official archives over HTTP(S): each file is fetched into `<name>.part`, resumed with a
  * Range request after a dropped connection, checked against its published MD5, and only then given
  * its name; redirects are followed (GitHub's raw URLs redirect to raw.githubusercontent.com).
- * Omniglot is then imported (omniglot.ts); miniImageNet has no public source to fetch from.
+ * Omniglot and CIFAR-100 are then imported (omniglot.ts, cifar100.ts); miniImageNet has no public
+ * source to fetch from.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -14,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../atomic.js';
 import { firstLine } from './images.js';
 import { OMNIGLOT_SPLITS, OmniglotImportSummary, importOmniglot } from './omniglot.js';
+import { CIFAR100_ARCHIVES, Cifar100ImportSummary, Cifar100Kind, importCifar100 } from './cifar100.js';
 
 export const OMNIGLOT_BASE_URL = 'https://github.com/brendenlake/omniglot/raw/master/python/';
 /** The official archives and their published MD5s (brendenlake/omniglot, python/). */
@@ -196,8 +198,11 @@ export interface OmniglotDownloadOptions {
 }
 
 export function omniglotBaseUrl(option?: string): string {
-  const url = option ?? process.env.FEWSHOT_OMNIGLOT_URL ?? OMNIGLOT_BASE_URL;
-  if (!URL.canParse(url)) throw new Error(`Omniglot base URL '${url}' is not a URL`);
+  return baseUrl('Omniglot', option ?? process.env.FEWSHOT_OMNIGLOT_URL ?? OMNIGLOT_BASE_URL);
+}
+
+function baseUrl(dataset: string, url: string): string {
+  if (!URL.canParse(url)) throw new Error(`${dataset} base URL '${url}' is not a URL`);
   // A base without a trailing slash would lose its last segment when the archive's name is joined.
   return url.endsWith('/') ? url : `${url}/`;
 }
@@ -249,6 +254,42 @@ function findSplitFiles(dir: string): string[] {
   if (files.length === 0)
     throw new Error(`${dir}: no Vinyals split files (${OMNIGLOT_SPLITS.map((s) => `${s}.txt`).join(', ')})`);
   return files;
+}
+
+// --- CIFAR-100 -----------------------------------------------------------------------------------
+
+/** Where both official CIFAR-100 archives are (the dataset's page; torchvision fetches the python one there). */
+export const CIFAR100_BASE_URL = 'https://www.cs.toronto.edu/~kriz/';
+
+export interface Cifar100DownloadOptions {
+  /** Where the archive is; default $FEWSHOT_CIFAR100_URL, else the official page. */
+  baseUrl?: string;
+  /** Which archive (default python, the one torchvision fetches). */
+  kind?: Cifar100Kind;
+  /** Folder for the archive (kept; a rerun finds it and skips the download). */
+  downloads: string;
+  /** The folder under which the CIFAR-FS and FC100 caches are (re)created. */
+  out: string;
+  /** A mirror's MD5, for an archive whose bytes differ from the official one. */
+  md5?: string;
+  retries?: number;
+  retryDelayMs?: number;
+  onDownload?: (archive: string, done: number, total: number | undefined) => void;
+}
+
+/** Downloads (or finds) the official archive, verified by its MD5, and imports it. */
+export async function downloadCifar100(
+  options: Cifar100DownloadOptions,
+): Promise<{ downloads: Downloaded[]; summary: Cifar100ImportSummary }> {
+  const { file, md5 } = CIFAR100_ARCHIVES[options.kind ?? 'python'];
+  const base = baseUrl('CIFAR-100', options.baseUrl ?? process.env.FEWSHOT_CIFAR100_URL ?? CIFAR100_BASE_URL);
+  const got = await downloadFile(new URL(file, base).href, path.join(options.downloads, file), {
+    md5: options.md5?.toLowerCase() ?? md5,
+    retries: options.retries,
+    retryDelayMs: options.retryDelayMs,
+    onProgress: (done, total) => options.onDownload?.(file, done, total),
+  });
+  return { downloads: [got], summary: await importCifar100({ from: got.file, out: options.out }) };
 }
 
 // --- miniImageNet --------------------------------------------------------------------------------
