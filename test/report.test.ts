@@ -125,3 +125,117 @@ describe('sweep reports', function () {
     );
   });
 });
+
+describe('sweep reports: students against their baseline', function () {
+  this.timeout(60_000);
+
+  /** Baseline and RKD for seeds 1-3 on one suite of 4 episodes, with known per-episode accuracies. */
+  async function pairedFixture(dir: string): Promise<string> {
+    const perEpisode: Record<string, number[][]> = {
+      baseline: [
+        [0.5, 0.6, 0.7, 0.8],
+        [0.4, 0.6, 0.6, 0.8],
+        [0.5, 0.5, 0.7, 0.7],
+      ],
+      RKD: [
+        [0.6, 0.6, 0.8, 0.8], // +0.05: 2 won, 2 tied
+        [0.5, 0.7, 0.7, 0.9], // +0.1: 4 won
+        [0.5, 0.6, 0.6, 0.8], // +0.025: 2 won, 1 lost, 1 tied
+      ],
+    };
+    const rows = Object.entries(perEpisode).flatMap(([label, seeds]) =>
+      seeds.map((accs, i) => {
+        const key = `${label === 'baseline' ? 'b' : 'c'}${i}`.padEnd(16, '0');
+        const run = path.join(dir, 'runs', key);
+        fs.mkdirSync(path.join(run, 'eval'), { recursive: true });
+        const logDir = label === 'baseline' ? run : path.join(run, 'gen1');
+        fs.mkdirSync(logDir, { recursive: true });
+        fs.writeFileSync(path.join(logDir, 'log.jsonl'), JSON.stringify({ episode: 40, loss: 1, accuracy: 0.5 }) + '\n');
+        fs.writeFileSync(
+          path.join(run, 'eval', 'synthetic-test-5w1s.episodes.csv'),
+          'episode,accuracy,suite\n' + accs.map((a, e) => `${e},${a},synthetic-test-5w1s@0123456789abcdef\n`).join(''),
+        );
+        return {
+          key,
+          method: label === 'baseline' ? 'protonet' : 'distill',
+          label,
+          seed: i + 1,
+          lambdaD: label === 'baseline' ? '' : 25,
+          suite: 'synthetic-test-5w1s',
+          testWay: 5,
+          testShot: 1,
+          testQuery: 15,
+          testEpisodes: 4,
+          accuracy: accs.reduce((a, b) => a + b, 0) / 4,
+          ci95: 0.1,
+          std: 0.1,
+          trainEpisodes: 40,
+          resumedFrom: 0,
+          trainSeconds: 1,
+          evalSeconds: 1,
+          backend: 'wasm',
+          checkpoint: path.join(run, label === 'baseline' ? 'best' : path.join('gen1', 'best')),
+        };
+      }),
+    );
+    const file = path.join(dir, 'sweep.csv');
+    await writeSweepCsv(
+      file,
+      sweepHeaders(['method', 'label', 'seed', 'lambdaD']),
+      rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)]))),
+    );
+    return file;
+  }
+
+  it('pairs each seed on its episodes and gives the differences over seeds a t-interval', async () => {
+    const dir = tempDir();
+    const csv = await pairedFixture(dir);
+    const report = await writeSweepReport(csv, { out: path.join(dir, 'report'), baseline: 'baseline' });
+    const [group] = report.paired!.groups;
+    expect(report.paired!.groups).to.have.length(1);
+    expect(group.label).to.equal('RKD');
+    expect(group.seeds.map((s) => [s.seed, s.won, s.lost, s.tied])).to.deep.equal([
+      ['1', 2, 0, 2],
+      ['2', 4, 0, 0],
+      ['3', 2, 1, 1],
+    ]);
+    const diffs = [0.05, 0.1, 0.025];
+    group.seeds.forEach((s, i) => expect(s.difference.mean).to.be.closeTo(diffs[i], 1e-12));
+    const over = acrossSeeds(diffs);
+    expect(group.difference.mean).to.be.closeTo(over.mean, 1e-12);
+    expect(group.difference.t95).to.be.closeTo((4.303 * over.std) / Math.sqrt(3), 1e-12);
+    expect(report.markdown).to.include('## Against baseline, over seeds');
+    expect(report.paired!.overSeeds.rows[0]).to.deep.equal([
+      'RKD',
+      'synthetic-test-5w1s',
+      '3',
+      '+5.83',
+      (100 * over.std).toFixed(2),
+      ((100 * 4.303 * over.std) / Math.sqrt(3)).toFixed(2),
+      '1/3',
+    ]);
+
+    // From copied per-episode files (<dir>/<key>/<suite>.episodes.csv) too; a missing one is named.
+    const copies = path.join(dir, 'copies');
+    for (const key of fs.readdirSync(path.join(dir, 'runs'))) {
+      fs.mkdirSync(path.join(copies, key), { recursive: true });
+      fs.copyFileSync(
+        path.join(dir, 'runs', key, 'eval', 'synthetic-test-5w1s.episodes.csv'),
+        path.join(copies, key, 'synthetic-test-5w1s.episodes.csv'),
+      );
+    }
+    fs.rmSync(path.join(dir, 'runs'), { recursive: true });
+    const again = await writeSweepReport(csv, { out: path.join(dir, 'r2'), baseline: 'baseline', episodes: copies });
+    expect(again.paired!.overSeeds.rows).to.deep.equal(report.paired!.overSeeds.rows);
+    fs.rmSync(path.join(copies, 'c1'.padEnd(16, '0')), { recursive: true });
+    await writeSweepReport(csv, { out: path.join(dir, 'r3'), baseline: 'baseline', episodes: copies }).then(
+      () => expect.fail('a missing per-episode file'),
+      (err: Error) => expect(err.message).to.match(/c100000000000000.synthetic-test-5w1s\.episodes\.csv: missing/),
+    );
+    await writeSweepReport(csv, { out: path.join(dir, 'r4'), baseline: 'teacher' }).then(
+      () => expect.fail('an unknown label'),
+      (err: Error) =>
+        expect(err.message).to.equal("--baseline 'teacher': no row has that label (labels: baseline, RKD)"),
+    );
+  });
+});

@@ -14,17 +14,35 @@ export function registerReportCommand(program: Command): void {
     .option('--x <setting>', 'the swept setting on the x axis (default: the first swept setting but the seed)')
     .option('--logs <dirs...>', "run folders whose log.jsonl to plot (default: the runs behind the CSV's checkpoints)")
     .option('--allow-mixed-code', 'report rows made by different code versions together (refused by default)')
+    .option(
+      '--baseline <label>',
+      "the same-budget baseline's label: each other label against it, paired on episodes seed by seed, and over seeds",
+    )
+    .option(
+      '--episodes <dir>',
+      "folder of <key>/<suite>.episodes.csv for --baseline (default: each point's eval/ in its run folder)",
+    )
     .option('--json', 'print the tables and the files written as one JSON object')
     .action(
       async (
         csv: string,
-        opts: { out?: string; x?: string; logs?: string[]; allowMixedCode?: boolean; json?: boolean },
+        opts: {
+          out?: string;
+          x?: string;
+          logs?: string[];
+          allowMixedCode?: boolean;
+          baseline?: string;
+          episodes?: string;
+          json?: boolean;
+        },
       ) => {
         const report = await writeSweepReport(csv, {
           out: opts.out ?? path.dirname(csv),
           x: opts.x,
           logs: opts.logs,
           allowMixedCode: opts.allowMixedCode,
+          baseline: opts.baseline,
+          episodes: opts.episodes,
         });
         if (opts.json) {
           console.log(
@@ -33,11 +51,12 @@ export function registerReportCommand(program: Command): void {
               notes: report.notes,
               points: report.tables.points,
               seeds: report.tables.seeds,
+              paired: report.paired && { perSeed: report.paired.perSeed, overSeeds: report.paired.overSeeds },
             }),
           );
           return;
         }
-        for (const t of [report.tables.points, report.tables.seeds]) {
+        for (const t of [report.tables.points, report.tables.seeds, report.paired?.perSeed, report.paired?.overSeeds]) {
           if (t) console.log(`${t.title}:\n\n${formatTable(t.headers, t.rows)}\n`);
         }
         for (const n of report.notes) console.error(n);

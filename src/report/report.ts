@@ -10,7 +10,8 @@ import { SweepRow, settingNames } from '../sweep/csv.js';
 import { mergeSweeps } from '../sweep/merge.js';
 import { describeSettings } from '../sweep/spec.js';
 import { AccuracyPoint, CurvePoint, accuracySpec, curvesSpec, renderPlot } from './plots.js';
-import { SweepTables, legendSettings, markdownTable, sweepTables } from './tables.js';
+import { PairedGroup, pairAgainstBaseline, pairedTables } from './paired.js';
+import { SweepTables, Table, legendSettings, markdownTable, sweepTables } from './tables.js';
 
 export interface ReportOptions {
   /** The folder written. */
@@ -21,10 +22,16 @@ export interface ReportOptions {
   readonly logs?: readonly string[];
   /** Report rows made by different code versions together (refused by default). */
   readonly allowMixedCode?: boolean;
+  /** The label of the same-budget baseline: every other label is compared with it, seed by seed. */
+  readonly baseline?: string;
+  /** A folder of `<key>/<suite>.episodes.csv` (default: each point's `eval/` in its run folder). */
+  readonly episodes?: string;
 }
 
 export interface SweepReport {
   readonly tables: SweepTables;
+  /** With a baseline: the paired comparisons, seed by seed and over seeds. */
+  readonly paired?: { groups: readonly PairedGroup[]; perSeed: Table; overSeeds: Table };
   readonly markdown: string;
   readonly files: readonly string[];
   /** What could not be drawn, and why. */
@@ -129,6 +136,11 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
   }
   if (table.rows.length === 0) throw new Error(`${csv}: no rows to report`);
   const tables = sweepTables(table);
+  let paired: SweepReport['paired'];
+  if (options.baseline !== undefined) {
+    const groups = await pairAgainstBaseline(table.rows, tables.varying, options.baseline, options.episodes);
+    paired = { groups, ...pairedTables(groups, options.baseline) };
+  }
   const x = chooseX(csv, table.headers, table.rows, tables.varying, options.x);
   const files: string[] = [];
   const notes: string[] = [];
@@ -182,6 +194,7 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
     `Fixed settings (on the rows they apply to): ${fixed || 'none'}.\n`,
     section(tables.points),
     ...(tables.seeds ? [section(tables.seeds)] : []),
+    ...(paired ? [section(paired.perSeed), section(paired.overSeeds)] : []),
     '## Plots\n',
     image(path.join(options.out, 'accuracy.png'), `accuracy against ${x}`),
     ...(curves.length > 0
@@ -190,5 +203,5 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
   ].join('\n');
   const md = path.join(options.out, 'report.md');
   writeFileAtomic(md, [Buffer.from(markdown)]);
-  return { tables, markdown, files: [md, ...files], notes };
+  return { tables, paired, markdown, files: [md, ...files], notes };
 }
