@@ -5,7 +5,7 @@
 # seeds) with `fewshot sweep`. Two lanes, one core each: teachers two at a time, then both lanes work
 # on each sweep together (the sweep's workers never train a point twice). Everything lives under the
 # cache root (runs/cifar/); re-running the script resumes every unfinished run from its checkpoint.
-# Results (teacher evaluations and logs, the sweep CSVs and per-episode files) go to RESULTS.
+# Results (teacher evaluations and logs, the sweep CSVs, per-episode files and reports) go to RESULTS.
 #
 #   CIFAR100=path/to/cifar-100-binary.tar.gz scripts/cifar-rkd.sh    # nohup ... & for the background
 #   CODE=DIR runs another built checkout (a snapshot kept for resumes); ONLY="cifar-fs-1" one pipeline
@@ -63,5 +63,8 @@ for p in $ONLY; do
     cp "$dir"eval/*.episodes.csv "$RESULTS/${p}shot/students/$key/"
     cp "$(ls "$dir"log.jsonl "$dir"gen1/log.jsonl 2>/dev/null | head -1)" "$RESULTS/${p}shot/students/$key/train-log.jsonl"
   done
+  # The tables: each model over seeds, each student against the baseline seed by seed and over seeds.
+  node "$ROOT/dist/src/cli/main.js" report "$RESULTS/${p}shot/students.csv" --baseline baseline \
+    --episodes "$RESULTS/${p}shot/students" --out "$RESULTS/${p}shot/report" --x label
 done
 echo "results in $RESULTS"

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
@@ -11,7 +12,7 @@ import { conv4 } from '../src/models/conv4.js';
 import { distill, distillationObjective } from '../src/train/distill.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/run-folder.js';
-import { tempDir } from './helpers.js';
+import { ROOT, tempDir } from './helpers.js';
 
 const SHAPE: ImageShape = [6, 5, 3];
 const SIZE = 6 * 5 * 3;
@@ -115,6 +116,21 @@ describe('augmentation', () => {
       await trainProtoNet(config, b, { resume: true });
       expect(losses(b)).to.deep.equal(losses(a));
       expect(await weights(runPaths(b).checkpoint)).to.deep.equal(await weights(runPaths(a).checkpoint));
+    });
+
+    it('`fewshot train --augment crop-flip` trains as the library does with it', async () => {
+      const [cli, lib] = [tempDir(), tempDir()];
+      const args = ['--dataset', 'synthetic', '--split', 'val', '--way', '3', '--shot', '1', '--query', '2'];
+      const more = ['--width', '4', '--episodes', '4', '--validate-every', '4', '--log-every', '1', '--seed', '5'];
+      const r = spawnSync(
+        process.execPath,
+        [path.join(ROOT, 'dist/src/cli/main.js'), 'train', ...args, ...more, '--augment', 'crop-flip', '--out', cli],
+        { encoding: 'utf8', env: { ...process.env, FEWSHOT_CACHE: tempDir() } },
+      );
+      expect(r.status, r.stderr).to.equal(0);
+      expect(JSON.parse(fs.readFileSync(path.join(cli, 'config.json'), 'utf8')).augment).to.equal('crop-flip');
+      await trainProtoNet({ ...config, episodes: 4, validateEvery: 4 }, lib);
+      expect(losses(cli)).to.deep.equal(losses(lib));
     });
 
     it('distils on augmented episodes, the teacher embedding each augmented image', async () => {

@@ -1,4 +1,5 @@
 /** `fewshot train`: a Prototypical Network, episodically, into a run folder. */
+import { AUGMENTATIONS } from '../data/augment.js';
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
@@ -21,6 +22,14 @@ export function trainingOptions(command: Command): Command {
     .option('--shot <n>', 'training shot', positiveInt('--shot'), d.shot)
     .option('--query <n>', 'training queries per class', positiveInt('--query'), d.query)
     .option('--width <n>', 'filters per Conv-4 block', positiveInt('--width'), d.width)
+    .addOption(
+      new Option(
+        '--augment <kind>',
+        'augmentation of the training images (crop-flip: random crop, padding 4, and flip)',
+      )
+        .choices(AUGMENTATIONS)
+        .default('none'),
+    )
     .option('--episodes <n>', 'training episodes', positiveInt('--episodes'), d.episodes)
     .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), d.lr)
     .option(
@@ -102,6 +111,7 @@ export function trainingConfig(opts: Options): ProtoNetConfig {
     shot: opts.shot,
     query: opts.query,
     width: opts.width,
+    augment: opts.augment,
     episodes: opts.episodes,
     lr: opts.lr,
     lrHalveEvery: opts.lrHalveEvery,
