@@ -12,7 +12,7 @@ import { conv4 } from '../src/models/conv4.js';
 import { distill, distillationObjective } from '../src/train/distill.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/run-folder.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, savedWeights as weights, tempDir } from './helpers.js';
 
 const SHAPE: ImageShape = [6, 5, 3];
 const SIZE = 6 * 5 * 3;
@@ -85,12 +85,6 @@ describe('augmentation', () => {
       validateEvery: 4,
       seed: 5,
       augment: 'crop-flip',
-    };
-    const weights = async (dir: string) => {
-      const model = await loadModel(dir);
-      const w = model.getWeights().map((t) => Array.from(t.dataSync()));
-      model.dispose();
-      return w;
     };
     const losses = (dir: string) =>
       fs

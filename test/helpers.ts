@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { loadModel } from '../src/models/checkpoint.js';
 
 /** The project root (tests run from dist/test). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -19,6 +20,14 @@ export function tempDir(prefix = 'fewshot-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   made.push(dir);
   return dir;
+}
+
+/** The weights of a saved model folder, as arrays (for comparing two runs' models exactly). */
+export async function savedWeights(dir: string): Promise<number[][]> {
+  const model = await loadModel(dir);
+  const data = model.getWeights().map((w) => Array.from(w.dataSync()));
+  model.dispose();
+  return data;
 }
 
 /** Reads a float64 reference file of test/fixtures/golden (made by scripts/make-golden.py). */

@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { initBackend } from '../src/backend.js';
-import { loadModel } from '../src/models/checkpoint.js';
 import { runPaths } from '../src/train/run-folder.js';
 import {
   RECIPES,
@@ -14,7 +13,7 @@ import {
   recipeTeacher,
   trainRecipe,
 } from '../src/train/recipe.js';
-import { tempDir } from './helpers.js';
+import { savedWeights as weights, tempDir } from './helpers.js';
 
 /** The Snell recipe's stages and rules at a size a test can run: synthetic glyphs, 5-way, 8 filters. */
 const tiny: Recipe = {
@@ -34,13 +33,6 @@ const tiny: Recipe = {
     lrHalveEvery: 8,
   },
   finalSplit: 'val',
-};
-
-const weights = async (dir: string) => {
-  const model = await loadModel(dir);
-  const data = model.getWeights().map((w) => Array.from(w.dataSync()));
-  model.dispose();
-  return data;
 };
 
 describe('recipes', function () {

@@ -150,7 +150,10 @@ describe('sweep reports: students against their baseline', function () {
         fs.mkdirSync(path.join(run, 'eval'), { recursive: true });
         const logDir = label === 'baseline' ? run : path.join(run, 'gen1');
         fs.mkdirSync(logDir, { recursive: true });
-        fs.writeFileSync(path.join(logDir, 'log.jsonl'), JSON.stringify({ episode: 40, loss: 1, accuracy: 0.5 }) + '\n');
+        fs.writeFileSync(
+          path.join(logDir, 'log.jsonl'),
+          JSON.stringify({ episode: 40, loss: 1, accuracy: 0.5 }) + '\n',
+        );
         fs.writeFileSync(
           path.join(run, 'eval', 'synthetic-test-5w1s.episodes.csv'),
           'episode,accuracy,suite\n' + accs.map((a, e) => `${e},${a},synthetic-test-5w1s@0123456789abcdef\n`).join(''),
