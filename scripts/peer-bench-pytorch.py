@@ -22,6 +22,8 @@ SHAPES = {
     "miniimagenet-5w5s15q": (5, 5, 15, 84, 84, 3),
     "miniimagenet-20w5s15q": (20, 5, 15, 84, 84, 3),
     "miniimagenet-30w1s15q": (30, 1, 15, 84, 84, 3),
+    "cifar-5w1s15q": (5, 1, 15, 32, 32, 3),
+    "cifar-5w5s15q": (5, 5, 15, 32, 32, 3),
 }
 
 

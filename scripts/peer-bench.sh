@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1 rounds=${2:-3}
-shapes=${3:-omniglot-60w5s5q,omniglot-5w1s15q,miniimagenet-5w5s15q,miniimagenet-20w5s15q,miniimagenet-30w1s15q}
+shapes=${3:-omniglot-60w5s5q,omniglot-5w1s15q,miniimagenet-5w5s15q,miniimagenet-20w5s15q,miniimagenet-30w1s15q,cifar-5w1s15q,cifar-5w5s15q}
 python=${PYTHON:-/usr/bin/python3}
 tcmalloc=${TCMALLOC:-$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2> /dev/null | head -1)}
 [ -n "$tcmalloc" ] || { echo "peer-bench: libtcmalloc_minimal.so.4 not found (apt-get install libtcmalloc-minimal4)" >&2; exit 2; }
