@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { randomCifarContent, writeCifarArchives } from './cifar-archives.js';
 import { ROOT, requireNative, tempDir } from './helpers.js';
 
 const run = (command: string, args: string[], cwd: string) => {
@@ -71,5 +72,34 @@ describe('the npm package', function () {
     const library = run(process.execPath, ['distill.mjs', '2'], app);
     expect(library.code, library.out).to.equal(0);
     expect(library.out).to.match(/^student - teacher \(paired\): /m);
+  });
+
+  it('ships the CIFAR-FS and FC100 class lists: an installed copy imports CIFAR-100', async function () {
+    requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json')));
+    const dir = tempDir('fewshot-pack-');
+    const packed = run('npm', ['pack', '--silent', '--pack-destination', dir], ROOT);
+    expect(packed.code, packed.out).to.equal(0);
+    const tarball = fs.readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+    const listed = run('tar', ['-tzf', path.join(dir, tarball)], dir).out.split('\n');
+    for (const b of ['cifar-fs', 'fc100'])
+      for (const f of ['train.txt', 'val.txt', 'test.txt', 'LICENSE'])
+        expect(listed).to.include(`package/src/data/splits/${b}/${f}`);
+    const app = path.join(dir, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    const installed = run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, tarball)],
+      app,
+    );
+    expect(installed.code, installed.out).to.equal(0);
+    await writeCifarArchives(path.join(dir, 'cifar'), randomCifarContent(3, 2));
+    const imported = run(
+      path.join(app, 'node_modules', '.bin', 'fewshot'),
+      ['data', 'cifar100', '--from', path.join(dir, 'cifar', 'cifar-100-binary.tar.gz'), '--out', 'caches'],
+      app,
+    );
+    expect(imported.code, imported.out).to.equal(0);
+    expect(imported.out).to.include('cifar-fs: train 64 classes / 192 images, val 16 classes / 48 images');
   });
 });
