@@ -48,9 +48,14 @@ export const CIFAR_BENCHMARKS = ['cifar-fs', 'fc100'] as const;
 export type CifarBenchmark = (typeof CIFAR_BENCHMARKS)[number];
 export const CIFAR_SPLITS = ['train', 'val', 'test'] as const;
 
-/** The shipped class lists' folder (`src/data/splits`, from both src/ and dist/src/). */
+/** The shipped class lists' folder, `src/data/splits` of the package (this module runs from dist/src/data). */
 export const SHIPPED_CLASS_LISTS = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)).replace(`${path.sep}dist${path.sep}src`, `${path.sep}src`),
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'src',
+  'data',
   'splits',
 );
 
