@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
 import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
+import { loadTeacher, openRun } from '../train/inputs.js';
 import { readRunConfig, refuseExistingRun } from '../train/run-folder.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeNumber, positiveInt, startBackend } from './options.js';
@@ -76,8 +77,13 @@ export function registerDistillCommand(program: Command): void {
         `distilling: loss = proto + ${config.lambdaD} RKD-D + ${config.lambdaA} RKD-A + ${config.lambdaKD} KD (T ${config.temperature}); ` +
           `student width ${config.width}, ${config.generations} generation(s)`,
       );
+      // Names resolved here, before the run folder is written: the trainer gets the objects.
+      const inputs = await openRun(config);
+      const teacher = await loadTeacher(config.teacher, inputs.dataset);
       const bar = generationsBar('distill', config.episodes, config.generations);
       const results = await distill(config, opts.out, {
+        inputs,
+        teacher,
         resume: opts.resume,
         onGeneration: bar.generation,
         onEpisode: (e) => bar.update(e),

@@ -3,6 +3,7 @@ import { AUGMENTATIONS } from '../data/augment.js';
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
+import { openRun } from '../train/inputs.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
 import { readRunConfig, refuseExistingRun, writeRunConfig } from '../train/run-folder.js';
 import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
@@ -150,8 +151,11 @@ export function registerTrainCommand(program: Command): void {
       const config: ProtoNetConfig = saved
         ? resumedConfig(saved, explicitSettings(command, opts), opts.out)
         : trainingConfig(opts);
+      // Names resolved here, before the run folder is written: the trainer gets the objects.
+      const inputs = await openRun(config);
       const bar = progressBar('train', config.episodes);
       const result = await trainProtoNet(config, opts.out, {
+        inputs,
         resume: opts.resume,
         onEpisode: (e) => bar.update(e),
         onLog: (line) => {

@@ -4,3 +4,5 @@ export type { ReportOptions, SweepReport } from './report.js';
 export type { SweepTables, Table } from './tables.js';
 export { acrossSeeds } from './seeds.js';
 export type { SeedInterval, SeedGroup } from './seeds.js';
+export { pairAgainstBaseline, pairedTables } from './paired.js';
+export type { PairedGroup, PairedSeed } from './paired.js';

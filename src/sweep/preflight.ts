@@ -6,8 +6,8 @@
 import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
 import { openDataset } from '../data/open.js';
 import { openEpisodeSource } from '../episodes/suite.js';
-import { DistillConfig, checkTeacher } from '../train/distill.js';
-import { openRun } from '../train/protonet.js';
+import type { DistillConfig } from '../train/distill.js';
+import { checkTeacher, openRun } from '../train/inputs.js';
 import { SweepPoint, SweepSpec, canonicalJson } from './spec.js';
 
 const shape = (d: FewShotDataset) => d.imageShape.join('x');

@@ -17,6 +17,7 @@ import { readSuite } from '../episodes/suite.js';
 import { hasCheckpoint } from '../models/checkpoint.js';
 import { DistillConfig, distill, generationDir } from '../train/distill.js';
 import { LogLine, runPaths } from '../train/run-folder.js';
+import { loadTeacher, openRun } from '../train/inputs.js';
 import { ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
 import { codeLabel } from '../provenance.js';
 import {
@@ -97,15 +98,18 @@ async function trainPoint(
   const started = Date.now();
   let trainEpisodes: number;
   let modelDir: string;
+  // Names resolved here: the trainers get the objects.
+  const inputs = await openRun(config as unknown as ProtoNetConfig);
   if (method === 'distill') {
     const c = config as unknown as DistillConfig;
     // distill() resumes each generation from its own checkpoint.
-    const results = await distill(c, dir, run);
+    const results = await distill(c, dir, { ...run, inputs, teacher: await loadTeacher(c.teacher, inputs.dataset) });
     trainEpisodes = results.reduce((sum, r) => sum + r.state.episode, 0);
     modelDir = runPaths(generationDir(dir, c.generations)).best;
   } else {
     const result = await trainProtoNet(config as unknown as ProtoNetConfig, dir, {
       ...run,
+      inputs,
       resume: hasCheckpoint(runPaths(dir).checkpoint),
     });
     trainEpisodes = result.state.episode;

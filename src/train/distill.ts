@@ -7,16 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ensureBackend } from '../backend.js';
-import type { FewShotDataset } from '../data/dataset.js';
 import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
-import { hasCheckpoint, loadModel } from '../models/checkpoint.js';
-import { checkImageShape, conv4, embedTraining } from '../models/conv4.js';
+import { hasCheckpoint } from '../models/checkpoint.js';
+import { conv4, embedTraining } from '../models/conv4.js';
 import { TeacherCache } from './teacher-cache.js';
 import { TrainResult, trainEpisodic } from './episodic.js';
 import type { Objective } from './step.js';
-import { ProtoNetConfig, RunOptions, openRun } from './protonet.js';
+import { ProtoNetConfig, RunOptions } from './protonet.js';
+import { RunInputs, loadTeacher, openRun } from './inputs.js';
 import { runPaths, writeRunConfig } from './run-folder.js';
 
 export interface DistillWeights {
@@ -86,41 +86,15 @@ export function distillationObjective(
   };
 }
 
-/**
- * Loads a teacher model folder, frozen, and checks that it takes `dataset`'s images; names the
- * folder in any error (missing, not a readable model, another image shape).
- */
-async function loadTeacher(dir: string, dataset: FewShotDataset): Promise<tf.LayersModel> {
-  if (!fs.existsSync(path.join(dir, 'model.json')))
-    throw new Error(`--teacher ${dir}: no model there (expected a run's best/ folder with model.json)`);
-  let teacher: tf.LayersModel;
-  try {
-    teacher = await loadModel(dir);
-  } catch (err) {
-    throw new Error(`--teacher ${dir}: cannot load the model (${(err as Error).message.split('\n')[0]})`, {
-      cause: err,
-    });
-  }
-  try {
-    checkImageShape(teacher, dataset.imageShape, `--teacher ${dir} on ${dataset.name}`);
-  } catch (err) {
-    teacher.dispose();
-    throw err;
-  }
-  teacher.trainable = false;
-  return teacher;
-}
-
-/** Checks, as a distillation start does, that the teacher folder `dir` loads and takes `dataset`'s images. */
-export async function checkTeacher(dir: string, dataset: FewShotDataset): Promise<void> {
-  (await loadTeacher(dir, dataset)).dispose();
-}
-
 export const generationDir = (dir: string, generation: number) => path.join(dir, `gen${generation}`);
 
 export interface DistillOptions extends RunOptions {
   /** Before each generation, finished ones included (a resumed run skips their episodes). */
   readonly onGeneration?: (generation: number) => void;
+  /** What the run reads (else those its config names, opened by `openRun`). */
+  readonly inputs?: RunInputs;
+  /** The first generation's teacher, loaded by `loadTeacher` (else from `config.teacher`); disposed here. */
+  readonly teacher?: tf.LayersModel;
 }
 
 /**
@@ -132,11 +106,11 @@ export async function distill(
   dir: string,
   options: DistillOptions = {},
 ): Promise<TrainResult[]> {
-  const { onGeneration, ...run } = options;
+  const { onGeneration, inputs, teacher: given, ...run } = options;
   await ensureBackend();
-  const { dataset, validation } = await openRun(config);
+  const { dataset, validation } = inputs ?? (await openRun(config));
   // The first teacher must load and fit the data before the run folder exists.
-  let first = options.resume ? undefined : await loadTeacher(config.teacher, dataset);
+  let first = given ?? (options.resume ? undefined : await loadTeacher(config.teacher, dataset));
   fs.mkdirSync(dir, { recursive: true });
   if (!options.resume) writeRunConfig(dir, config);
   const results: TrainResult[] = [];

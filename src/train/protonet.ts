@@ -1,14 +1,12 @@
 /** Training a Prototypical Network: Conv-4 + prototypical loss in the episodic loop. */
 import * as tf from '@tensorflow/tfjs';
 import type { AugmentationName } from '../data/augment.js';
-import { openDataset } from '../data/open.js';
-import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
 import type { EpisodeShape } from '../episodes/sampler.js';
-import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { conv4, embedTraining } from '../models/conv4.js';
 import { ensureBackend } from '../backend.js';
-import { DEFAULT_SCHEDULE, TrainResult, TrainSchedule, Validation, checkRun, trainEpisodic } from './episodic.js';
+import { DEFAULT_SCHEDULE, TrainResult, TrainSchedule, trainEpisodic } from './episodic.js';
+import { RunInputs, openRun } from './inputs.js';
 import type { LogLine } from './run-folder.js';
 import type { Objective } from './step.js';
 import { writeRunConfig } from './run-folder.js';
@@ -51,42 +49,18 @@ export interface RunOptions {
   readonly onEpisode?: (episode: number) => void;
 }
 
-/** Opens a dataset split (`openDataset`, or a memoised one when many configs are checked at once). */
-export type DatasetOpener = (dataset: string, split: string, dataDir?: string) => FewShotDataset;
-
-/** The validation episodes a config names (a suite file, or a shipped suite by name), if any. */
-export async function openValidation(
-  config: ProtoNetConfig,
-  open: DatasetOpener = openDataset,
-): Promise<Validation | undefined> {
-  if (!config.valSuite) return undefined;
-  const source = await openEpisodeSource(resolveSuite(config.valSuite), (d, s) => open(d, s, config.dataDir));
-  return { dataset: source.dataset, episodes: source.frozen.episodes };
-}
-
 /**
- * What a run of `config` reads (its dataset split and validation suite), opened and checked against
- * the episode shape and each other: everything that can fail before a run folder is written.
+ * Trains a ProtoNet into the run folder `dir` (config.json, log.jsonl, checkpoint/, best/), on the
+ * `inputs` given (else those its config names, opened by `openRun`).
  */
-export async function openRun(
-  config: ProtoNetConfig,
-  open: DatasetOpener = openDataset,
-): Promise<{ dataset: FewShotDataset; validation?: Validation }> {
-  const dataset = open(config.dataset, config.split, config.dataDir);
-  const validation = await openValidation(config, open);
-  checkRun(dataset, config, config);
-  if (validation) checkSameImageShape(`--val-suite ${config.valSuite}`, validation.dataset, dataset);
-  return { dataset, validation };
-}
-
-/** Trains a ProtoNet into the run folder `dir` (config.json, log.jsonl, checkpoint/, best/). */
 export async function trainProtoNet(
   config: ProtoNetConfig,
   dir: string,
-  options: RunOptions = {},
+  options: RunOptions & { readonly inputs?: RunInputs } = {},
 ): Promise<TrainResult> {
   await ensureBackend();
-  const { dataset, validation } = await openRun(config);
+  const { inputs, ...run } = options;
+  const { dataset, validation } = inputs ?? (await openRun(config));
   if (!options.resume) writeRunConfig(dir, config);
   const model = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed });
   try {
@@ -99,7 +73,7 @@ export async function trainProtoNet(
       validation,
       augment: config.augment,
       dir,
-      ...options,
+      ...run,
     });
   } finally {
     model.dispose();
