@@ -124,14 +124,15 @@ describe('sweep workers', function () {
     const { dir, spec, out } = setup([0], { episodes: 400, validateEvery: 3 });
     const [point] = expandSweep(readSweepSpec(spec));
     const state = path.join(dir, 'runs', point.key, 'checkpoint', 'state.json');
-    const first = worker(spec, '--out', out, '--lock-stale', '5');
+    // Stale after 20 s: the restarted worker must find the lock live, even on a busy machine where it starts slowly.
+    const first = worker(spec, '--out', out, '--lock-stale', '20');
     // Killed once it has a checkpoint past episode 3.
     for (let i = 0; i < 600 && !(fs.existsSync(state) && JSON.parse(fs.readFileSync(state, 'utf8')).episode > 3); i++)
       await new Promise((r) => setTimeout(r, 100));
     first.child.kill('SIGKILL');
     await first.exit;
     expect(fs.existsSync(path.join(dir, 'runs', `${point.key}.lock`)), "the dead worker's lock").to.equal(true);
-    const second = worker(spec, '--out', out, '--lock-stale', '5');
+    const second = worker(spec, '--out', out, '--lock-stale', '20');
     expect(await second.exit, second.stderr).to.equal(0);
     expect(second.stdout).to.match(/waiting for 1 point\(s\) held by other workers: 0 \(/);
     const [row] = (await readSweepCsv(out)).rows;
