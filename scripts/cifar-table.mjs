@@ -7,7 +7,7 @@
 //   node scripts/cifar-table.mjs [scripts/results/cifar-rkd]  -> Markdown on stdout (npm run build first)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readJsonl } from './jsonl.mjs';
+import { readJsonl, trainingTime } from './jsonl.mjs';
 import { readSweepCsv } from '../dist/src/sweep/csv.js';
 import { varyingSettings } from '../dist/src/sweep/spec.js';
 import { acrossSeeds } from '../dist/src/report/seeds.js';
@@ -25,16 +25,6 @@ const ARMS = ['baseline', 'RKD-D', 'RKD-DA'];
 const pct = (x, half) => `${(100 * x).toFixed(2)} +- ${Number.isFinite(half) ? (100 * half).toFixed(2) : '-'}`;
 const signed = (x, half) => `${x >= 0 ? '+' : ''}${pct(x, half)}`;
 
-/** Episodes and seconds of training in a log (one line every few episodes, with its rate). */
-function training(file) {
-  let [episodes, seconds] = [0, 0];
-  for (const line of readJsonl(file)) {
-    if (line.episodesPerSecond) seconds += (line.episode - episodes) / line.episodesPerSecond;
-    episodes = line.episode;
-  }
-  return { episodes, seconds };
-}
-
 const rows = [
   '| benchmark | published | teacher | teacher episodes (best / run), s | baseline | RKD-D | RKD-DA | RKD-D - baseline | RKD-DA - baseline |',
   '|---|---|---|---|---|---|---|---|---|',
@@ -47,7 +37,7 @@ for (const [name, published] of Object.entries(PUBLISHED)) {
   if (fs.existsSync(summary)) {
     const { scores } = JSON.parse(fs.readFileSync(summary, 'utf8'));
     const log = path.join(dir, 'teacher', 'train-log.jsonl');
-    const { episodes, seconds } = training(log);
+    const { episodes, seconds } = trainingTime(log);
     const best = readJsonl(log)
       .filter((l) => l.valAccuracy !== undefined)
       .reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));

@@ -15,3 +15,13 @@ export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
+
+/** Episodes and seconds of training in a log (one line every few episodes, with its rate). */
+export function trainingTime(file) {
+  let [episodes, seconds] = [0, 0];
+  for (const line of readJsonl(file)) {
+    if (line.episodesPerSecond) seconds += (line.episode - episodes) / line.episodesPerSecond;
+    episodes = line.episode;
+  }
+  return { episodes, seconds };
+}

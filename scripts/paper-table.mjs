@@ -5,7 +5,7 @@
 //   node scripts/paper-table.mjs [scripts/results/omniglot-paper]  -> Markdown on stdout
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readJsonl } from './jsonl.mjs';
+import { readJsonl, trainingTime } from './jsonl.mjs';
 
 const root = process.argv[2] ?? 'scripts/results/omniglot-paper';
 const SNELL = {
@@ -17,16 +17,7 @@ const SNELL = {
 const MODELS = ['teacher', 'baseline', 'rkd-d', 'rkd-da'];
 const pct = (x, ci) => `${(100 * x).toFixed(2)} +- ${(100 * ci).toFixed(2)}`;
 
-/** Episodes and seconds of training in a log (one line every few episodes, with its rate). */
-function training(file) {
-  if (!fs.existsSync(file)) return undefined;
-  let [episodes, seconds] = [0, 0];
-  for (const line of readJsonl(file)) {
-    if (line.episodesPerSecond) seconds += (line.episode - episodes) / line.episodesPerSecond;
-    episodes = line.episode;
-  }
-  return { episodes, seconds };
-}
+const training = (file) => (fs.existsSync(file) ? trainingTime(file) : undefined);
 
 const accuracy = [
   '| model | episodes (select / final) | training s | backend | suite: accuracy % (Snell et al. 2017) |',

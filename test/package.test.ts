@@ -15,23 +15,30 @@ const run = (command: string, args: string[], cwd: string) => {
 };
 
 describe('the npm package', function () {
-  it('packs everything the native build needs: installed into another project, it runs with the native kernels', function () {
+  let dir: string;
+  let app: string;
+  let tarball: string;
+
+  // Packed and installed into another project once, for every test here.
+  before(function () {
     // Where no compiler built the kernels here, none will build them in the installed copy either.
     requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json')));
-    const dir = tempDir('fewshot-pack-');
+    dir = tempDir('fewshot-pack-');
     const packed = run('npm', ['pack', '--silent', '--pack-destination', dir], ROOT);
     expect(packed.code, packed.out).to.equal(0);
-    const tarball = fs.readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
-    const app = path.join(dir, 'app');
+    tarball = path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.endsWith('.tgz'))!,
+    );
+    app = path.join(dir, 'app');
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     // The dependencies come from npm's cache, filled by the project's own install.
-    const installed = run(
-      'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, tarball)],
-      app,
-    );
+    const installed = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
     expect(installed.code, installed.out).to.equal(0);
+  });
+
+  it('packs everything the native build needs: installed into another project, it runs with the native kernels', function () {
     const trained = run(
       path.join(app, 'node_modules', '.bin', 'fewshot'),
       [
@@ -75,24 +82,10 @@ describe('the npm package', function () {
   });
 
   it('ships the CIFAR-FS and FC100 class lists: an installed copy imports CIFAR-100', async function () {
-    requireNative(this, fs.existsSync(path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json')));
-    const dir = tempDir('fewshot-pack-');
-    const packed = run('npm', ['pack', '--silent', '--pack-destination', dir], ROOT);
-    expect(packed.code, packed.out).to.equal(0);
-    const tarball = fs.readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
-    const listed = run('tar', ['-tzf', path.join(dir, tarball)], dir).out.split('\n');
+    const listed = run('tar', ['-tzf', tarball], dir).out.split('\n');
     for (const b of ['cifar-fs', 'fc100'])
       for (const f of ['train.txt', 'val.txt', 'test.txt', 'LICENSE'])
         expect(listed).to.include(`package/src/data/splits/${b}/${f}`);
-    const app = path.join(dir, 'app');
-    fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    const installed = run(
-      'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, tarball)],
-      app,
-    );
-    expect(installed.code, installed.out).to.equal(0);
     await writeCifarArchives(path.join(dir, 'cifar'), randomCifarContent(3, 2));
     const imported = run(
       path.join(app, 'node_modules', '.bin', 'fewshot'),
