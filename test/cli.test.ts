@@ -262,6 +262,23 @@ describe('command line', function () {
     expect(r.stdout).to.match(/\nfewshot: training diverged at episode \d+: /);
   });
 
+  it('a one-stage recipe reports its selection stage once', () => {
+    const dir = tempDir();
+    const r = fewshot(
+      ...['train', '--recipe', 'protonet-cifar-fs-1shot', '--dataset', 'synthetic', '--split', 'val'],
+      ...['--val-suite', 'synthetic-val-5w1s', '--way', '3', '--query', '2', '--width', '4', '--episodes', '4'],
+      ...['--validate-every', '2', '--log-every', '2', '--json', '--out', dir],
+    );
+    expect(r.code, r.stderr).to.equal(0);
+    const done = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(done).to.include({ done: true, episodes: 4 });
+    expect(done).to.not.have.property('finalEpisodes');
+    expect(r.stdout).to.match(
+      /^recipe protonet-cifar-fs-1shot: stage 1 on val \(best by validation accuracy on synthetic-val-5w1s\), one stage$/m,
+    );
+    expect(fs.existsSync(path.join(dir, 'final'))).to.equal(false);
+  });
+
   it('refuses bad numbers in options', () => {
     const r = fewshot('train', '--out', tempDir(), '--way', '0');
     expect(r.code).to.not.equal(0);

@@ -200,6 +200,8 @@ async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promi
   });
   bar?.stop();
   const s = result.select.state;
+  // A one-stage recipe's final stage is its selection stage: counted once.
+  const twoStage = result.final !== result.select;
   console.log(
     opts.json
       ? JSON.stringify({
@@ -207,8 +209,8 @@ async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promi
           selectedEpisodes: s.bestEpisode,
           bestValLoss: s.bestValLoss,
           bestValAccuracy: s.bestValAccuracy,
-          finalEpisodes: result.final.state.episode,
-          seconds: result.select.seconds + result.final.seconds,
+          ...(twoStage ? { finalEpisodes: result.final.state.episode } : { episodes: s.episode }),
+          seconds: result.select.seconds + (twoStage ? result.final.seconds : 0),
         })
       : `stage 1: best validation loss ${s.bestValLoss?.toFixed(4)} (${(100 * s.bestValAccuracy).toFixed(2)}%) at episode ${s.bestEpisode}` +
           ` of ${s.episode}` +
