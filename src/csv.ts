@@ -5,9 +5,9 @@
  * took ~5 s of the ~6 s that reading the four Omniglot test manifests (900k rows) cost. Any other
  * file goes through fast-csv, which the plain reader matches on plain input (test/csv.test.ts).
  */
-import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { parse } from 'fast-csv';
+import { readRegularFile } from './files.js';
 
 export type RowHandler<H extends string> = (row: Record<H, string>, line: number) => void;
 
@@ -24,7 +24,7 @@ export function readCsvRows<H extends string>(
 ): Promise<void> {
   let data: Buffer;
   try {
-    data = bytes ?? fs.readFileSync(file);
+    data = bytes ?? readRegularFile(file);
   } catch (err) {
     return Promise.reject(new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`));
   }

@@ -294,15 +294,20 @@ describe('omniglot', function () {
   it('a kill -9 mid-import leaves a temporary folder that the next import removes', async () => {
     // A dead process's leftover, as writeFolderAtomic names it (pid 2^22 + 1 is past Linux's pid_max default).
     const out = path.join(root, 'after-kill');
-    const stale = `${out}.tmp-${2 ** 22 + 1}`;
+    const stale = `${out}.tmp-${os.hostname()}-${2 ** 22 + 1}`;
     fs.mkdirSync(stale, { recursive: true });
     fs.writeFileSync(path.join(stale, 'images.bin'), Buffer.alloc(4096));
-    const live = `${out}.tmp-${process.ppid}`; // a live process's: left alone
+    const live = `${out}.tmp-${os.hostname()}-${process.ppid}`; // a live process's: left alone
     fs.mkdirSync(live);
+    // Another host's (the cache on a shared file system): its pid says nothing here.
+    const elsewhere = `${out}.tmp-another-host.example-${2 ** 22 + 1}`;
+    fs.mkdirSync(elsewhere);
     await importOmniglot({ from: zips, out });
     expect(fs.existsSync(stale)).to.equal(false);
     expect(fs.existsSync(live)).to.equal(true);
+    expect(fs.existsSync(elsewhere)).to.equal(true);
     fs.rmSync(live, { recursive: true });
+    fs.rmSync(elsewhere, { recursive: true });
   });
 
   it('a corrupt PNG fails naming the zip and the entry', async () => {

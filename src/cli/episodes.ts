@@ -7,6 +7,7 @@ import { openDataset } from '../data/open.js';
 import { readManifest, sha256, writeManifest } from '../episodes/manifest.js';
 import { loadSuiteEpisodes, readSuite, sampleSuite, suiteManifestPath, writeSuite } from '../episodes/suite.js';
 import { nonNegativeInt } from './options.js';
+import { readRegularFile } from '../files.js';
 
 const dataOption = ['--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)"] as const;
 
@@ -67,7 +68,7 @@ export function registerEpisodeCommands(program: Command): void {
         }
         const { sha256: digest } = await sampleSuite(suite, dataset);
         const csv = suiteManifestPath(file);
-        const csvDigest = fs.existsSync(csv) ? sha256(fs.readFileSync(csv)) : undefined;
+        const csvDigest = fs.existsSync(csv) ? sha256(readRegularFile(csv)) : undefined;
         const ok = digest === suite.sha256 && (csvDigest === undefined || csvDigest === suite.sha256);
         results.push({
           suite: file,

@@ -4,9 +4,9 @@
  *
  * File layout: 8-byte magic `FSRKDIMG`, uint32 LE header length, UTF-8 JSON header, pixels.
  */
-import * as fs from 'node:fs';
-import { writeFileAtomic } from '../atomic.js';
+import { fileError, writeFileAtomic } from '../atomic.js';
 import { ImageShape, imageSize } from './dataset.js';
+import { readRegularFile } from '../files.js';
 
 const MAGIC = Buffer.from('FSRKDIMG', 'ascii');
 const FORMAT_VERSION = 1;
@@ -92,9 +92,9 @@ function checkHeader(file: string, header: Header): void {
 export function readPackedImages(file: string): PackedImages {
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readRegularFile(file);
   } catch (err) {
-    throw new Error(`${file}: cannot read image cache (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+    throw fileError(file, err, 'cannot read image cache');
   }
   if (bytes.length < 12 || !bytes.subarray(0, 8).equals(MAGIC)) {
     throw new Error(`${file}: not a fewshot-rkd image cache (bad magic)`);

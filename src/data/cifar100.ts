@@ -23,6 +23,7 @@ import type { FewShotDataset, ImageShape } from './dataset.js';
 import { PackedClass } from './cache.js';
 import { SplitImportSummary, openSplitCache, prepareSplitCache, writeSplitCache } from './split-cache.js';
 import { drain, readTar } from './tar.js';
+import { readRegularFile, readTextFile } from '../files.js';
 
 export const CIFAR_SIZE = 32;
 const SHAPE: ImageShape = [CIFAR_SIZE, CIFAR_SIZE, 3];
@@ -126,7 +127,7 @@ async function readSourceFiles(
     for (const dir of dirs) {
       for (const kind of Object.keys(NEEDED) as Cifar100Kind[]) {
         if (NEEDED[kind].every((f) => fs.existsSync(path.join(dir, f)))) {
-          for (const f of NEEDED[kind]) files.set(f, fs.readFileSync(path.join(dir, f)));
+          for (const f of NEEDED[kind]) files.set(f, readRegularFile(path.join(dir, f)));
           return { kind, files };
         }
       }
@@ -187,7 +188,7 @@ export function readClassLists(dir: string, fineNames: readonly string[]): Recor
   for (const split of CIFAR_SPLITS) {
     const file = path.join(dir, `${split}.txt`);
     if (!fs.existsSync(file)) throw new Error(`${file}: missing (a class list has train.txt, val.txt and test.txt)`);
-    const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/);
+    const lines = readTextFile(file).split(/\r?\n/);
     lists[split] = [];
     lines.forEach((raw, i) => {
       const name = raw.trim();

@@ -12,10 +12,11 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileAtomic } from '../atomic.js';
+import { writeAll, writeFileAtomic } from '../atomic.js';
 import { firstLine } from './images.js';
 import { OMNIGLOT_SPLITS, OmniglotImportSummary, importOmniglot } from './omniglot.js';
 import { CIFAR100_ARCHIVES, Cifar100ImportSummary, Cifar100Kind, importCifar100 } from './cifar100.js';
+import { readRegularFile } from '../files.js';
 
 export const OMNIGLOT_BASE_URL = 'https://github.com/brendenlake/omniglot/raw/master/python/';
 /** The official archives and their published MD5s (brendenlake/omniglot, python/). */
@@ -132,7 +133,7 @@ async function fetchInto(url: string, part: string, onProgress?: DownloadOptions
   const fd = fs.openSync(part, offset > 0 ? 'a' : 'w');
   try {
     const write = (chunk: Buffer): void => {
-      fs.writeSync(fd, chunk);
+      writeAll(fd, chunk);
       done += chunk.length;
       onProgress?.(done, total);
     };
@@ -243,7 +244,7 @@ export async function downloadOmniglot(
   }
   // importOmniglot reads the splits from `splits/vinyals/` beside the archives.
   for (const file of splitFiles) {
-    writeFileAtomic(path.join(options.downloads, 'splits', 'vinyals', path.basename(file)), [fs.readFileSync(file)]);
+    writeFileAtomic(path.join(options.downloads, 'splits', 'vinyals', path.basename(file)), [readRegularFile(file)]);
   }
   const summary = await importOmniglot({ from: options.downloads, out: options.out, onProgress: options.onProgress });
   return { downloads, summary };

@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileError } from '../atomic.js';
 import { checkImageFileSize } from './images.js';
 import { ByteStream, drain, readTar } from './tar.js';
 import type { RaviSplit } from './miniimagenet.js';
@@ -78,8 +79,14 @@ async function stageClassTar(
     checkImageFileSize(size, `${where}: ${name}`);
     files.set(path.basename(name), await drain(body));
   });
-  for (const [csvName, chosen] of choose(wnid, [...files.keys()], wanted, where))
-    fs.writeFileSync(path.join(staging, csvName), files.get(chosen)!);
+  for (const [csvName, chosen] of choose(wnid, [...files.keys()], wanted, where)) {
+    const file = path.join(staging, csvName);
+    try {
+      fs.writeFileSync(file, files.get(chosen)!);
+    } catch (err) {
+      throw fileError(file, err);
+    }
+  }
 }
 
 /**

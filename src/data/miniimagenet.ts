@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { readCsvRows } from '../csv.js';
 import { FewShotDataset, ImageShape } from './dataset.js';
 import { PackedClass } from './cache.js';
-import { removeStaleTemporaries } from '../atomic.js';
+import { removeStaleTemporaries, temporaryPath } from '../atomic.js';
 import { imageNetFiles } from './imagenet.js';
 import { ImageFile, compareIds, imageName, isImageFile, readImageFile } from './images.js';
 import { SplitImportSummary, openSplitCache, prepareSplitCache, writeSplitCache } from './split-cache.js';
@@ -110,7 +110,7 @@ export async function importMiniImageNet(options: MiniImageNetImportOptions): Pr
   // Images chosen from ImageNet are staged (from tars) beside the cache, and removed at the end.
   const staging = `${out}.imagenet`;
   removeStaleTemporaries(staging);
-  const stagingDir = `${staging}.tmp-${process.pid}`;
+  const stagingDir = temporaryPath(staging);
   try {
     const imageOf = options.csvOnly
       ? undefined

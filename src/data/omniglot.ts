@@ -12,13 +12,14 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as zlib from 'node:zlib';
 import yauzl from 'yauzl';
-import { recoverFolder, writeFolderAtomic } from '../atomic.js';
+import { recoverFolder, writeFileComplete, writeFolderAtomic } from '../atomic.js';
 import { FewShotDataset } from './dataset.js';
 import { PackedClass, readPackedImages, writePackedImages } from './cache.js';
 import { ClassView, PackedDataset, QuarterTurns } from './packed-dataset.js';
 import { decodeGreyImages } from './grey-workers.js';
 import { checkImageFileSize, compareIds, firstLine, readImageFile } from './images.js';
 import { walkFiles } from './walk.js';
+import { readRegularFile, readTextFile } from '../files.js';
 
 export const OMNIGLOT_SIZE = 28;
 export const OMNIGLOT_SPLITS = ['train', 'val', 'test', 'trainval'] as const;
@@ -108,7 +109,7 @@ export async function importOmniglot(options: OmniglotImportOptions): Promise<Om
       for (const [split, file] of splitFiles) {
         fs.mkdirSync(path.join(tmp, SPLITS_DIR), { recursive: true });
         // Read and write rather than copy: the source may be read-only, the cache must not be.
-        fs.writeFileSync(path.join(tmp, SPLITS_DIR, `${split}.txt`), fs.readFileSync(file));
+        writeFileComplete(path.join(tmp, SPLITS_DIR, `${split}.txt`), [readRegularFile(file)]);
       }
     });
 
@@ -230,7 +231,7 @@ function zipSource(zipPath: string): Source {
         // two file reads. Lazy entries: only the central directory is parsed now; entry data later.
         let bytes: Buffer;
         try {
-          bytes = fs.readFileSync(zipPath);
+          bytes = readRegularFile(zipPath);
         } catch (err) {
           return reject(fail('cannot open', err));
         }
@@ -335,7 +336,7 @@ interface SplitLine {
 function parseSplit(file: string, known?: ReadonlySet<string>): SplitLine[] {
   const lines: SplitLine[] = [];
   const seen = new Set<string>();
-  fs.readFileSync(file, 'utf8')
+  readTextFile(file)
     .split('\n')
     .forEach((raw, i) => {
       const text = raw.trim();

@@ -12,6 +12,7 @@ import { FewShotDataset, ImageShape } from './dataset.js';
 import { PackedImages, countImages, readPackedImages, writePackedImages } from './cache.js';
 import { PackedDataset } from './packed-dataset.js';
 import { ImageFile, decodeImages } from './images.js';
+import { readTextFile } from '../files.js';
 
 export const SPLIT_NAMES = ['train', 'val', 'test', 'all'] as const;
 const CATALOG_FORMAT = 1;
@@ -119,7 +120,7 @@ function readSplit(dir: string, split: string): { file: string; packed: PackedIm
   if (!fs.existsSync(file)) return undefined;
   let catalog: SplitCatalog & { format?: number };
   try {
-    catalog = JSON.parse(fs.readFileSync(file, 'utf8'));
+    catalog = JSON.parse(readTextFile(file));
   } catch (err) {
     throw new Error(`${file}: not a valid catalog (${(err as Error).message})`, { cause: err });
   }

@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FewShotDataset } from '../data/dataset.js';
-import { writeFileAtomic } from '../atomic.js';
+import { fileError, writeFileAtomic } from '../atomic.js';
 import { Episode, EpisodeSampler, EpisodeShape, checkEpisodeShape } from './sampler.js';
 import { FrozenEpisodes, manifestText, readManifest, sha256 } from './manifest.js';
+import { readRegularFile, readTextFile } from '../files.js';
 
 export interface Suite extends EpisodeShape {
   readonly name: string;
@@ -40,10 +41,10 @@ const SUITE_FIELDS = ['name', 'description', 'dataset', 'split', 'way', 'shot', 
 export function readSuite(file: string): Suite {
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(readTextFile(file));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${file}: ${code ? `cannot read suite (${code})` : `not valid JSON (${(err as Error).message})`}`, { cause: err });
+    throw code ? fileError(file, err, 'cannot read suite') : new Error(`${file}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: a suite must be a JSON object`);
   const s = raw as Record<string, unknown>;
@@ -99,7 +100,7 @@ export async function loadSuiteEpisodes(suiteFile: string, dataset: FewShotDatas
   const suite = readSuite(suiteFile);
   const csv = suiteManifestPath(suiteFile);
   if (fs.existsSync(csv)) {
-    const bytes = fs.readFileSync(csv);
+    const bytes = readRegularFile(csv);
     const digest = sha256(bytes);
     if (suite.sha256 && digest !== suite.sha256) {
       throw new Error(`${csv}: sha256 ${digest.slice(0, 12)}... differs from ${suiteFile}'s ${suite.sha256.slice(0, 12)}...`);
@@ -149,9 +150,9 @@ export async function openEpisodeSource(
   const dataset = openDataset(manifestDataset.dataset, manifestDataset.split);
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readRegularFile(file);
   } catch (err) {
-    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+    throw fileError(file, err, 'cannot read it');
   }
   return {
     dataset, frozen: await readManifest(file, dataset, bytes), name: file.split('/').pop()!.replace(/\.csv$/i, ''),

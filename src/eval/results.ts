@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import { writeToString } from 'fast-csv';
 import { readCsvRows } from '../csv.js';
-import { writeFileAtomic } from '../atomic.js';
+import { fileError, writeFileAtomic } from '../atomic.js';
+import { assertRegularFile } from '../files.js';
 
 export interface EpisodeAccuracies {
   readonly episodeIndices: readonly number[];
@@ -34,13 +35,14 @@ export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccura
   // The header alone says which format (a peek, not a second read of the file).
   let firstLine: string;
   try {
+    assertRegularFile(file);
     const fd = fs.openSync(file, 'r');
     const head = Buffer.alloc(64);
     const n = fs.readSync(fd, head, 0, head.length, 0);
     fs.closeSync(fd);
     firstLine = head.subarray(0, n).toString('utf8').split('\n', 1)[0].trim();
   } catch (err) {
-    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+    throw fileError(file, err, 'cannot read it');
   }
   const headers = firstLine === 'episode,accuracy' ? ['episode', 'accuracy'] : ['episode', 'accuracy', 'suite'];
   await readCsvRows(file, headers, (row: Record<string, string>, line) => {

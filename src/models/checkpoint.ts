@@ -3,10 +3,12 @@
  * `weights.bin`, loadable by `tf.loadLayersModel`) and, for training runs, `state.json` +
  * `optimizer.bin` (the optimizer's moments). Written atomically: a folder is complete or absent.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { recoverFolder, writeFolderAtomic } from '../atomic.js';
+import { recoverFolder, writeFileComplete, writeFolderAtomic } from '../atomic.js';
+import { readRegularFile, readTextFile } from '../files.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -25,11 +27,34 @@ function folderSaver(dir: string): tf.io.IOHandler {
         convertedBy: artifacts.convertedBy,
         weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs }],
       };
-      fs.writeFileSync(path.join(dir, MODEL_JSON), JSON.stringify(modelJson));
-      fs.writeFileSync(path.join(dir, WEIGHTS_BIN), weights);
+      writeFileComplete(path.join(dir, MODEL_JSON), [Buffer.from(JSON.stringify(modelJson))]);
+      writeFileComplete(path.join(dir, WEIGHTS_BIN), [weights]);
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
   };
+}
+
+/**
+ * Throws, naming the file, if a float weight is NaN or infinite: a model that diverged (or was
+ * corrupted) would evaluate to chance and teach nonsense without a word.
+ */
+function checkFinite(data: ArrayBuffer, manifest: tf.io.WeightsManifestConfig, file: string): void {
+  let offset = 0;
+  for (const spec of manifest.flatMap((g) => g.weights)) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const bytes = (spec.dtype === 'bool' ? 1 : 4) * count;
+    if (spec.dtype === 'float32' && !new Float32Array(data.slice(offset, offset + bytes)).every(Number.isFinite))
+      throw new Error(
+        `${file}: weight ${spec.name} is not finite (NaN or infinity): a diverged or corrupt model, refused`,
+      );
+    offset += bytes;
+  }
+}
+
+/** sha256 of a checkpoint's weights.bin (undefined where there is none): the identity of its weights. */
+export function weightsDigest(dir: string): string | undefined {
+  const file = path.join(dir, WEIGHTS_BIN);
+  return fs.existsSync(file) ? createHash('sha256').update(readRegularFile(file)).digest('hex') : undefined;
 }
 
 function folderLoader(dir: string): tf.io.IOHandler {
@@ -40,7 +65,7 @@ function folderLoader(dir: string): tf.io.IOHandler {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       let json: Record<string, any>;
       try {
-        json = JSON.parse(fs.readFileSync(file, 'utf8'));
+        json = JSON.parse(readTextFile(file));
       } catch (err) {
         throw new Error(`${file}: not valid JSON (${(err as Error).message}): a torn or edited checkpoint`, {
           cause: err,
@@ -54,8 +79,8 @@ function folderLoader(dir: string): tf.io.IOHandler {
           const where = path.resolve(dir, p);
           if (path.dirname(where) !== path.resolve(dir))
             throw new Error(`${file}: weight path '${p}' points outside the checkpoint`);
-          const bytes = fs.readFileSync(where);
-          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+          const bytes = readRegularFile(where);
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
         }),
       );
       const needed = manifest
@@ -67,13 +92,15 @@ function folderLoader(dir: string): tf.io.IOHandler {
           `${path.join(dir, WEIGHTS_BIN)}: ${got} bytes, ${MODEL_JSON}'s weights need ${needed} (a truncated or torn checkpoint)`,
         );
       }
+      const weightData = tf.io.CompositeArrayBuffer.join(buffers);
+      checkFinite(weightData, manifest, path.join(dir, WEIGHTS_BIN));
       return {
         modelTopology: json.modelTopology,
         format: json.format,
         generatedBy: json.generatedBy,
         convertedBy: json.convertedBy,
         weightSpecs: manifest.flatMap((group) => group.weights),
-        weightData: tf.io.CompositeArrayBuffer.join(buffers),
+        weightData,
       };
     },
   };
@@ -104,11 +131,11 @@ export async function saveCheckpoint(
     await model.save(folderSaver(tmp));
     if (state) {
       const body = optimizer ? { ...state, optimizer: specs } : state;
-      fs.writeFileSync(path.join(tmp, STATE_JSON), JSON.stringify(body, null, 2));
+      writeFileComplete(path.join(tmp, STATE_JSON), [Buffer.from(JSON.stringify(body, null, 2))]);
     }
     if (optimizer) {
       const floats = Float32Array.from(data.flatMap((d) => Array.from(d)));
-      fs.writeFileSync(path.join(tmp, OPTIMIZER_BIN), new Uint8Array(floats.buffer));
+      writeFileComplete(path.join(tmp, OPTIMIZER_BIN), [new Uint8Array(floats.buffer)]);
     }
   });
 }
@@ -129,9 +156,9 @@ export async function loadCheckpoint<S extends TrainingState>(dir: string): Prom
   const model = await loadModel(dir);
   const stateFile = path.join(dir, STATE_JSON);
   if (!fs.existsSync(stateFile)) return { model };
-  const { optimizer: specs, ...state } = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  const { optimizer: specs, ...state } = JSON.parse(readTextFile(stateFile));
   if (!specs) return { model, state: state as S };
-  const bytes = fs.readFileSync(path.join(dir, OPTIMIZER_BIN));
+  const bytes = readRegularFile(path.join(dir, OPTIMIZER_BIN));
   const floats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   let offset = 0;
   const optimizerWeights = (specs as { name: string; shape: number[] }[]).map(({ name, shape }) => {

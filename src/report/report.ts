@@ -12,6 +12,7 @@ import { describeSettings } from '../sweep/spec.js';
 import { AccuracyPoint, CurvePoint, accuracySpec, curvesSpec, renderPlot } from './plots.js';
 import { PairedGroup, pairAgainstBaseline, pairedTables } from './paired.js';
 import { SweepTables, Table, legendSettings, markdownTable, sweepTables } from './tables.js';
+import { readTextFile } from '../files.js';
 
 export interface ReportOptions {
   /** The folder written. */
@@ -102,8 +103,7 @@ function logFolders(dir: string): string[] {
 
 function curvePoints(dir: string, run: { group: string; seed: string }): CurvePoint[] {
   const file = path.join(dir, 'log.jsonl');
-  return fs
-    .readFileSync(file, 'utf8')
+  return readTextFile(file)
     .split('\n')
     .flatMap((text, i) => {
       if (!text.trim()) return [];

@@ -4,7 +4,6 @@
  * hash of the canonical JSON of its resolved settings, so that it is the same point on any machine,
  * in any shard and in any later run of the same spec.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../episodes/manifest.js';
 import { readSuite, resolveSuite } from '../episodes/suite.js';
@@ -12,6 +11,8 @@ import { checkAugmentation } from '../data/augment.js';
 import { rkdWeights } from '../train/distill.js';
 import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';
 import { DEFAULT_PROTONET } from '../train/protonet.js';
+import { fileError } from '../atomic.js';
+import { readTextFile } from '../files.js';
 
 export type SettingValue = string | number;
 export type Settings = Readonly<Record<string, SettingValue>>;
@@ -126,13 +127,10 @@ function checkSettings(file: string, field: string, raw: unknown): Settings {
 export function readSweepSpec(file: string): SweepSpec {
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(readTextFile(file));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
-      `${file}: ${code ? `cannot read sweep spec (${code})` : `not valid JSON (${(err as Error).message})`}`,
-      { cause: err },
-    );
+    if ((err as NodeJS.ErrnoException).code) throw fileError(file, err, 'cannot read sweep spec');
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: a sweep spec is a JSON object`);
   const unknown = Object.keys(raw).find((k) => !SPEC_FIELDS.includes(k));
