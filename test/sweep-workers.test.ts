@@ -120,7 +120,7 @@ describe('sweep workers', function () {
     for (const w of workers) expect(w.stdout).to.match(/8 points: \d+ skipped, \d+ run; \d+ rows appended/);
   });
 
-  it('a worker killed outright (SIGKILL): a restarted one waits for its lock to go stale, then resumes its point', async () => {
+  it('a worker on another host killed outright (SIGKILL): a restarted one waits for its lock to go stale, then resumes its point', async () => {
     const { dir, spec, out } = setup([0], { episodes: 400, validateEvery: 3 });
     const [point] = expandSweep(readSweepSpec(spec));
     const state = path.join(dir, 'runs', point.key, 'checkpoint', 'state.json');
@@ -131,7 +131,13 @@ describe('sweep workers', function () {
       await new Promise((r) => setTimeout(r, 100));
     first.child.kill('SIGKILL');
     await first.exit;
-    expect(fs.existsSync(path.join(dir, 'runs', `${point.key}.lock`)), "the dead worker's lock").to.equal(true);
+    const lock = path.join(dir, 'runs', `${point.key}.lock`);
+    expect(fs.existsSync(lock), "the dead worker's lock").to.equal(true);
+    // As if it ran on another node sharing the runs folder: its pid says nothing here (kept mtime: still live).
+    const owner = path.join(lock, 'owner.json');
+    const { mtime } = fs.statSync(lock);
+    fs.writeFileSync(owner, JSON.stringify({ ...JSON.parse(fs.readFileSync(owner, 'utf8')), host: 'another-node' }));
+    fs.utimesSync(lock, mtime, mtime);
     const second = worker(spec, '--out', out, '--lock-stale', '20');
     expect(await second.exit, second.stderr).to.equal(0);
     expect(second.stdout).to.match(/waiting for 1 point\(s\) held by other workers: 0 \(/);

@@ -11,7 +11,7 @@ import { mergeSweepFiles } from '../sweep/merge.js';
 import { runSweep } from '../sweep/run.js';
 import { parseShard } from '../sweep/shard.js';
 import { describeSettings, expandSweep, readSweepSpec, settingColumns, varyingSettings } from '../sweep/spec.js';
-import { DEFAULT_LOCK_STALE_SECONDS } from '../sweep/lock.js';
+import { DEFAULT_LOCK_STALE_SECONDS } from '../lock.js';
 import { formatLogLine } from './format.js';
 import { backendOption, positiveNumber, startBackend } from './options.js';
 import { GenerationsProgress, generationsBar, logStatus, printLine } from './progress.js';

@@ -3,9 +3,10 @@ import { AUGMENTATIONS } from '../data/augment.js';
 import { DATASETS } from '../data/open.js';
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
+import { withRunFolder } from '../lock.js';
 import { openRun } from '../train/inputs.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
-import { readRunConfig, refuseExistingRun, writeRunConfig } from '../train/run-folder.js';
+import { readRunConfig, refuseExistingRun, resumeBudget } from '../train/run-folder.js';
 import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';
@@ -80,10 +81,9 @@ export function resumedConfig<C extends ProtoNetConfig>(saved: C, given: Partial
     );
   }
   if (changed.includes('episodes')) {
+    resumeBudget(dir, given.episodes!);
     console.error(`${dir}: extending the run from ${saved.episodes} to ${given.episodes} episodes`);
-    const extended = { ...saved, episodes: given.episodes! };
-    writeRunConfig(dir, extended);
-    return extended;
+    return { ...saved, episodes: given.episodes! };
   }
   return saved;
 }
@@ -134,51 +134,63 @@ export function registerTrainCommand(program: Command): void {
     .addOption(backendOption())
     .action(async (opts, command: Command) => {
       await startBackend(opts.backend);
-      if (!opts.resume) refuseExistingRun(opts.out);
-      const saved = opts.resume
-        ? readRunConfig<ProtoNetConfig & Partial<RecipeRunConfig> & { teacher?: string }>(opts.out)
-        : undefined;
-      if (saved?.teacher)
-        throw new Error(
-          `${opts.out}: holds a distillation run; resume it with 'fewshot distill --resume --out ${opts.out}'`,
-        );
-      if (saved?.recipe || (!saved && opts.recipe)) {
-        const config = saved
-          ? resumedConfig(saved as RecipeRunConfig, explicitSettings(command, opts), opts.out)
-          : recipeConfig(findRecipe(opts.recipe), explicitSettings(command, opts));
-        return trainRecipeCommand(config, opts);
-      }
-      const config: ProtoNetConfig = saved
-        ? resumedConfig(saved, explicitSettings(command, opts), opts.out)
-        : trainingConfig(opts);
-      // Names resolved here, before the run folder is written: the trainer gets the objects.
-      const inputs = await openRun(config);
-      const bar = progressBar('train', config.episodes);
-      const result = await trainProtoNet(config, opts.out, {
-        inputs,
-        resume: opts.resume,
-        onEpisode: (e) => bar.update(e),
-        onLog: (line) => {
-          bar.update(line.episode, logStatus(line));
-          printLine(opts.json ? JSON.stringify(line) : formatLogLine(line));
-        },
-      });
-      bar.stop();
-      const s = result.state;
-      console.log(
-        opts.json
-          ? JSON.stringify({ done: true, ...s, seconds: result.seconds })
-          : `trained ${s.episode} episodes in ${result.seconds.toFixed(0)} s` +
-              (s.bestValAccuracy >= 0
-                ? `; best validation ${(100 * s.bestValAccuracy).toFixed(2)}% at episode ${s.bestEpisode}`
-                : '') +
-              `; best model in ${opts.out}/best`,
-      );
+      // One process per run folder, from before it is looked at to the end.
+      await withRunFolder(opts.out, (check) => trainCommand(opts, command, check));
     });
 }
 
+async function trainCommand(opts: Options, command: Command, check: () => void): Promise<void> {
+  if (!opts.resume) refuseExistingRun(opts.out);
+  const saved = opts.resume
+    ? readRunConfig<ProtoNetConfig & Partial<RecipeRunConfig> & { teacher?: string }>(opts.out)
+    : undefined;
+  if (saved?.teacher)
+    throw new Error(
+      `${opts.out}: holds a distillation run; resume it with 'fewshot distill --resume --out ${opts.out}'`,
+    );
+  if (saved && opts.recipe && saved.recipe !== opts.recipe)
+    throw new Error(
+      `${opts.out}: --resume continues the run as configured; --recipe ${opts.recipe} (the run has ${saved.recipe ?? 'none'}) would change it: start a new run instead`,
+    );
+  if (saved?.recipe || (!saved && opts.recipe)) {
+    const config = saved
+      ? resumedConfig(saved as RecipeRunConfig, explicitSettings(command, opts), opts.out)
+      : recipeConfig(findRecipe(opts.recipe), explicitSettings(command, opts));
+    return trainRecipeCommand(config, opts, check);
+  }
+  const config: ProtoNetConfig = saved
+    ? resumedConfig(saved, explicitSettings(command, opts), opts.out)
+    : trainingConfig(opts);
+  // Names resolved here, before the run folder is written: the trainer gets the objects.
+  const inputs = await openRun(config);
+  const bar = progressBar('train', config.episodes);
+  const result = await trainProtoNet(config, opts.out, {
+    inputs,
+    resume: opts.resume,
+    onEpisode: (e) => {
+      check();
+      bar.update(e);
+    },
+    onLog: (line) => {
+      bar.update(line.episode, logStatus(line));
+      printLine(opts.json ? JSON.stringify(line) : formatLogLine(line));
+    },
+  });
+  bar.stop();
+  const s = result.state;
+  console.log(
+    opts.json
+      ? JSON.stringify({ done: true, ...s, seconds: result.seconds })
+      : `trained ${s.episode} episodes in ${result.seconds.toFixed(0)} s` +
+          (s.bestValAccuracy >= 0
+            ? `; best validation ${(100 * s.bestValAccuracy).toFixed(2)}% at episode ${s.bestEpisode}`
+            : '') +
+          `; best model in ${opts.out}/best`,
+  );
+}
+
 /** `fewshot train --recipe`: both stages, a progress bar and log lines for each. */
-async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promise<void> {
+async function trainRecipeCommand(config: RecipeRunConfig, opts: Options, check: () => void): Promise<void> {
   console.log(
     `recipe ${config.recipe}: stage 1 on ${config.split} (best by validation ${config.selectBy} on ${config.valSuite})` +
       (config.finalSplit ? `, stage 2 on ${config.finalSplit}` : ', one stage'),
@@ -192,7 +204,10 @@ async function trainRecipeCommand(config: RecipeRunConfig, opts: Options): Promi
       stage = name;
       bar = progressBar(name, episodes);
     },
-    onEpisode: (e) => bar!.update(e),
+    onEpisode: (e) => {
+      check();
+      bar!.update(e);
+    },
     onLog: (line) => {
       bar?.update(line.episode, logStatus(line));
       printLine(opts.json ? JSON.stringify({ stage, ...line }) : `${stage}  ${formatLogLine(line)}`);

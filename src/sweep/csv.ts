@@ -6,7 +6,8 @@
  */
 import * as fs from 'node:fs';
 import { parseString, writeToString } from 'fast-csv';
-import { writeFileAtomic } from '../atomic.js';
+import { appendWhole, fileError, writeFileAtomic } from '../atomic.js';
+import { readTextFile } from '../files.js';
 
 /** The columns after the settings. */
 export const RESULT_COLUMNS = [
@@ -94,9 +95,9 @@ export function checkOneCodeVersion(tables: readonly SweepTable[], allow = false
 export async function readSweepCsv(file: string, options: { repair?: boolean } = {}): Promise<SweepTable> {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFile(file);
   } catch (err) {
-    throw new Error(`${file}: cannot read sweep CSV (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+    throw fileError(file, err, 'cannot read sweep CSV');
   }
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
   const dropped = text.slice(complete.length) || undefined;
@@ -146,19 +147,20 @@ export async function appendSweepRows(
   headers: readonly string[],
   rows: readonly Readonly<Record<string, unknown>>[],
 ): Promise<void> {
-  fs.appendFileSync(file, await csvText(headers, rows, false));
+  appendWhole(file, await csvText(headers, rows, false));
 }
 
 /**
  * The rows already in `file`, which is created with `headers` when absent; a file whose columns
- * differ (another spec) is refused rather than mixed.
+ * differ (another spec) is refused rather than mixed, and left as it is. A half line a killed
+ * worker left at the end of this sweep's CSV is cut, so that the next append starts a fresh line.
  */
 export async function openSweepCsv(file: string, headers: readonly string[]): Promise<SweepTable> {
   if (!fs.existsSync(file)) {
     await writeSweepCsv(file, headers, []);
     return { file, headers, rows: [] };
   }
-  const table = await readSweepCsv(file, { repair: true });
+  const table = await readSweepCsv(file);
   if (table.headers.join(',') !== headers.join(',')) {
     let i = 0;
     while (table.headers[i] === headers[i]) i++;
@@ -166,5 +168,22 @@ export async function openSweepCsv(file: string, headers: readonly string[]): Pr
       `${file}: its columns differ from this sweep's (column ${i + 1}: '${table.headers[i] ?? ''}', expected '${headers[i] ?? ''}'): another spec's CSV? write to another --out`,
     );
   }
+  if (table.dropped) writeFileAtomic(file, [Buffer.from(readTextFile(file).slice(0, -table.dropped.length))]);
   return table;
+}
+
+/**
+ * Appends the rows whose (point, suite) the CSV does not hold yet, and returns them: a worker that
+ * stalled past its lock may find its point done by the worker that took it over. Call under the
+ * CSV's lock. A CSV deleted meanwhile is made again, with its header.
+ */
+export async function appendNewSweepRows(
+  file: string,
+  headers: readonly string[],
+  rows: readonly SweepRow[],
+): Promise<SweepRow[]> {
+  const have = new Set((await openSweepCsv(file, headers)).rows.map(rowId));
+  const fresh = rows.filter((r) => !have.has(rowId(r)));
+  if (fresh.length > 0) await appendSweepRows(file, headers, fresh);
+  return fresh;
 }

@@ -23,14 +23,14 @@ import { codeLabel } from '../provenance.js';
 import {
   SweepRow,
   SweepTable,
-  appendSweepRows,
+  appendNewSweepRows,
   checkOneCodeVersion,
   openSweepCsv,
   readSweepCsv,
   rowId,
   sweepHeaders,
 } from './csv.js';
-import { DEFAULT_LOCK_STALE_SECONDS, HeldLock, lockAge, tryLock, withLock } from './lock.js';
+import { DEFAULT_LOCK_STALE_SECONDS, HeldLock, lockAge, tryLock, withLock } from '../lock.js';
 import { preflight } from './preflight.js';
 import { Shard, shardPoints } from './shard.js';
 import { SweepPoint, SweepSpec, expandSweep, pointDir, settingColumns } from './spec.js';
@@ -189,8 +189,16 @@ async function runPoint(sweep: Sweep, point: SweepPoint, lockPath: string): Prom
         out: path.join(dir, 'eval'),
       },
     );
-    const rows = pointRows(point, trained, scores, options.backend);
-    await withLock(sweep.csvLock, () => appendSweepRows(options.out, sweep.headers, rows), sweep.stale);
+    const rows = await withLock(
+      sweep.csvLock,
+      () => {
+        // Stalled past the stale time, this worker may have lost the point to another: not its rows then.
+        const lost = lock.lost();
+        if (lost) throw new Error(`point ${point.key}: its lock was lost (${lost.message}); its rows are not written`);
+        return appendNewSweepRows(options.out, sweep.headers, pointRows(point, trained, scores, options.backend));
+      },
+      sweep.stale,
+    );
     options.onPointDone?.(point, rows);
     return rows;
   } finally {

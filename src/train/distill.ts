@@ -10,7 +10,7 @@ import { ensureBackend } from '../backend.js';
 import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
-import { hasCheckpoint } from '../models/checkpoint.js';
+import { hasCheckpoint, weightsDigest } from '../models/checkpoint.js';
 import { conv4, embedTraining } from '../models/conv4.js';
 import { TeacherCache } from './teacher-cache.js';
 import { TrainResult, trainEpisodic } from './episodic.js';
@@ -32,6 +32,8 @@ export interface DistillWeights {
 export interface DistillConfig extends ProtoNetConfig, DistillWeights {
   /** The teacher's model folder (a run's best/). */
   readonly teacher: string;
+  /** sha256 of the teacher's weights.bin, recorded at the start and checked on resume. */
+  readonly teacherWeights?: string;
   /** Generations of self-distillation, each teaching the next. */
   readonly generations: number;
 }
@@ -111,8 +113,17 @@ export async function distill(
   const { dataset, validation } = inputs ?? (await openRun(config));
   // The first teacher must load and fit the data before the run folder exists.
   let first = given ?? (options.resume ? undefined : await loadTeacher(config.teacher, dataset));
+  // The teacher's identity: a resumed run must go on distilling from the weights it started with.
+  const teacherWeights = weightsDigest(config.teacher);
+  if (options.resume && config.teacherWeights && teacherWeights !== config.teacherWeights) {
+    first?.dispose();
+    throw new Error(
+      `${dir}: its teacher ${config.teacher} changed since the run started (weights sha256 ${teacherWeights?.slice(0, 12) ?? 'gone'}, ` +
+        `recorded ${config.teacherWeights.slice(0, 12)}): resuming would distil from two teachers`,
+    );
+  }
   fs.mkdirSync(dir, { recursive: true });
-  if (!options.resume) writeRunConfig(dir, config);
+  if (!options.resume) writeRunConfig(dir, { ...config, teacherWeights });
   const results: TrainResult[] = [];
   for (let g = 1; g <= config.generations; g++) {
     onGeneration?.(g);

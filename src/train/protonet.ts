@@ -9,7 +9,7 @@ import { DEFAULT_SCHEDULE, TrainResult, TrainSchedule, trainEpisodic } from './e
 import { RunInputs, openRun } from './inputs.js';
 import type { LogLine } from './run-folder.js';
 import type { Objective } from './step.js';
-import { writeRunConfig } from './run-folder.js';
+import { resumeBudget, writeRunConfig } from './run-folder.js';
 
 export interface ProtoNetConfig extends TrainSchedule, EpisodeShape {
   readonly dataset: string;
@@ -61,7 +61,8 @@ export async function trainProtoNet(
   await ensureBackend();
   const { inputs, ...run } = options;
   const { dataset, validation } = inputs ?? (await openRun(config));
-  if (!options.resume) writeRunConfig(dir, config);
+  if (options.resume) resumeBudget(dir, config.episodes);
+  else writeRunConfig(dir, config);
   const model = conv4({ inputShape: dataset.imageShape, width: config.width, seed: config.seed });
   try {
     return await trainEpisodic({

@@ -6,12 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../atomic.js';
+import { appendWhole, writeFileAtomic } from '../atomic.js';
 import { currentBackendLine } from '../backend.js';
 import { loadCheckpoint, saveCheckpoint } from '../models/checkpoint.js';
 import { provenance } from '../provenance.js';
 import type { Adam } from './adam.js';
 import { DivergedError } from './step.js';
+import { readTextFile } from '../files.js';
 
 export const runPaths = (dir: string) => ({
   checkpoint: path.join(dir, 'checkpoint'),
@@ -24,7 +25,7 @@ export function readRunState(dir: string): { episode: number; bestEpisode: numbe
   const file = path.join(runPaths(dir).checkpoint, 'state.json');
   if (!fs.existsSync(file)) return undefined;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return JSON.parse(readTextFile(file));
   } catch (err) {
     throw new Error(`${file}: not a checkpoint state (${(err as Error).message})`, { cause: err });
   }
@@ -35,7 +36,7 @@ export function readRunConfig<C>(dir: string): C {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${dir}: not a run folder (no config.json)`);
   try {
-    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const config = JSON.parse(readTextFile(file));
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not a JSON object');
     return config as C;
   } catch (err) {
@@ -64,6 +65,26 @@ export function writeRunConfig(dir: string, config: object): void {
   ]);
 }
 
+/**
+ * Checks the budget a resumed run is given against what it has trained, and records a new one in
+ * its config.json (students' budgets and reports read it there). A run may be extended, not
+ * shortened, and one that stopped on patience has nothing more to train.
+ */
+export function resumeBudget(dir: string, episodes: number): void {
+  const saved = readRunConfig<{ episodes: number }>(dir);
+  const state = readRunState(dir);
+  if (episodes === saved.episodes) return;
+  if (episodes < saved.episodes || (state && episodes < state.episode))
+    throw new Error(
+      `${dir}: --episodes ${episodes} would shorten the run (of ${saved.episodes} episodes${state ? `, ${state.episode} trained` : ''}): a run is extended, not shortened; start a new run`,
+    );
+  if (state?.stopped)
+    throw new Error(
+      `${dir}: stopped on patience at episode ${state.episode} (no validation gain): more episodes would train nothing`,
+    );
+  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify({ ...saved, episodes }, null, 2) + '\n')]);
+}
+
 /** A log line: the interval's mean of each term, its speed and the process's memory. */
 export interface LogLine {
   readonly episode: number;
@@ -80,8 +101,7 @@ export interface LogLine {
 
 function readLog(file: string, upTo: number): LogLine[] {
   if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
+  return readTextFile(file)
     .split('\n')
     .filter(Boolean)
     .map((l, i) => {
@@ -106,7 +126,7 @@ export function restartLog(dir: string, episode: number): LogLine[] {
 }
 
 export function appendLog(dir: string, line: LogLine): void {
-  fs.appendFileSync(runPaths(dir).log, JSON.stringify(line) + '\n');
+  appendWhole(runPaths(dir).log, JSON.stringify(line) + '\n');
 }
 
 /** Throws unless every weight of the model is finite (checked before any checkpoint is written). */

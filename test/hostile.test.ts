@@ -1,0 +1,228 @@
+/**
+ * Regressions of the second hostile audit (issue 27): outputs another process or a hand edit got to
+ * first, budgets that drift on resume, models and teachers that are not what they were, files that
+ * are devices. Each failed on the code before its fix.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { initBackend } from '../src/backend.js';
+import { appendNewSweepRows, readSweepCsv } from '../src/sweep/csv.js';
+import { runSweep } from '../src/sweep/run.js';
+import { readSweepSpec } from '../src/sweep/spec.js';
+import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
+import { resumeBudget, runPaths } from '../src/train/run-folder.js';
+import { ROOT, tempDir } from './helpers.js';
+
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+function fewshot(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FEWSHOT_CACHE: tempDir() },
+    timeout: 60_000,
+  });
+  const lines = r.stderr.split('\n').filter((l) => l && !l.startsWith('backend:'));
+  return { code: r.status, stdout: r.stdout, lines };
+}
+
+const TINY = {
+  dataset: 'synthetic',
+  split: 'val',
+  way: 3,
+  shot: 1,
+  query: 2,
+  width: 4,
+  episodes: 4,
+  logEvery: 1,
+  validateEvery: 2,
+};
+
+/** A finished tiny sweep of two points in `dir`: its spec file and CSV. */
+async function tinySweep(dir: string): Promise<{ spec: string; out: string }> {
+  const suite = path.join(dir, 'tiny-3w1s.json');
+  fs.writeFileSync(
+    suite,
+    JSON.stringify({
+      name: 'tiny-3w1s',
+      dataset: 'synthetic',
+      split: 'val',
+      way: 3,
+      shot: 1,
+      query: 2,
+      episodes: 4,
+      seed: 5,
+    }),
+  );
+  const spec = path.join(dir, 'spec.json');
+  fs.writeFileSync(
+    spec,
+    JSON.stringify({ name: 'tiny', runs: path.join(dir, 'runs'), suites: [suite], base: TINY, grid: { seed: [0, 1] } }),
+  );
+  const out = path.join(dir, 'sweep.csv');
+  await runSweep(readSweepSpec(spec), { out, backend: 'test' });
+  return { spec, out };
+}
+
+describe('hostile cases (issue 27)', function () {
+  this.timeout(120_000);
+  before(() => initBackend('wasm'));
+
+  it('sweep --out FILE of another spec: refused, the file left whole (its last line was cut before)', async () => {
+    const { spec } = await tinySweep(tempDir());
+    const other = path.join(tempDir(), 'other.csv');
+    fs.writeFileSync(other, 'a,b\n1,2');
+    const r = fewshot('sweep', spec, '--out', other);
+    expect(r.code).to.equal(1);
+    expect(r.lines).to.have.length(1);
+    expect(r.lines[0]).to.match(/other\.csv:1: not a sweep CSV/);
+    expect(fs.readFileSync(other, 'utf8')).to.equal('a,b\n1,2');
+  });
+
+  it("rows are re-checked under the CSV's lock: a point's rows once, a torn tail cut first, a deleted CSV made again with its header", async () => {
+    const { out } = await tinySweep(tempDir());
+    const table = await readSweepCsv(out);
+    const whole = fs.readFileSync(out, 'utf8');
+    // A stalled worker's rows for points another worker finished meanwhile.
+    expect(await appendNewSweepRows(out, table.headers, table.rows)).to.deep.equal([]);
+    expect(fs.readFileSync(out, 'utf8')).to.equal(whole);
+    // A worker killed mid-append left half a line: the next append does not run onto it.
+    const [first, second] = whole.trimEnd().split('\n').slice(1);
+    const upToFirst = whole.slice(0, whole.indexOf(second));
+    fs.writeFileSync(out, upToFirst + second.slice(0, 20));
+    expect(await appendNewSweepRows(out, table.headers, [table.rows[1]])).to.have.length(1);
+    expect(fs.readFileSync(out, 'utf8')).to.equal(whole);
+    // Deleted while the sweep ran: made again, header first.
+    fs.rmSync(out);
+    await appendNewSweepRows(out, table.headers, [table.rows[0]]);
+    expect(fs.readFileSync(out, 'utf8')).to.equal(`${table.headers.join(',')}\n${first}\n`);
+  });
+
+  it('a resumed budget: extended and recorded (provenance kept), never shortened, nothing to add after patience', () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'checkpoint'), { recursive: true });
+    const config = { episodes: 10, provenance: { code: 'the starting code' } };
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const state = (s: object) =>
+      fs.writeFileSync(
+        path.join(dir, 'checkpoint', 'state.json'),
+        JSON.stringify({ episode: 6, bestEpisode: 4, ...s }),
+      );
+    state({ stopped: false });
+    expect(() => resumeBudget(dir, 8)).to.throw(/--episodes 8 would shorten the run \(of 10 episodes, 6 trained\)/);
+    state({ stopped: true });
+    expect(() => resumeBudget(dir, 20)).to.throw(
+      /stopped on patience at episode 6 .*: more episodes would train nothing/,
+    );
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))).to.deep.equal(config);
+    state({ stopped: false });
+    resumeBudget(dir, 20);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))).to.deep.equal({
+      ...config,
+      episodes: 20,
+    });
+  });
+
+  it('train --resume --recipe OTHER is refused, not ignored', async () => {
+    const run = path.join(tempDir(), 'run');
+    await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY }, run);
+    const r = fewshot('train', '--resume', '--out', run, '--recipe', 'protonet-cifar-fs-1shot');
+    expect(r.code).to.equal(1);
+    expect(r.lines).to.deep.equal([
+      `fewshot: ${run}: --resume continues the run as configured; --recipe protonet-cifar-fs-1shot (the run has none) would change it: start a new run instead`,
+    ]);
+  });
+
+  it('a NaN model is refused by eval and as a teacher; a teacher changed under a distillation is refused on resume', async () => {
+    const root = tempDir();
+    const teacher = path.join(root, 'teacher');
+    await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY, way: 5, split: 'train' }, teacher);
+    const best = runPaths(teacher).best;
+    const nan = path.join(root, 'nan');
+    fs.cpSync(best, nan, { recursive: true });
+    const weights = fs.readFileSync(path.join(nan, 'weights.bin'));
+    weights.writeFloatLE(NaN, 4);
+    fs.writeFileSync(path.join(nan, 'weights.bin'), weights);
+    const refused = new RegExp(
+      `${path.join(nan, 'weights.bin')}: weight \\S+ is not finite \\(NaN or infinity\\): a diverged or corrupt model, refused`,
+    );
+    const evaluated = fewshot('eval', nan, 'synthetic-test-5w1s');
+    expect(evaluated.code).to.equal(1);
+    expect(evaluated.lines).to.have.length(1);
+    expect(evaluated.lines[0]).to.match(refused);
+    const student = path.join(root, 'student');
+    const distilled = fewshot(
+      'distill',
+      '--teacher',
+      nan,
+      '--dataset',
+      'synthetic',
+      '--way',
+      '5',
+      '--width',
+      '4',
+      '--episodes',
+      '2',
+      '--out',
+      student,
+    );
+    expect(distilled.code).to.equal(1);
+    expect(distilled.lines[0]).to.match(refused);
+    expect(fs.existsSync(student), 'no run folder').to.equal(false);
+
+    // A distillation from the good teacher, whose weights then change (retrained in place, say).
+    const args = [
+      '--dataset',
+      'synthetic',
+      '--way',
+      '5',
+      '--width',
+      '4',
+      '--episodes',
+      '4',
+      '--validate-every',
+      '2',
+      '--log-every',
+      '2',
+    ];
+    expect(fewshot('distill', '--teacher', best, ...args, '--out', student).code).to.equal(0);
+    const recorded = JSON.parse(fs.readFileSync(path.join(student, 'config.json'), 'utf8')).teacherWeights;
+    expect(recorded).to.match(/^[0-9a-f]{64}$/);
+    const good = fs.readFileSync(path.join(best, 'weights.bin'));
+    const changed = Buffer.from(good);
+    changed.writeFloatLE(changed.readFloatLE(0) + 1, 0);
+    fs.writeFileSync(path.join(best, 'weights.bin'), changed);
+    const resumed = fewshot('distill', '--resume', '--out', student, '--episodes', '6');
+    expect(resumed.code).to.equal(1);
+    expect(resumed.lines.filter((l) => !l.includes('extending'))).to.deep.equal([
+      `fewshot: ${student}: its teacher ${best} changed since the run started (weights sha256 ${digest12(changed)}, recorded ${recorded.slice(0, 12)}): resuming would distil from two teachers`,
+    ]);
+  });
+
+  it('a weights file that is a device, or a suite that is a FIFO, is refused by name at once', async () => {
+    const root = tempDir();
+    const run = path.join(root, 'run');
+    await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY }, run);
+    const model = runPaths(run).best;
+    fs.rmSync(path.join(model, 'weights.bin'));
+    fs.symlinkSync('/dev/zero', path.join(model, 'weights.bin'));
+    const started = Date.now();
+    const r = fewshot('eval', model, 'synthetic-test-5w1s');
+    expect(r.code).to.equal(1);
+    expect(r.lines).to.deep.equal([
+      `fewshot: ${path.join(model, 'weights.bin')}: a device, not a regular file: refused`,
+    ]);
+    const fifo = path.join(root, 'suite.json');
+    if (spawnSync('mkfifo', [fifo]).status === 0) {
+      const f = fewshot('episodes', 'show', fifo);
+      expect(f.code).to.equal(1);
+      expect(f.lines).to.deep.equal([`fewshot: ${fifo}: a FIFO, not a regular file: refused`]);
+    }
+    expect(Date.now() - started).to.be.lessThan(30_000);
+  });
+});
+
+function digest12(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+}
