@@ -66,6 +66,42 @@ async function fixture(dir: string): Promise<string> {
 }
 
 describe('sweep reports', function () {
+  it('scales: 200,000 seeds of one setting are one group (no spread of every row, no quadratic grouping)', async () => {
+    const dir = tempDir();
+    const n = 200_000;
+    const headers = sweepHeaders(['method', 'seed']);
+    const rows = Array.from({ length: n }, (_, seed) => {
+      const row: Record<string, string> = {
+        key: seed.toString(16).padStart(16, '0'),
+        method: 'protonet',
+        seed: String(seed),
+        suite: 'synthetic-test-5w1s',
+        testWay: '5',
+        testShot: '1',
+        testQuery: '15',
+        testEpisodes: '600',
+        accuracy: String(0.5 + (seed % 2) * 0.1),
+        ci95: '0.01',
+        std: '0.1',
+        trainEpisodes: '40',
+        resumedFrom: '0',
+        trainSeconds: '1',
+        evalSeconds: '1',
+        backend: 'wasm',
+        code: '0.1.0',
+        checkpoint: path.join(dir, 'runs', String(seed), 'best'),
+      };
+      return Object.fromEntries(headers.map((h) => [h, row[h] ?? '']));
+    });
+    const file = path.join(dir, 'big.csv');
+    await writeSweepCsv(file, headers, rows);
+    const report = await writeSweepReport(file, { out: dir });
+    expect(report.tables.seedGroups).to.have.length(1);
+    expect(report.tables.seedGroups[0].accuracy.mean).to.be.closeTo(0.55, 1e-9);
+    const svg = report.files.find((f) => f.endsWith('.svg'))!;
+    expect(fs.readFileSync(svg, 'utf8')).to.include('mean over 200000 seeds');
+  });
+
   it('t-based intervals across seeds', () => {
     expect(t975(1)).to.equal(12.706);
     expect(t975(2)).to.equal(4.303);

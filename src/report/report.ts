@@ -76,7 +76,7 @@ function accuracyPoints(
       const [mean, half] = [100 * g.accuracy.mean, Number.isFinite(g.accuracy.t95) ? 100 * g.accuracy.t95 : 0];
       return { x: at(g.rows[0]), series: series(g.rows[0]), mean, lo: mean - half, hi: mean + half };
     });
-    const n = Math.max(...tables.seedGroups.map((g) => g.seeds.length));
+    const n = tables.seedGroups.reduce((most, g) => Math.max(most, g.seeds.length), 0);
     return { points, across: `mean over ${n} seeds, t-based 95% interval across seeds` };
   }
   const points = rows.map((r) => {

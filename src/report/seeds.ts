@@ -47,7 +47,9 @@ export function groupSeeds(rows: readonly SweepRow[], varying: readonly string[]
   const groups = new Map<string, SweepRow[]>();
   for (const row of rows) {
     const id = JSON.stringify([...names.map((n) => row[n]), row.suite]);
-    groups.set(id, [...(groups.get(id) ?? []), row]);
+    const members = groups.get(id);
+    if (members) members.push(row);
+    else groups.set(id, [row]);
   }
   return [...groups.values()].map((members) => ({
     settings: Object.fromEntries(names.map((n) => [n, members[0][n]])),
