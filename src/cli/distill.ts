@@ -4,14 +4,13 @@ import { COMMANDS } from './commands.js';
 import { withRunFolder } from '../lock.js';
 import { DistillConfig, distill, rkdWeights } from '../train/distill.js';
 import { loadTeacher, openRun } from '../train/inputs.js';
-import { readRunConfig, refuseExistingRun } from '../train/run-folder.js';
-import { formatLogLine } from './format.js';
+import { divergedRun, readRunConfig, refuseExistingRun } from '../train/run-folder.js';
 import { backendOption, nonNegativeNumber, positiveInt, startBackend } from './options.js';
-import { generationsBar, logStatus, printLine } from './progress.js';
+import { generationsBar } from './progress.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Options = Record<string, any>;
-import { explicitSettings, resumedConfig, trainingOptions, trainingConfig } from './train.js';
+import { explicitSettings, reportProgress, resumedConfig, trainingOptions, trainingConfig } from './train.js';
 import { findRecipe, finalStageConfig, recipeConfig, recipeTeacher } from '../train/recipe.js';
 
 export function registerDistillCommand(program: Command): void {
@@ -44,7 +43,11 @@ export function registerDistillCommand(program: Command): void {
     .action(async (opts, command: Command) => {
       await startBackend(opts.backend);
       // One process per run folder, from before it is looked at to the end.
-      await withRunFolder(opts.out, (check) => distillCommand(opts, command, check));
+      await withRunFolder(opts.out, (check) =>
+        distillCommand(opts, command, check).catch((err: unknown) => {
+          throw divergedRun(opts.out, err);
+        }),
+      );
     });
 }
 
@@ -96,14 +99,7 @@ async function distillCommand(opts: Options, command: Command, check: () => void
     teacher,
     resume: opts.resume,
     onGeneration: bar.generation,
-    onEpisode: (e) => {
-      check();
-      bar.update(e);
-    },
-    onLog: (line) => {
-      bar.update(line.episode, logStatus(line));
-      printLine(opts.json ? JSON.stringify(line) : formatLogLine(line));
-    },
+    ...reportProgress(bar, opts.json, check),
   });
   bar.stop();
   results.forEach((r, g) =>

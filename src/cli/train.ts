@@ -6,7 +6,7 @@ import { COMMANDS } from './commands.js';
 import { withRunFolder } from '../lock.js';
 import { openRun } from '../train/inputs.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
-import { readRunConfig, refuseExistingRun, resumeBudget } from '../train/run-folder.js';
+import { LogLine, divergedRun, readRunConfig, refuseExistingRun, resumeBudget } from '../train/run-folder.js';
 import { RECIPES, RecipeRunConfig, findRecipe, recipeConfig, recipePaths, trainRecipe } from '../train/recipe.js';
 import { formatLogLine } from './format.js';
 import { backendOption, nonNegativeInt, positiveNumber, positiveInt, startBackend } from './options.js';
@@ -135,8 +135,30 @@ export function registerTrainCommand(program: Command): void {
     .action(async (opts, command: Command) => {
       await startBackend(opts.backend);
       // One process per run folder, from before it is looked at to the end.
-      await withRunFolder(opts.out, (check) => trainCommand(opts, command, check));
+      await withRunFolder(opts.out, (check) =>
+        trainCommand(opts, command, check).catch((err: unknown) => {
+          throw divergedRun(opts.out, err);
+        }),
+      );
     });
+}
+
+/** A run's callbacks: its bar follows the episodes, its log lines are printed, its lock is checked. */
+export function reportProgress(
+  bar: { update(episode: number, status?: string): void },
+  json: boolean,
+  check: () => void,
+) {
+  return {
+    onEpisode: (e: number) => {
+      check();
+      bar.update(e);
+    },
+    onLog: (line: LogLine) => {
+      bar.update(line.episode, logStatus(line));
+      printLine(json ? JSON.stringify(line) : formatLogLine(line));
+    },
+  };
 }
 
 async function trainCommand(opts: Options, command: Command, check: () => void): Promise<void> {
@@ -167,14 +189,7 @@ async function trainCommand(opts: Options, command: Command, check: () => void):
   const result = await trainProtoNet(config, opts.out, {
     inputs,
     resume: opts.resume,
-    onEpisode: (e) => {
-      check();
-      bar.update(e);
-    },
-    onLog: (line) => {
-      bar.update(line.episode, logStatus(line));
-      printLine(opts.json ? JSON.stringify(line) : formatLogLine(line));
-    },
+    ...reportProgress(bar, opts.json, check),
   });
   bar.stop();
   const s = result.state;

@@ -30,6 +30,7 @@ import {
   rowId,
   sweepHeaders,
 } from './csv.js';
+import { fileError } from '../atomic.js';
 import { DEFAULT_LOCK_STALE_SECONDS, HeldLock, lockAge, tryLock, withLock } from '../lock.js';
 import { preflight } from './preflight.js';
 import { Shard, shardPoints } from './shard.js';
@@ -221,7 +222,13 @@ export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<
     csvLock: `${options.out}.lock`,
     stale,
   };
-  fs.mkdirSync(spec.runs, { recursive: true });
+  for (const dir of [spec.runs, path.dirname(path.resolve(options.out))]) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw fileError(dir, err, 'cannot make the folder');
+    }
+  }
   const table: SweepTable = await withLock(sweep.csvLock, () => openSweepCsv(options.out, sweep.headers), stale);
   checkOneCodeVersion([table], options.allowMixedCode, codeLabel());
 

@@ -19,9 +19,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hasCheckpoint } from '../models/checkpoint.js';
 import { TrainResult } from './episodic.js';
-import { runPaths } from './run-folder.js';
 import { ProtoNetConfig, RunOptions, trainProtoNet } from './protonet.js';
-import { readRunConfig, readRunState, writeRunConfig } from './run-folder.js';
+import { openRun } from './inputs.js';
+import { readRunConfig, readRunState, runPaths, writeRunConfig } from './run-folder.js';
 
 export interface Recipe {
   readonly name: string;
@@ -174,12 +174,14 @@ export async function trainRecipe(
   dir: string,
   options: RunOptions & { onStage?: (stage: 'select' | 'final', episodes: number) => void } = {},
 ): Promise<RecipeResult> {
-  if (!options.resume) writeRunConfig(dir, config);
   const { recipe: _recipe, finalSplit: _finalSplit, ...selectConfig } = config;
+  // The first stage's inputs open before anything is written: a failed start leaves no run folder.
+  const inputs = await openRun(selectConfig);
+  if (!options.resume) writeRunConfig(dir, config);
   const paths = recipePaths(dir);
   const stage = (stageDir: string) => ({ ...options, resume: hasCheckpoint(runPaths(stageDir).checkpoint) });
   options.onStage?.('select', selectConfig.episodes);
-  const select = await trainProtoNet(selectConfig, paths.select, stage(paths.select));
+  const select = await trainProtoNet(selectConfig, paths.select, { ...stage(paths.select), inputs });
   if (select.state.bestEpisode <= 0)
     throw new Error(`${paths.select}: no validated model to take the episode count from`);
   if (config.finalSplit === undefined) return { select, final: select };

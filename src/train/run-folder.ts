@@ -57,6 +57,25 @@ export function refuseExistingRun(dir: string): void {
   }
 }
 
+/**
+ * The error of a run that diverged, after removing its folder if the run reached no checkpoint
+ * and the folder holds nothing but the run's own config and logs: there is nothing to keep, and
+ * the corrected command (the lower --lr the error suggests) can start in the same place.
+ */
+export function divergedRun(dir: string, err: unknown): unknown {
+  if (!(err instanceof DivergedError) || !fs.existsSync(dir)) return err;
+  const entries = fs.readdirSync(dir, { recursive: true, withFileTypes: true });
+  const progress = entries.some((e) => e.isDirectory() && (e.name === 'checkpoint' || e.name === 'best'));
+  const ownFiles = entries.every((e) => e.isDirectory() || e.name === 'config.json' || e.name === 'log.jsonl');
+  if (progress || !ownFiles) return err;
+  fs.rmSync(dir, { recursive: true });
+  return new Error(
+    `training diverged at episode ${err.episode}: ${err.term} is ${err.value}, before the first checkpoint: ` +
+      `nothing to keep, ${dir} removed (lower --lr, or check the data)`,
+    { cause: err },
+  );
+}
+
 /** Writes a run's config.json, with the provenance of the process that started the run. */
 export function writeRunConfig(dir: string, config: object): void {
   const { provenance: _previous, ...settings } = config as { provenance?: unknown };
@@ -101,7 +120,10 @@ export interface LogLine {
 
 function readLog(file: string, upTo: number): LogLine[] {
   if (!fs.existsSync(file)) return [];
-  return readTextFile(file)
+  const text = readTextFile(file);
+  // A last line without its newline was torn by a kill mid-append: it is past any checkpoint.
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter(Boolean)
     .map((l, i) => {
