@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
+import { openDataset } from '../src/data/open.js';
+import { evaluateEpisodes } from '../src/eval/evaluate.js';
+import { prototypicalLoss } from '../src/losses/protonet.js';
+import { loadCheckpoint, loadModel } from '../src/models/checkpoint.js';
+import { conv4 } from '../src/models/conv4.js';
 import { appendNewSweepRows, readSweepCsv } from '../src/sweep/csv.js';
 import { runSweep } from '../src/sweep/run.js';
 import { readSweepSpec } from '../src/sweep/spec.js';
@@ -220,6 +226,132 @@ describe('hostile cases (issue 27)', function () {
       expect(f.lines).to.deep.equal([`fewshot: ${fifo}: a FIFO, not a regular file: refused`]);
     }
     expect(Date.now() - started).to.be.lessThan(30_000);
+  });
+});
+
+describe('hostile cases (issue 27): checkpoints, leftovers and the library', function () {
+  this.timeout(120_000);
+  before(() => initBackend('wasm'));
+
+  it('a torn state.json or optimizer.bin, or a shape edited in model.json, is named', async () => {
+    const run = path.join(tempDir(), 'run');
+    await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY }, run);
+    const checkpoint = runPaths(run).checkpoint;
+    const state = path.join(checkpoint, 'state.json');
+    const whole = fs.readFileSync(state, 'utf8');
+    fs.writeFileSync(state, whole.slice(0, 30));
+    await loadCheckpoint(checkpoint).then(
+      () => expect.fail('loaded'),
+      (err: Error) =>
+        expect(err.message).to.match(
+          new RegExp(`^${state}: not a checkpoint state \\(.*\\): a torn or edited checkpoint$`),
+        ),
+    );
+    fs.writeFileSync(state, whole);
+    const optimizer = path.join(checkpoint, 'optimizer.bin');
+    fs.truncateSync(optimizer, 100);
+    await loadCheckpoint(checkpoint).then(
+      () => expect.fail('loaded'),
+      (err: Error) =>
+        expect(err.message).to.match(
+          new RegExp(
+            `^${optimizer}: 100 bytes, state.json's optimizer needs \\d+ \\(a truncated or torn checkpoint\\)$`,
+          ),
+        ),
+    );
+    // The same number of values in another shape: sizes agree, tfjs refuses, naming nothing.
+    const best = runPaths(run).best;
+    const modelJson = path.join(best, 'model.json');
+    const json = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
+    const kernel = json.weightsManifest[0].weights[0];
+    kernel.shape = [kernel.shape.reduce((a: number, b: number) => a * b, 1)];
+    fs.writeFileSync(modelJson, JSON.stringify(json));
+    await loadModel(best).then(
+      () => expect.fail('loaded'),
+      (err: Error) =>
+        expect(err.message).to.match(
+          new RegExp(`^${modelJson}: does not load as a model \\(.+\\): an edited or foreign checkpoint$`),
+        ),
+    );
+  });
+
+  it('a failed recipe start leaves no folder; a run diverged before its first checkpoint is removed; a torn last log line does not block resume', async () => {
+    const root = tempDir();
+    const recipeRun = path.join(root, 'recipe');
+    const failed = fewshot(
+      'train',
+      '--recipe',
+      'protonet-cifar-fs-1shot',
+      '--data',
+      path.join(root, 'none'),
+      '--out',
+      recipeRun,
+    );
+    expect(failed.code).to.equal(1);
+    expect(failed.lines).to.have.length(1);
+    expect(fs.existsSync(recipeRun), 'no run folder').to.equal(false);
+
+    // Diverged before its first checkpoint: nothing to keep, so nothing kept, and the lower --lr runs.
+    const diverged = path.join(root, 'diverged');
+    const args = [
+      '--dataset',
+      'synthetic',
+      '--way',
+      '5',
+      '--width',
+      '4',
+      '--episodes',
+      '4',
+      '--validate-every',
+      '2',
+      '--log-every',
+      '2',
+    ];
+    const blown = fewshot('train', ...args, '--lr', '1e30', '--out', diverged);
+    expect(blown.code).to.equal(1);
+    expect(blown.lines).to.have.length(1);
+    expect(blown.lines[0]).to.match(
+      new RegExp(
+        `^fewshot: training diverged at episode 1?\\d: .*, before the first checkpoint: nothing to keep, ${diverged} removed \\(lower --lr`,
+      ),
+    );
+    expect(fs.existsSync(diverged), 'run folder removed').to.equal(false);
+    const again = fewshot('train', ...args, '--lr', '0.0001', '--out', diverged);
+    expect(again.code, again.lines.join('\n')).to.equal(0);
+
+    // Killed mid-append after its last checkpoint: half a log line at the end.
+    fs.appendFileSync(path.join(diverged, 'log.jsonl'), '{"episode": 5, "lr": 0.00');
+    const resumed = fewshot('train', '--resume', '--out', diverged, '--episodes', '6');
+    expect(resumed.code, resumed.lines.join('\n')).to.equal(0);
+    const log = fs
+      .readFileSync(path.join(diverged, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).episode);
+    expect(log).to.deep.equal([2, 4, 6]);
+  });
+
+  it('the library refuses what would train or score nonsense: uneven or empty queries, no episodes, no budget, a too-small image', async () => {
+    const support = tf.zeros([5, 4]) as tf.Tensor2D;
+    expect(() => prototypicalLoss(support, tf.zeros([7, 4]) as tf.Tensor2D, 5)).to.throw(/query: 7 rows for 5 classes/);
+    expect(() => prototypicalLoss(support, tf.zeros([0, 4]) as tf.Tensor2D, 5)).to.throw(/query: 0 rows for 5 classes/);
+    const model = conv4({ inputShape: [28, 28, 1], width: 4 });
+    const dataset = await openDataset('synthetic', 'val');
+    await evaluateEpisodes(model, dataset, []).then(
+      () => expect.fail('evaluated'),
+      (err: Error) => expect(err.message).to.equal('no episodes to evaluate'),
+    );
+    const config = { ...DEFAULT_PROTONET, ...TINY, episodes: undefined as unknown as number };
+    const dir = path.join(tempDir(), 'run');
+    await trainProtoNet(config, dir).then(
+      () => expect.fail('trained'),
+      (err: Error) => expect(err.message).to.equal('episodes must be a positive integer, got undefined'),
+    );
+    expect(fs.existsSync(dir), 'no run folder').to.equal(false);
+    expect(() => conv4({ inputShape: [8, 8, 1] })).to.throw(
+      /a 8x8 input is too small for 4 pooling blocks \(at least 16x16\)/,
+    );
+    model.dispose();
   });
 });
 

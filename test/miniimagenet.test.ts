@@ -454,4 +454,41 @@ describe('miniimagenet from ImageNet', function () {
       /train\.csv:\d+: image n0153282900000013\.jpg is number 13 of class n01532829, which has 11 training images in /,
     );
   });
+
+  it('a tar member claiming more than 64 MiB is refused by name, in a class tar and in the tar of tars', async () => {
+    const classTars: [string, Buffer][] = [];
+    for (const [wnid, files] of imagenet) {
+      const bytes = await tarOf(files);
+      classTars.push([`${wnid}.tar`, wnid === 'n01532829' ? claimingSize(bytes, 65 * 2 ** 20) : bytes]);
+    }
+    const perClass = path.join(root, 'huge-class-tars');
+    fs.mkdirSync(perClass);
+    for (const [name, body] of classTars) fs.writeFileSync(path.join(perClass, name), body);
+    const official = path.join(root, 'huge.tar');
+    fs.writeFileSync(official, await tarOf(classTars));
+    const first = imagenet.get('n01532829')![0][0];
+    for (const [source, where] of [
+      [perClass, path.join(perClass, 'n01532829.tar')],
+      [official, `${official}: n01532829.tar`],
+    ]) {
+      const out = path.join(root, 'huge-out', 'cache');
+      fs.mkdirSync(path.dirname(out), { recursive: true });
+      await expectImportFailure(
+        () => importMiniImageNet({ from: csvs(), out, imagenet: source }),
+        out,
+        `${where}: ${first}: ${65 * 2 ** 20} bytes, more than any image of a dataset`,
+      );
+    }
+  });
 });
+
+/** A tar whose first member's header claims `size` bytes (its checksum made right again). */
+function claimingSize(tarBytes: Buffer, size: number): Buffer {
+  const out = Buffer.from(tarBytes);
+  out.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
+  out.fill(' ', 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += out[i];
+  out.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  return out;
+}

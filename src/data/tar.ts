@@ -5,6 +5,7 @@ import tar from 'tar-stream';
 export interface ByteStream extends AsyncIterable<Buffer> {
   pipe(destination: tar.Extract): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  destroy?(): unknown;
 }
 
 /** The files of a tar stream as entries: `visit` reads (or skips) each body. */
@@ -14,11 +15,19 @@ export async function readTar(
   visit: (name: string, size: number, body: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
   const extract = tar.extract();
+  // What `visit` refused (an entry too large, say): its message already names the entry.
+  let refused: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
+      // An entry destroyed with the archive repeats the error: heard here, not thrown as uncaught.
+      body.on('error', () => undefined);
       visit(header.name, header.size ?? 0, body as AsyncIterable<Buffer>).then(
         () => next(),
-        (err) => extract.destroy(err),
+        (err: Error) => {
+          refused = err;
+          extract.destroy(err);
+          source.destroy?.();
+        },
       );
     });
     extract.on('finish', () => resolve());
@@ -29,6 +38,7 @@ export async function readTar(
   try {
     await done;
   } catch (err) {
+    if (refused) throw refused;
     throw new Error(`${where}: not a readable tar (${(err as Error).message}); a truncated or corrupt download?`, {
       cause: err,
     });

@@ -179,6 +179,8 @@ export async function evaluateEpisodes(
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
   await ensureBackend();
+  // Before any tensor: an empty list would fail inside tfjs with a message about shapes.
+  if (episodes.length === 0) throw new Error('no episodes to evaluate');
   const started = Date.now();
   const table = embedEpisodes(model, dataset, episodes, options);
   try {

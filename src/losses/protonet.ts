@@ -11,7 +11,16 @@ import { PROTO_LOGITS_KERNEL, hasNativeProtoLogits } from '../kernels/native.js'
  * @param support [way * shot, D]
  * @returns [way, D]
  */
+/** Throws unless `rows` holds a positive whole number of rows per class (labels would be fractional). */
+function checkClassMajor(name: string, rows: tf.Tensor2D, way: number): void {
+  if (!Number.isInteger(way) || way < 1) throw new Error(`way must be a positive integer, got ${way}`);
+  const n = rows.shape[0];
+  if (n === 0 || n % way !== 0)
+    throw new Error(`${name}: ${n} rows for ${way} classes: each class needs the same positive number of rows`);
+}
+
 export function prototypes(support: tf.Tensor2D, way: number): tf.Tensor2D {
+  checkClassMajor('support', support, way);
   return tf.tidy(() => tf.mean(tf.reshape(support, [way, -1, support.shape[1]]), 1) as tf.Tensor2D);
 }
 
@@ -82,6 +91,7 @@ export interface ProtoOutput {
  * @param query [way * query, D], class-major
  */
 export function prototypicalLoss(support: tf.Tensor2D, query: tf.Tensor2D, way: number): ProtoOutput {
+  checkClassMajor('query', query, way);
   return tf.tidy(() => {
     const logits = negativeSquaredDistances(query, prototypes(support, way));
     const labels = classMajorLabels(way, query.shape[0] / way);

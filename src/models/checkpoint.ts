@@ -148,7 +148,19 @@ export function hasCheckpoint(dir: string): boolean {
 /** Loads a model saved by `saveCheckpoint` (or any tfjs layers model folder). */
 export async function loadModel(dir: string): Promise<tf.LayersModel> {
   recoverFolder(dir);
-  return tf.loadLayersModel(folderLoader(dir));
+  try {
+    return await tf.loadLayersModel(folderLoader(dir));
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0];
+    if (message.includes(dir)) throw err;
+    // tfjs's own messages (a shape or dtype edited in model.json) name no file.
+    throw new Error(
+      `${path.join(dir, MODEL_JSON)}: does not load as a model (${message}): an edited or foreign checkpoint`,
+      {
+        cause: err,
+      },
+    );
+  }
 }
 
 /** Loads model, training state and optimizer weights of a training checkpoint. */
@@ -156,12 +168,29 @@ export async function loadCheckpoint<S extends TrainingState>(dir: string): Prom
   const model = await loadModel(dir);
   const stateFile = path.join(dir, STATE_JSON);
   if (!fs.existsSync(stateFile)) return { model };
-  const { optimizer: specs, ...state } = JSON.parse(readTextFile(stateFile));
+  let parsed: { optimizer?: { name: string; shape: number[] }[] } & Record<string, unknown>;
+  try {
+    parsed = JSON.parse(readTextFile(stateFile));
+  } catch (err) {
+    model.dispose();
+    throw new Error(`${stateFile}: not a checkpoint state (${(err as Error).message}): a torn or edited checkpoint`, {
+      cause: err,
+    });
+  }
+  const { optimizer: specs, ...state } = parsed;
   if (!specs) return { model, state: state as S };
-  const bytes = readRegularFile(path.join(dir, OPTIMIZER_BIN));
-  const floats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const file = path.join(dir, OPTIMIZER_BIN);
+  const bytes = readRegularFile(file);
+  const needed = 4 * specs.reduce((sum, { shape }) => sum + shape.reduce((a, b) => a * b, 1), 0);
+  if (bytes.byteLength !== needed) {
+    model.dispose();
+    throw new Error(
+      `${file}: ${bytes.byteLength} bytes, ${STATE_JSON}'s optimizer needs ${needed} (a truncated or torn checkpoint)`,
+    );
+  }
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   let offset = 0;
-  const optimizerWeights = (specs as { name: string; shape: number[] }[]).map(({ name, shape }) => {
+  const optimizerWeights = specs.map(({ name, shape }) => {
     const size = shape.reduce((a, b) => a * b, 1);
     const tensor = tf.tensor(floats.slice(offset, offset + size), shape);
     offset += size;

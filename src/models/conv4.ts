@@ -22,6 +22,12 @@ export interface Conv4Options {
 
 export function conv4(options: Conv4Options): tf.LayersModel {
   const { inputShape, width = 64, blocks = 4, seed = 0 } = options;
+  // Each block halves the sides (flooring): smaller images leave a 0-wide embedding.
+  const side = 2 ** blocks;
+  if (Math.min(inputShape[0], inputShape[1]) < side)
+    throw new Error(
+      `a ${inputShape[0]}x${inputShape[1]} input is too small for ${blocks} pooling blocks (at least ${side}x${side})`,
+    );
   const model = tf.sequential({ name: `conv${blocks}_w${width}` });
   for (let b = 0; b < blocks; b++) {
     model.add(

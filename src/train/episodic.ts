@@ -112,6 +112,15 @@ function improves(state: TrainState, val: { mean: number; loss: number }, select
  * once these hold, so a failed start leaves nothing that refuses the corrected command.
  */
 export function checkRun(dataset: FewShotDataset, shape: EpisodeShape, schedule: TrainSchedule): EpisodeSampler {
+  // The library's callers pass plain objects: a missing field would train 0 episodes or never log.
+  for (const key of ['episodes', 'lrHalveEvery', 'validateEvery', 'logEvery'] as const) {
+    const v = schedule[key];
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer, got ${v}`);
+  }
+  if (!Number.isInteger(schedule.patience) || schedule.patience < 0)
+    throw new Error(`patience must be a non-negative integer, got ${schedule.patience}`);
+  if (!(schedule.lr > 0 && Number.isFinite(schedule.lr)))
+    throw new Error(`lr must be a positive number, got ${schedule.lr}`);
   if (schedule.validateEvery % schedule.logEvery !== 0) {
     throw new Error(
       `--validate-every (${schedule.validateEvery}) must be a multiple of --log-every (${schedule.logEvery})`,
