@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
+import { parseDecimal, parseInteger } from '../src/decimal.js';
 import { openDataset } from '../src/data/open.js';
 import { evaluateEpisodes } from '../src/eval/evaluate.js';
 import { prototypicalLoss } from '../src/losses/protonet.js';
@@ -17,6 +18,7 @@ import { loadCheckpoint, loadModel } from '../src/models/checkpoint.js';
 import { conv4 } from '../src/models/conv4.js';
 import { appendNewSweepRows, readSweepCsv } from '../src/sweep/csv.js';
 import { runSweep } from '../src/sweep/run.js';
+import { slurmShard } from '../src/sweep/shard.js';
 import { readSweepSpec } from '../src/sweep/spec.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { resumeBudget, runPaths } from '../src/train/run-folder.js';
@@ -288,7 +290,10 @@ describe('hostile cases (issue 27): checkpoints, leftovers and the library', fun
       recipeRun,
     );
     expect(failed.code).to.equal(1);
-    expect(failed.lines).to.have.length(1);
+    // The importer writes <out>/cifar-fs: a cache folder of another name is named with the way to one.
+    expect(failed.lines).to.deep.equal([
+      `fewshot: ${path.join(root, 'none')}: no cifar-fs cache here; run \`fewshot data cifar100 --from PATH --out DIR\`, then give --data DIR/cifar-fs`,
+    ]);
     expect(fs.existsSync(recipeRun), 'no run folder').to.equal(false);
 
     // Diverged before its first checkpoint: nothing to keep, so nothing kept, and the lower --lr runs.
@@ -329,6 +334,29 @@ describe('hostile cases (issue 27): checkpoints, leftovers and the library', fun
       .split('\n')
       .map((l) => JSON.parse(l).episode);
     expect(log).to.deep.equal([2, 4, 6]);
+  });
+
+  it('numbers from flags, files and the environment are decimal: 0x5, blank, Infinity are refused', () => {
+    for (const ok of ['5', '-3', '+2', '0.5', '.5', '1e-3', '2E+2']) expect(parseDecimal(ok), ok).to.equal(Number(ok));
+    for (const bad of ['', ' ', '0x5', '0b1', '0o7', 'Infinity', '1e', '--1', '1,5', '5 '])
+      expect(parseDecimal(bad), `'${bad}'`).to.be.NaN;
+    expect(parseInteger('12')).to.equal(12);
+    for (const bad of ['1e3', '1.0', '', '0x5']) expect(parseInteger(bad), `'${bad}'`).to.be.NaN;
+    const out = path.join(tempDir(), 'run');
+    const r = fewshot('train', '--dataset', 'synthetic', '--way', '0x5', '--out', out);
+    expect(r.code).to.equal(2);
+    expect(r.lines).to.deep.equal([
+      `fewshot: option '--way <n>' argument '0x5' is invalid. --way must be a positive integer, got '0x5' (see 'fewshot train --help')`,
+    ]);
+    expect(fs.existsSync(out)).to.equal(false);
+    const env = {
+      SLURM_ARRAY_TASK_ID: '0x1',
+      SLURM_ARRAY_TASK_MIN: '0',
+      SLURM_ARRAY_TASK_MAX: '3',
+      SLURM_ARRAY_TASK_COUNT: '4',
+    };
+    expect(() => slurmShard(env)).to.throw(/not in a Slurm array task/);
+    expect(slurmShard({ ...env, SLURM_ARRAY_TASK_ID: '1' })).to.deep.equal({ index: 1, count: 4 });
   });
 
   it('the library refuses what would train or score nonsense: uneven or empty queries, no episodes, no budget, a too-small image', async () => {

@@ -1,6 +1,7 @@
 /** Options and helpers shared by the commands. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, BackendChoice, describeBackend, initBackend } from '../backend.js';
+import { parseDecimal, parseInteger } from '../decimal.js';
 
 export { defaultCacheRoot } from '../data/open.js';
 
@@ -18,7 +19,7 @@ export async function startBackend(choice: BackendChoice): Promise<string> {
 
 export function positiveInt(name: string): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
+    const n = parseInteger(value);
     if (!Number.isInteger(n) || n <= 0)
       throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
     return n;
@@ -27,7 +28,7 @@ export function positiveInt(name: string): (value: string) => number {
 
 export function nonNegativeInt(name: string): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
+    const n = parseInteger(value);
     if (!Number.isInteger(n) || n < 0)
       throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${value}'`);
     return n;
@@ -36,7 +37,7 @@ export function nonNegativeInt(name: string): (value: string) => number {
 
 export function positiveNumber(name: string): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
+    const n = parseDecimal(value);
     if (!(n > 0) || !Number.isFinite(n))
       throw new InvalidArgumentError(`${name} must be a finite positive number, got '${value}'`);
     return n;
@@ -45,7 +46,7 @@ export function positiveNumber(name: string): (value: string) => number {
 
 export function nonNegativeNumber(name: string): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
+    const n = parseDecimal(value);
     if (!(n >= 0) || !Number.isFinite(n))
       throw new InvalidArgumentError(`${name} must be a finite non-negative number, got '${value}'`);
     return n;

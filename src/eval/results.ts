@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { writeToString } from 'fast-csv';
 import { readCsvRows } from '../csv.js';
 import { fileError, writeFileAtomic } from '../atomic.js';
+import { parseDecimal, parseInteger } from '../decimal.js';
 import { assertRegularFile } from '../files.js';
 
 export interface EpisodeAccuracies {
@@ -46,7 +47,7 @@ export async function readEpisodeAccuracies(file: string): Promise<EpisodeAccura
   }
   const headers = firstLine === 'episode,accuracy' ? ['episode', 'accuracy'] : ['episode', 'accuracy', 'suite'];
   await readCsvRows(file, headers, (row: Record<string, string>, line) => {
-    const [e, a] = [Number(row.episode), Number(row.accuracy)];
+    const [e, a] = [parseInteger(row.episode), parseDecimal(row.accuracy)];
     if (!Number.isInteger(e) || e < 0 || !(a >= 0 && a <= 1))
       throw new Error('expected an episode number and an accuracy in [0, 1]');
     if (lineOf.has(e)) throw new Error(`episode ${e} repeated (first on line ${lineOf.get(e)})`);

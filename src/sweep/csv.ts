@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { parseString, writeToString } from 'fast-csv';
 import { appendWhole, fileError, writeFileAtomic } from '../atomic.js';
+import { parseDecimal } from '../decimal.js';
 import { readTextFile } from '../files.js';
 
 /** The columns after the settings. */
@@ -60,10 +61,10 @@ function checkHeaders(file: string, headers: readonly string[]): void {
 }
 
 function checkRow(file: string, line: number, row: SweepRow): void {
-  const accuracy = Number(row.accuracy);
+  const accuracy = parseDecimal(row.accuracy);
   if (!/^[0-9a-f]{16}$/.test(row.key)) throw new Error(`${file}:${line}: key '${row.key}' is not 16 hex digits`);
   if (!row.suite) throw new Error(`${file}:${line}: empty suite`);
-  if (row.accuracy === '' || !(accuracy >= 0 && accuracy <= 1))
+  if (!(accuracy >= 0 && accuracy <= 1))
     throw new Error(`${file}:${line}: accuracy '${row.accuracy}' is not in [0, 1]`);
 }
 

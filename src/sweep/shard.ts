@@ -4,6 +4,8 @@
  * point exactly once, and their CSVs merge into the whole sweep. `--shard slurm` reads i and n from the
  * array task's environment.
  */
+import { parseInteger } from '../decimal.js';
+
 export interface Shard {
   readonly index: number;
   readonly count: number;
@@ -14,10 +16,10 @@ export interface Shard {
  * index) of the array's task count, so that the count is written once, in `--array`.
  */
 export function slurmShard(env: NodeJS.ProcessEnv = process.env): Shard {
-  const [id, min, max, count] = ['ID', 'MIN', 'MAX', 'COUNT'].map((k) => Number(env[`SLURM_ARRAY_TASK_${k}`] ?? NaN));
+  const [id, min, max, count] = ['ID', 'MIN', 'MAX', 'COUNT'].map((k) => parseInteger(env[`SLURM_ARRAY_TASK_${k}`]));
   if (![id, min, max, count].every(Number.isInteger)) {
     throw new Error(
-      '--shard slurm: not in a Slurm array task (SLURM_ARRAY_TASK_ID, _MIN, _MAX and _COUNT are not all set)',
+      '--shard slurm: not in a Slurm array task (SLURM_ARRAY_TASK_ID, _MIN, _MAX and _COUNT are not all set to decimal integers)',
     );
   }
   if (max - min + 1 !== count)
