@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The before/after table of scripts/untrusted-cases.sh results, as Markdown on stdout:
+// The before/after table of scripts/untrusted-cases.sh (or hostile-cases.sh) results, as Markdown on stdout:
 //   node scripts/untrusted-table.mjs BEFORE.jsonl AFTER.jsonl > table.md
 import { readJsonl } from './jsonl.mjs';
 

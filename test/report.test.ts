@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
+import { formatTable } from '../src/cli/format.js';
 import { writeSweepReport } from '../src/report/report.js';
 import { acrossSeeds, t975 } from '../src/report/seeds.js';
 import { sweepHeaders, writeSweepCsv } from '../src/sweep/csv.js';
@@ -98,6 +99,8 @@ describe('sweep reports', function () {
     const report = await writeSweepReport(file, { out: dir });
     expect(report.tables.seedGroups).to.have.length(1);
     expect(report.tables.seedGroups[0].accuracy.mean).to.be.closeTo(0.55, 1e-9);
+    // As the command prints it.
+    expect(formatTable(report.tables.points.headers, report.tables.points.rows).split('\n')).to.have.length(n + 2);
     const svg = report.files.find((f) => f.endsWith('.svg'))!;
     expect(fs.readFileSync(svg, 'utf8')).to.include('mean over 200000 seeds');
   });

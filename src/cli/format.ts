@@ -1,6 +1,7 @@
 /** Plain-text tables for terminal output. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  // A reduce, not a spread: a table of 200,000 rows would overflow the call stack.
+  const widths = headers.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i].length), h.length));
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i]))

@@ -326,10 +326,10 @@ export function openCifarBenchmark(benchmark: CifarBenchmark, cacheDir: string, 
   if (!(CIFAR_SPLITS as readonly string[]).includes(split)) {
     throw new Error(`unknown ${benchmark} split '${split}' (one of ${CIFAR_SPLITS.join(', ')})`);
   }
-  return openSplitCache(
-    cacheDir,
-    split,
-    benchmark,
-    `fewshot data cifar100 --from PATH --out ${path.dirname(cacheDir)}`,
-  );
+  // The importer writes <out>/cifar-fs and <out>/fc100: a cache folder of another name is not one it makes.
+  const howToMake =
+    path.basename(cacheDir) === benchmark
+      ? `run \`fewshot data cifar100 --from PATH --out ${path.dirname(cacheDir)}\``
+      : `run \`fewshot data cifar100 --from PATH --out DIR\`, then give --data DIR/${benchmark}`;
+  return openSplitCache(cacheDir, split, benchmark, howToMake);
 }

@@ -47,7 +47,7 @@ export async function importFolder(options: FolderImportOptions): Promise<SplitI
 
 /** Opens a split of an imported folder: `all`, or `train`/`val`/`test` when the folder had them. */
 export function openFolder(cacheDir: string, split: string): FewShotDataset {
-  return openSplitCache(cacheDir, split, 'folder', IMPORT_COMMAND);
+  return openSplitCache(cacheDir, split, 'folder', `run \`${IMPORT_COMMAND} --out ${cacheDir}\``);
 }
 
 /** Whether a folder entry is a folder (or a file), following a symlink to its target. */

@@ -168,5 +168,5 @@ export function openMiniImageNet(cacheDir: string, split: string): FewShotDatase
   if (!(MINIIMAGENET_SPLITS as readonly string[]).includes(split)) {
     throw new Error(`unknown miniImageNet split '${split}' (one of ${MINIIMAGENET_SPLITS.join(', ')})`);
   }
-  return openSplitCache(cacheDir, split, 'miniimagenet', IMPORT_COMMAND);
+  return openSplitCache(cacheDir, split, 'miniimagenet', `run \`${IMPORT_COMMAND} --out ${cacheDir}\``);
 }

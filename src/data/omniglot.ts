@@ -79,7 +79,7 @@ export async function importOmniglot(options: OmniglotImportOptions): Promise<Om
     for (const source of sources) {
       const listing = await source.open();
       opened.push(listing);
-      items.push(...listing.items);
+      for (const item of listing.items) items.push(item); // no spread: a zip may list very many
     }
     if (items.length === 0) throw new Error(`${options.from}: no Omniglot PNG images found`);
     items.sort((a, b) => compareIds(a.classId, b.classId) || compareIds(a.name, b.name));

@@ -134,12 +134,12 @@ function readSplit(dir: string, split: string): { file: string; packed: PackedIm
 }
 
 /** Opens `<dir>/<split>` of a `source` cache as a dataset named `<source>/<split>`. */
-export function openSplitCache(dir: string, split: string, source: string, importCommand: string): FewShotDataset {
+export function openSplitCache(dir: string, split: string, source: string, howToMake: string): FewShotDataset {
   recoverFolder(dir);
   const found = readSplit(dir, split);
   if (!found) {
     const held = cacheSplits(dir);
-    if (held.length === 0) throw new Error(`${dir}: no ${source} cache here; run \`${importCommand} --out ${dir}\``);
+    if (held.length === 0) throw new Error(`${dir}: no ${source} cache here; ${howToMake}`);
     throw new Error(`${dir}: no split '${split}' in this cache (it holds ${held.join(', ')})`);
   }
   if (found.packed.source !== source) throw new Error(`${found.file}: a '${found.packed.source}' cache, not ${source}`);
