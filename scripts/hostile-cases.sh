@@ -193,8 +193,9 @@ lib() {
   CMD="node --input-type=module -e '$code'"
   # The error's message, as a library user's catch would see it.
   (cd "$BUILD" && timeout 60 node --input-type=module -e "try { $code } catch (e) { console.error('error: ' + e.message); process.exit(1); }") \
-    >"$L/$name.out" 2>"$L/$name.err"
+    >"$L/$name.out" 2>"$L/$name.all"
   RC=$?
+  grep '^error: ' "$L/$name.all" >"$L/$name.err" # not tfjs's banner
   echo "  [$name] exit $RC" >&2
   record "$name" "$input" "stdout: $(head -c 120 "$L/$name.out" | tr '\n' ' ')"
 }
@@ -203,7 +204,7 @@ lib c13-uneven-queries "prototypicalLoss(support [5, 4], query [7, 4], way 5)" '
   const r = prototypicalLoss(tf.zeros([5, 4]), tf.zeros([7, 4]), 5); console.log("loss", r.loss.dataSync()[0]);'
 lib c13-no-budget "trainProtoNet({...DEFAULT_PROTONET, episodes: undefined}, DIR)" '
   const { DEFAULT_PROTONET, trainProtoNet } = await import("./dist/src/train/protonet.js");
-  const r = await trainProtoNet({ ...DEFAULT_PROTONET, dataset: "synthetic", width: 4, episodes: undefined }, process.env.T + "/lib-run");
+  const r = await trainProtoNet({ ...DEFAULT_PROTONET, dataset: "synthetic", split: "train", width: 4, episodes: undefined }, process.env.T + "/lib-run");
   console.log("trained", r.state.episode, "episodes");'
 lib c13-small-input "conv4({inputShape: [8, 8, 1]}) embedding width" '
   const { conv4 } = await import("./dist/src/models/conv4.js");

@@ -143,6 +143,7 @@ export async function writeFolderAtomic(dir: string, fill: (tmp: string) => Prom
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
   removeStaleTemporaries(dir);
+  recoverFolder(dir);
   const tmp = temporaryPath(dir);
   const old = temporaryPath(dir, 'old');
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -90,7 +90,8 @@ describe('sweep reports', function () {
         evalSeconds: '1',
         backend: 'wasm',
         code: '0.1.0',
-        checkpoint: path.join(dir, 'runs', String(seed), 'best'),
+        // Beside the CSV, whose folder is not a run folder: no curves, not a refusal.
+        checkpoint: path.join(dir, 'best'),
       };
       return Object.fromEntries(headers.map((h) => [h, row[h] ?? '']));
     });

@@ -162,10 +162,18 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
       { group: describeSettings(r, grouping) || 'all', seed: r.seed ?? '' },
     ]),
   );
-  const runDirs =
-    options.logs ?? [...new Set(table.rows.map((r) => path.dirname(r.checkpoint)))].filter((d) => fs.existsSync(d));
-  const curves = runDirs
-    .flatMap(logFolders)
+  // Named with --logs: each must hold a log. Found from the checkpoints: those that do (a CSV from
+  // another machine, or an edited one, names folders that are not run folders here).
+  const logDirs =
+    options.logs?.flatMap(logFolders) ??
+    [...new Set(table.rows.map((r) => path.dirname(r.checkpoint)))].flatMap((d) => {
+      try {
+        return logFolders(d);
+      } catch {
+        return [];
+      }
+    });
+  const curves = logDirs
     .flatMap((d) => curvePoints(d, runOf.get(path.normalize(d)) ?? { group: d, seed: '' }));
   if (curves.length > 0)
     files.push(
