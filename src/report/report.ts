@@ -173,8 +173,7 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
         return [];
       }
     });
-  const curves = logDirs
-    .flatMap((d) => curvePoints(d, runOf.get(path.normalize(d)) ?? { group: d, seed: '' }));
+  const curves = logDirs.flatMap((d) => curvePoints(d, runOf.get(path.normalize(d)) ?? { group: d, seed: '' }));
   if (curves.length > 0)
     files.push(
       ...(await renderPlot(curvesSpec(curves, 'Training curves (log.jsonl)'), path.join(options.out, 'curves'))),
