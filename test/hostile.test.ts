@@ -35,6 +35,22 @@ function fewshot(...args: string[]) {
   return { code: r.status, stdout: r.stdout, lines };
 }
 
+/** A tiny 5-way run on the command line. */
+const TINY_ARGS = [
+  '--dataset',
+  'synthetic',
+  '--way',
+  '5',
+  '--width',
+  '4',
+  '--episodes',
+  '4',
+  '--validate-every',
+  '2',
+  '--log-every',
+  '2',
+];
+
 const TINY = {
   dataset: 'synthetic',
   split: 'val',
@@ -180,21 +196,7 @@ describe('hostile cases (issue 27)', function () {
     expect(fs.existsSync(student), 'no run folder').to.equal(false);
 
     // A distillation from the good teacher, whose weights then change (retrained in place, say).
-    const args = [
-      '--dataset',
-      'synthetic',
-      '--way',
-      '5',
-      '--width',
-      '4',
-      '--episodes',
-      '4',
-      '--validate-every',
-      '2',
-      '--log-every',
-      '2',
-    ];
-    expect(fewshot('distill', '--teacher', best, ...args, '--out', student).code).to.equal(0);
+    expect(fewshot('distill', '--teacher', best, ...TINY_ARGS, '--out', student).code).to.equal(0);
     const recorded = JSON.parse(fs.readFileSync(path.join(student, 'config.json'), 'utf8')).teacherWeights;
     expect(recorded).to.match(/^[0-9a-f]{64}$/);
     const good = fs.readFileSync(path.join(best, 'weights.bin'));
@@ -298,21 +300,7 @@ describe('hostile cases (issue 27): checkpoints, leftovers and the library', fun
 
     // Diverged before its first checkpoint: nothing to keep, so nothing kept, and the lower --lr runs.
     const diverged = path.join(root, 'diverged');
-    const args = [
-      '--dataset',
-      'synthetic',
-      '--way',
-      '5',
-      '--width',
-      '4',
-      '--episodes',
-      '4',
-      '--validate-every',
-      '2',
-      '--log-every',
-      '2',
-    ];
-    const blown = fewshot('train', ...args, '--lr', '1e30', '--out', diverged);
+    const blown = fewshot('train', ...TINY_ARGS, '--lr', '1e30', '--out', diverged);
     expect(blown.code).to.equal(1);
     expect(blown.lines).to.have.length(1);
     expect(blown.lines[0]).to.match(
@@ -321,7 +309,7 @@ describe('hostile cases (issue 27): checkpoints, leftovers and the library', fun
       ),
     );
     expect(fs.existsSync(diverged), 'run folder removed').to.equal(false);
-    const again = fewshot('train', ...args, '--lr', '0.0001', '--out', diverged);
+    const again = fewshot('train', ...TINY_ARGS, '--lr', '0.0001', '--out', diverged);
     expect(again.code, again.lines.join('\n')).to.equal(0);
 
     // Killed mid-append after its last checkpoint: half a log line at the end.
