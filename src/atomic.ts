@@ -90,12 +90,17 @@ export function writeFileComplete(file: string, chunks: readonly Uint8Array[]): 
   }
 }
 
-export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
+/** Makes `dir` and its parents if absent, or fails naming it (a read-only file system, a file in the way). */
+export function makeFolder(dir: string): void {
   try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.mkdirSync(dir, { recursive: true });
   } catch (err) {
-    throw fileError(path.dirname(file), err, 'cannot make the folder');
+    throw fileError(dir, err, 'cannot make the folder');
   }
+}
+
+export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
+  makeFolder(path.dirname(file));
   removeStaleTemporaries(file);
   const tmp = temporaryPath(file);
   try {

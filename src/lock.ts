@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { fileError, processAlive } from './atomic.js';
+import { fileError, makeFolder, processAlive } from './atomic.js';
 
 /** How long a lock may go unrefreshed before it is taken over (the holder refreshes it every tenth). */
 export const DEFAULT_LOCK_STALE_SECONDS = 300;
@@ -144,11 +144,7 @@ export function lockHolder(lockPath: string): string | undefined {
 export async function withRunFolder<T>(dir: string, fn: (check: () => void) => Promise<T>): Promise<T> {
   if (dir.trim() === '') throw new Error('--out: an empty folder name');
   const lockPath = `${dir.replace(/\/+$/, '')}.lock`;
-  try {
-    fs.mkdirSync(path.dirname(path.resolve(lockPath)), { recursive: true });
-  } catch (err) {
-    throw fileError(path.dirname(lockPath), err, 'cannot make the folder');
-  }
+  makeFolder(path.dirname(lockPath));
   const lock = await tryLock(lockPath);
   if (!lock)
     throw new Error(

@@ -176,21 +176,7 @@ describe('hostile cases (issue 27)', function () {
     expect(evaluated.lines).to.have.length(1);
     expect(evaluated.lines[0]).to.match(refused);
     const student = path.join(root, 'student');
-    const distilled = fewshot(
-      'distill',
-      '--teacher',
-      nan,
-      '--dataset',
-      'synthetic',
-      '--way',
-      '5',
-      '--width',
-      '4',
-      '--episodes',
-      '2',
-      '--out',
-      student,
-    );
+    const distilled = fewshot('distill', '--teacher', nan, ...TINY_ARGS, '--out', student);
     expect(distilled.code).to.equal(1);
     expect(distilled.lines[0]).to.match(refused);
     expect(fs.existsSync(student), 'no run folder').to.equal(false);

@@ -10,7 +10,6 @@
  * only when every point of its shard has its rows: it waits for points another worker holds, and
  * takes over those whose holder died (its lock goes stale).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { readSuite } from '../episodes/suite.js';
@@ -30,7 +29,7 @@ import {
   rowId,
   sweepHeaders,
 } from './csv.js';
-import { fileError } from '../atomic.js';
+import { makeFolder } from '../atomic.js';
 import { DEFAULT_LOCK_STALE_SECONDS, HeldLock, lockAge, tryLock, withLock } from '../lock.js';
 import { preflight } from './preflight.js';
 import { Shard, shardPoints } from './shard.js';
@@ -222,13 +221,7 @@ export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<
     csvLock: `${options.out}.lock`,
     stale,
   };
-  for (const dir of [spec.runs, path.dirname(path.resolve(options.out))]) {
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      throw fileError(dir, err, 'cannot make the folder');
-    }
-  }
+  for (const dir of [spec.runs, path.dirname(options.out)]) makeFolder(dir);
   const table: SweepTable = await withLock(sweep.csvLock, () => openSweepCsv(options.out, sweep.headers), stale);
   checkOneCodeVersion([table], options.allowMixedCode, codeLabel());
 
