@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../atomic.js';
 import { SweepRow, settingNames } from '../sweep/csv.js';
 import { mergeSweeps } from '../sweep/merge.js';
 import { describeSettings } from '../sweep/spec.js';
-import { AccuracyPoint, CurvePoint, accuracySpec, curvesSpec, renderPlot } from './plots.js';
+import type { AccuracyPoint, CurvePoint } from './plots.js';
 import { PairedGroup, pairAgainstBaseline, pairedTables } from './paired.js';
 import { SweepTables, Table, legendSettings, markdownTable, sweepTables } from './tables.js';
 import { readTextFile } from '../files.js';
@@ -145,6 +145,9 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
   const files: string[] = [];
   const notes: string[] = [];
   fs.mkdirSync(options.out, { recursive: true });
+  // Loaded here, not at import: vega, vega-lite and sharp cost a second and a top-level await
+  // (vega-canvas) that stops require('fewshot-rkd') for everyone who never draws a plot.
+  const { accuracySpec, curvesSpec, renderPlot } = await import('./plots.js');
 
   const accuracy = accuracyPoints(tables, table.rows, x);
   files.push(
