@@ -94,7 +94,11 @@ if (process.env.FEWSHOT_NATIVE === '0') {
     fs.writeFileSync(path.join(release, 'target.json'), JSON.stringify(record, null, 2) + '\n');
     console.log(`fewshot-rkd: native kernels built for ${variants.map((v) => v.march).join(', ')} (src/native/build)`);
   } else {
-    console.warn(`fewshot-rkd: native kernels not built, the wasm kernels will serve${why ? `:\n${why}` : ''}`);
+    // npm shows install scripts' output only when they fail: this is kept for the run-time warning.
+    const lines = why || 'node-gyp failed without an error line (is python3, make and a C++ compiler there?)';
+    fs.mkdirSync(path.join(dir, 'build'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'build', 'install-failure.txt'), lines + '\n');
+    console.warn(`fewshot-rkd: native kernels not built, the wasm kernels will serve:\n${lines}`);
   }
   fs.rmSync(staging, { recursive: true, force: true });
 }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerNativeKernels } from './kernels/native.js';
 import { nativeStatus } from './kernels/native-addon.js';
 import { registerWasmFillIns } from './kernels/wasm.js';
-import { silenceCpuBanner } from './tfjs-internals.js';
+import { backendSetByCaller, silenceCpuBanner } from './tfjs-internals.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -85,6 +85,8 @@ async function tryNative(): Promise<BackendInfo | string> {
         : undefined,
     };
   }
+  // Neither installed (the common case): one short clause, not two long ones.
+  if (probes.every((p) => p.detail === `${p.package} not installed`)) return '@tensorflow/tfjs-node(-gpu) not installed';
   return probes.map((p) => p.detail).join(', ');
 }
 
@@ -117,6 +119,8 @@ export interface BackendOptions {
    * Off, wasm runs on its own kernels and the fill-ins alone: the reference the native ones are tested against.
    */
   readonly nativeKernels?: boolean;
+  /** Nothing on stderr (the command line prints a backend line of its own). */
+  readonly quiet?: boolean;
 }
 
 async function useCpu(): Promise<BackendInfo> {
@@ -171,19 +175,40 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
       throw new Error(`--backend: '${choice as string}' is not one of ${BACKEND_CHOICES.join(', ')}`);
   }
   currentOptions = options;
+  if (!options.quiet) warnWithoutKernels(current);
   return current;
 }
 
+let warned = false;
+
+/** Once a process: the library runs without the native kernels it was installed to have. */
+function warnWithoutKernels(info: BackendInfo): void {
+  const lacking = info.fallbacks?.find((f) => f.startsWith('native kernels not used: '));
+  if (warned || !lacking || lacking.includes('turned off')) return;
+  warned = true;
+  process.stderr.write(`fewshot-rkd: ${lacking}\n`);
+}
+
 /**
- * The backend for a library call: the one chosen with initBackend, or (none chosen yet) the best
- * available, said once on stderr; TensorFlow.js alone would run on its pure-JS cpu backend, ten
- * times slower, without a word.
+ * The backend for a library call: the one chosen with initBackend or with tf.setBackend (never
+ * replaced), or (none chosen yet) the best available, said once on stderr; TensorFlow.js alone would
+ * run on its pure-JS cpu backend, ten times slower, without a word.
  */
 export async function ensureBackend(): Promise<BackendInfo> {
-  if (current) return current;
-  const info = await initBackend('auto');
-  process.stderr.write(`fewshot-rkd: no backend chosen with initBackend(): using ${describeBackend(info)}\n`);
-  return info;
+  const chosen = backendSetByCaller();
+  if (current && (chosen === undefined || chosen === current.name)) return current;
+  if (chosen === undefined) {
+    const info = await initBackend('auto', { quiet: true });
+    process.stderr.write(`fewshot-rkd: no backend chosen with initBackend(): using ${describeBackend(info)}\n`);
+    return info;
+  }
+  // Chosen by the program with tf.setBackend: kept (wasm and tensorflow with this library's set-up of them).
+  current =
+    chosen === 'wasm' || chosen === 'tensorflow'
+      ? await initBackend(chosen, { quiet: true })
+      : { name: chosen, provider: 'chosen with tf.setBackend()', threads: 1 };
+  process.stderr.write(`fewshot-rkd: using the backend chosen with tf.setBackend(): ${describeBackend(current)}\n`);
+  return current;
 }
 
 /** The backend line of this process's backend, if one was initialised. */

@@ -59,7 +59,7 @@ export function findLibraries(sonames: readonly string[]): Record<string, string
 }
 
 export async function diagnose(): Promise<DoctorReport> {
-  const info: BackendInfo = await initBackend('auto');
+  const info: BackendInfo = await initBackend('auto', { quiet: true });
   const status = nativeStatus();
   const flags = cpuFlags();
   return {

@@ -52,3 +52,37 @@ export function convState(layer: tf.layers.Layer): ConvState {
 export function silenceCpuBanner(backend: tf.KernelBackend): void {
   (backend as unknown as { firstUse: boolean }).firstUse = false;
 }
+
+/** The parts of tfjs's Engine through which a backend gets chosen. */
+interface BackendChoosing {
+  backendName: string | null;
+  initializeBackendsAndReturnBest(): { name: string; asyncInit: boolean };
+  setBackend(name: string): Promise<boolean>;
+}
+
+let pickingImplicitly = false;
+let setByCaller: string | undefined;
+{
+  // tfjs chooses a backend implicitly (the first tensor made before any tf.setBackend) through
+  // initializeBackendsAndReturnBest then setBackend; a program chooses through setBackend alone.
+  // Telling the two apart lets the library keep a backend the program chose and replace only
+  // tfjs's implicit pick (its pure-JS cpu backend, ten times slower).
+  const engine = tf.engine() as unknown as BackendChoosing;
+  const pickBest = engine.initializeBackendsAndReturnBest.bind(engine);
+  const setBackend = engine.setBackend.bind(engine);
+  engine.initializeBackendsAndReturnBest = () => {
+    pickingImplicitly = true;
+    return pickBest();
+  };
+  engine.setBackend = (name: string) => {
+    setByCaller = pickingImplicitly ? undefined : name;
+    pickingImplicitly = false;
+    return setBackend(name);
+  };
+}
+
+/** The backend in use if a program (or this library) chose it with tf.setBackend; undefined if tfjs picked it. */
+export function backendSetByCaller(): string | undefined {
+  const active = (tf.engine() as unknown as BackendChoosing).backendName;
+  return active !== null && active === setByCaller ? active : undefined;
+}

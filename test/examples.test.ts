@@ -45,4 +45,41 @@ describe('examples', function () {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('fewshot-rkd:'))).to.have.length(1);
     expect(r.stderr).to.match(/^fewshot-rkd: no backend chosen with initBackend\(\): using wasm /m);
   });
+
+  it('initBackend warns once, in one line, when the library runs without the native kernels it should have', () => {
+    const run = (script: string) =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', `import { initBackend } from 'fewshot-rkd'; ${script}`], {
+        encoding: 'utf8',
+        cwd: ROOT,
+        // A CPU older than any level built (or nothing built): the kernels cannot serve.
+        env: { ...process.env, FEWSHOT_CPU_FLAGS: 'fpu sse sse2', FEWSHOT_NATIVE: '' },
+      });
+    const lacking = run(`await initBackend('wasm'); await initBackend('wasm'); await initBackend('cpu'); await initBackend('wasm');`);
+    expect(lacking.status, lacking.stderr).to.equal(0);
+    const ours = lacking.stderr.split('\n').filter((l) => l.startsWith('fewshot-rkd:'));
+    expect(ours, lacking.stderr).to.have.length(1);
+    expect(ours[0]).to.match(/^fewshot-rkd: native kernels not used: .*(npm run build:native|build:native\))/);
+    // Turned off on purpose: nothing to warn of.
+    const off = run(`await initBackend('wasm', { nativeKernels: false });`);
+    expect(off.status, off.stderr).to.equal(0);
+    expect(off.stderr).to.not.include('fewshot-rkd:');
+  });
+
+  it('a library call keeps a backend the program chose with tf.setBackend, and says so once', () => {
+    const script = `
+      import * as tf from '@tensorflow/tfjs';
+      import { DEFAULT_SCHEDULE, conv4, openDataset, prototypicalObjective, trainEpisodic } from 'fewshot-rkd';
+      await tf.setBackend('cpu');
+      const dataset = openDataset('synthetic', 'val');
+      const model = conv4({ inputShape: dataset.imageShape, width: 4, seed: 0 });
+      const run = { model, objective: prototypicalObjective(model), dataset, shape: { way: 3, shot: 1, query: 2 }, schedule: { ...DEFAULT_SCHEDULE, episodes: 1, logEvery: 1 } };
+      await trainEpisodic(run);
+      await trainEpisodic(run);
+      console.log(tf.getBackend());`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal('cpu');
+    const ours = r.stderr.split('\n').filter((l) => l.startsWith('fewshot-rkd:'));
+    expect(ours).to.deep.equal(['fewshot-rkd: using the backend chosen with tf.setBackend(): cpu (chosen with tf.setBackend(), 1 thread)']);
+  });
 });

@@ -11,7 +11,7 @@ export function backendOption(): Option {
 
 /** Initialises the backend and says which one runs, on stderr so stdout stays parseable. */
 export async function startBackend(choice: BackendChoice): Promise<string> {
-  const info = await initBackend(choice);
+  const info = await initBackend(choice, { quiet: true });
   const text = describeBackend(info);
   console.error(`backend: ${text}`);
   return text;

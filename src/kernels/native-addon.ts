@@ -128,6 +128,16 @@ export const NATIVE_ABI = 2;
 
 const BUILD = new URL('../../../src/native/build/Release/', import.meta.url);
 const TARGET = new URL('target.json', BUILD);
+/** Written by scripts/build-native.mjs when no level built at install: the compiler's error lines. */
+const FAILURE = new URL('../install-failure.txt', BUILD);
+
+/**
+ * How to build the kernels again where this copy is: the project's own script in a clone, npm's
+ * rebuild of the package (its install script) where it is a dependency of another project.
+ */
+export function rebuildCommand(): string {
+  return BUILD.pathname.includes('/node_modules/') ? 'npm rebuild fewshot-rkd' : 'npm run build:native';
+}
 
 /** One build of the kernels: the ISA level it was compiled for, the CPU flags that level needs, its file. */
 interface NativeVariant {
@@ -226,7 +236,7 @@ export function staleBuild(addon: Pick<NativeAddon, 'abi'>): string | undefined 
   const abi = typeof addon.abi === 'function' ? addon.abi() : 1; // 1: before abi() existed
   return abi === NATIVE_ABI
     ? undefined
-    : `built from older sources (calling conventions ${abi}, the code needs ${NATIVE_ABI}; npm run build:native)`;
+    : `built from older sources (calling conventions ${abi}, the code needs ${NATIVE_ABI}; ${rebuildCommand()})`;
 }
 
 function load(): { addon?: NativeAddon; status: NativeStatus } {
@@ -235,14 +245,21 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
   });
   if (process.env.FEWSHOT_NATIVE === '0') return refuse('turned off (FEWSHOT_NATIVE=0)');
   const addons = fs.existsSync(BUILD) ? fs.readdirSync(BUILD).filter((f) => /^fewshot_native.*\.node$/.test(f)) : [];
-  if (!addons.length)
-    return refuse('not built (no compiler at install, or FEWSHOT_NATIVE=0 then; npm run build:native)');
+  if (!addons.length) {
+    // npm hides install output: a failed build is only seen here.
+    const failure = fs.existsSync(FAILURE) ? fs.readFileSync(FAILURE, 'utf8').trim().split('\n')[0] : undefined;
+    return refuse(
+      failure
+        ? `the build at install failed: ${failure} (all of it: ${FAILURE.pathname}; then ${rebuildCommand()})`
+        : `not built (no compiler at install, or FEWSHOT_NATIVE=0 then; ${rebuildCommand()})`,
+    );
+  }
   let record: BuildRecord;
   try {
     record = JSON.parse(fs.readFileSync(TARGET, 'utf8')) as BuildRecord;
   } catch {
     // A build without its record may have been made for any CPU: running it could fault.
-    return refuse(`built without ${TARGET.pathname} (its CPU target is unknown; npm run build:native)`);
+    return refuse(`built without ${TARGET.pathname} (its CPU target is unknown; ${rebuildCommand()})`);
   }
   const variants = record.variants ?? [
     { march: record.march ?? 'unknown', requires: record.requires ?? [], file: 'fewshot_native.node' },
@@ -262,7 +279,7 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
   const addonPath = new URL(chosen.file, BUILD).pathname;
   if (missing(chosen).length)
     return refuse(
-      `built for ${chosen.march}, this CPU lacks ${missing(chosen).join(' ')} (rebuild here: npm run build:native)`,
+      `built for ${chosen.march}, this CPU lacks ${missing(chosen).join(' ')} (rebuild here: ${rebuildCommand()})`,
       addonPath,
       target,
     );
