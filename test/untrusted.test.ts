@@ -65,6 +65,31 @@ describe('untrusted inputs', function () {
     );
   });
 
+  it('compare reads the committed results without flags: their suite comes from the summary.json beside them', () => {
+    const paper = path.join(ROOT, 'scripts', 'results', 'omniglot-paper', '1shot');
+    const file = (model: string, suite: string) => path.join(paper, model, `${suite}.episodes.csv`);
+    expect(fs.readFileSync(file('teacher', 'omniglot-test-5w1s'), 'utf8').split('\n')[0]).to.equal('episode,accuracy');
+    const r = fewshot('compare', file('teacher', 'omniglot-test-5w1s'), file('rkd-da', 'omniglot-test-5w1s'), '--json');
+    expect(r.code, r.stderr).to.equal(0);
+    const c = JSON.parse(r.stdout);
+    // The README's table: 98.68 and 98.73.
+    expect([(100 * c.a.mean).toFixed(2), (100 * c.b.mean).toFixed(2)]).to.deep.equal(['98.68', '98.73']);
+    expectRefused(
+      fewshot('compare', file('teacher', 'omniglot-test-5w1s'), file('rkd-da', 'omniglot-test-20w1s')),
+      /holds suite omniglot-test-5w1s@316fdb6235d14d4f, .* suite omniglot-test-20w1s@[0-9a-f]{16}: a paired comparison needs the same frozen suite$/,
+    );
+    // A summary.json that does not describe the file beside it is not trusted.
+    const copy = tempDir();
+    fs.copyFileSync(path.join(paper, 'teacher', 'summary.json'), path.join(copy, 'summary.json'));
+    const lines = fs.readFileSync(file('teacher', 'omniglot-test-5w1s'), 'utf8').split('\n');
+    const short = path.join(copy, 'omniglot-test-5w1s.episodes.csv');
+    fs.writeFileSync(short, lines.slice(0, 11).join('\n') + '\n');
+    expectRefused(
+      fewshot('compare', short, short),
+      new RegExp(`^fewshot: ${short}: 10 episodes, but ${path.join(copy, 'summary.json')} records 1000 for it$`),
+    );
+  });
+
   it('compare refuses per-episode files of two different suites, and repeated episodes', () => {
     const [a, b] = ['5w1s', '5w5s'].map((s) => path.join(results, `synthetic-test-${s}.episodes.csv`));
     expect(fs.readFileSync(a, 'utf8').split('\n')[0]).to.equal('episode,accuracy,suite');
