@@ -104,6 +104,48 @@ describe('command line', function () {
     );
   });
 
+  it('-v prints the version as --version does; a dataset that does not exist is a usage error before anything starts', () => {
+    const version = fewshot('--version');
+    expect(version.code).to.equal(0);
+    expect(fewshot('-v')).to.deep.equal(version);
+    const out = path.join(tempDir(), 'run');
+    const r = fewshot('train', '--dataset', 'imagenet', '--out', out);
+    expect(r.code, r.stderr).to.equal(2);
+    // One line, no backend line: nothing was started.
+    expect(r.stderr.split('\n'), r.stderr).to.have.length(1);
+    expect(r.stderr).to.match(
+      /^fewshot: option '--dataset <name>' argument 'imagenet' is invalid\. Allowed choices are synthetic, omniglot, .*\(see 'fewshot train --help'\)$/,
+    );
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+
+  it("the README's ways to call it after the set-up: npm link --ignore-scripts, and npm run fewshot --", function () {
+    const version = fewshot('--version').stdout;
+    const prefix = tempDir();
+    const env = { ...process.env, npm_config_prefix: prefix };
+    const linked = spawnSync('npm', ['link', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+    });
+    expect(linked.status, linked.stderr).to.equal(0);
+    const bin = spawnSync(path.join(prefix, 'bin', 'fewshot'), ['--version'], { encoding: 'utf8' });
+    expect(bin.stdout).to.equal(version);
+    const script = spawnSync('npm', ['run', '-s', 'fewshot', '--', '--version'], { cwd: ROOT, encoding: 'utf8' });
+    expect(script.stdout).to.equal(version);
+  });
+
+  it('data subcommands are described as every command is: in lower case', () => {
+    const help = fewshot('data', '--help').stdout;
+    const described = help
+      .split('Commands:')[1]
+      .split('\n')
+      .map((l) => /^  \S+(?: \[options\])?(?: <\w+>)?\s{2,}(\S.*)$/.exec(l)?.[1])
+      .filter((d): d is string => d !== undefined);
+    expect(described.length).to.be.greaterThan(4);
+    for (const d of described) expect(d[0], d).to.equal(d[0].toLowerCase());
+  });
+
   it('--help and --version load no command module (nor TensorFlow.js); a command loads its own', () => {
     for (const flag of ['--help', '--version']) {
       const loaded = loadedModules(flag);
@@ -221,6 +263,11 @@ describe('command line', function () {
     const second = fewshot('demo', '--out', out, '--episodes', '4', '--width', '8');
     expect(second.code, second.stderr).to.equal(0);
     expect(second.stdout).to.include(`replacing the previous demo run in ${out}`);
+    // The backend line once, whole; the table's heading names the backend alone (no fallbacks).
+    const all = `${second.stdout}\n${second.stderr}`;
+    expect(all.match(/^backend: .*$/gm)).to.have.length(1);
+    expect(/^backend: .*$/m.exec(all)![0].length).to.be.lessThan(150);
+    expect(all).to.match(/^Accuracy % with 95% intervals on frozen synthetic test episodes \([^;]+, \d+ s in all\):$/m);
     expect([episodesOf('teacher'), episodesOf('student/gen1')]).to.deep.equal([4, 4]);
   });
 

@@ -48,13 +48,19 @@ describe('examples', function () {
 
   it('initBackend warns once, in one line, when the library runs without the native kernels it should have', () => {
     const run = (script: string) =>
-      spawnSync(process.execPath, ['--input-type=module', '-e', `import { initBackend } from 'fewshot-rkd'; ${script}`], {
-        encoding: 'utf8',
-        cwd: ROOT,
-        // A CPU older than any level built (or nothing built): the kernels cannot serve.
-        env: { ...process.env, FEWSHOT_CPU_FLAGS: 'fpu sse sse2', FEWSHOT_NATIVE: '' },
-      });
-    const lacking = run(`await initBackend('wasm'); await initBackend('wasm'); await initBackend('cpu'); await initBackend('wasm');`);
+      spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', `import { initBackend } from 'fewshot-rkd'; ${script}`],
+        {
+          encoding: 'utf8',
+          cwd: ROOT,
+          // A CPU older than any level built (or nothing built): the kernels cannot serve.
+          env: { ...process.env, FEWSHOT_CPU_FLAGS: 'fpu sse sse2', FEWSHOT_NATIVE: '' },
+        },
+      );
+    const lacking = run(
+      `await initBackend('wasm'); await initBackend('wasm'); await initBackend('cpu'); await initBackend('wasm');`,
+    );
     expect(lacking.status, lacking.stderr).to.equal(0);
     const ours = lacking.stderr.split('\n').filter((l) => l.startsWith('fewshot-rkd:'));
     expect(ours, lacking.stderr).to.have.length(1);
@@ -80,6 +86,8 @@ describe('examples', function () {
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout.trim()).to.equal('cpu');
     const ours = r.stderr.split('\n').filter((l) => l.startsWith('fewshot-rkd:'));
-    expect(ours).to.deep.equal(['fewshot-rkd: using the backend chosen with tf.setBackend(): cpu (chosen with tf.setBackend(), 1 thread)']);
+    expect(ours).to.deep.equal([
+      'fewshot-rkd: using the backend chosen with tf.setBackend(): cpu (chosen with tf.setBackend(), 1 thread)',
+    ]);
   });
 });

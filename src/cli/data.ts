@@ -24,7 +24,7 @@ export function registerDataCommands(program: Command): void {
 
   data
     .command('omniglot')
-    .description('Import Omniglot (the official zips or their extracted folders) into a 28x28 cache')
+    .description('import Omniglot (the official zips or their extracted folders) into a 28x28 cache')
     .requiredOption(
       '--from <path>',
       'folder holding images_background.zip and images_evaluation.zip (or their folders), or one zip or folder',
@@ -40,7 +40,7 @@ export function registerDataCommands(program: Command): void {
   data
     .command('miniimagenet')
     .description(
-      'Import miniImageNet (Ravi & Larochelle split CSVs + images/) into an 84x84x3 cache, one file per split',
+      'import miniImageNet (Ravi & Larochelle split CSVs + images/) into an 84x84x3 cache, one file per split',
     )
     .requiredOption(
       '--from <dir>',
@@ -66,7 +66,7 @@ export function registerDataCommands(program: Command): void {
   data
     .command('cifar100')
     .description(
-      'Import CIFAR-100 (either official archive, or its folder) into the CIFAR-FS and FC100 caches, 32x32x3',
+      'import CIFAR-100 (either official archive, or its folder) into the CIFAR-FS and FC100 caches, 32x32x3',
     )
     .requiredOption(
       '--from <path>',
@@ -81,7 +81,7 @@ export function registerDataCommands(program: Command): void {
   data
     .command('folder')
     .description(
-      'Import a folder of class sub-folders of PNG/JPEG images (or of train/val/test folders of them) into a cache',
+      'import a folder of class sub-folders of PNG/JPEG images (or of train/val/test folders of them) into a cache',
     )
     .requiredOption('--from <dir>', 'folder of class folders, or of train/, val/, test/ folders of class folders')
     .option('--out <dir>', 'cache directory to (re)create', path.join(defaultCacheRoot(), 'folder'))
@@ -100,7 +100,7 @@ export function registerDataCommands(program: Command): void {
 
   data
     .command('download')
-    .description("Download a dataset's official archives (MD5-checked, resumable), then import them")
+    .description("download a dataset's official archives (MD5-checked, resumable), then import them")
     .addArgument(new Argument('<dataset>', 'what to download').choices(['omniglot', 'cifar100', 'miniimagenet']))
     .option(
       '--base-url <url>',
@@ -171,7 +171,7 @@ export function registerDataCommands(program: Command): void {
 
   data
     .command('info')
-    .description('Describe an image cache')
+    .description('describe an image cache')
     .argument('<cache>', 'cache directory (or one of its .bin files)')
     .option('--json', 'print one JSON object')
     .action((cache: string, opts: { json?: boolean }) => {
@@ -229,7 +229,7 @@ function downloadBars() {
     onDownload: (name: string, done: number, total: number | undefined) => {
       if (name !== file) {
         bar?.stop();
-        bar = total === undefined ? undefined : progressBar(name, total);
+        bar = total === undefined ? undefined : progressBar(name, total, 'bytes');
         file = name;
       }
       bar?.update(done);
@@ -255,7 +255,7 @@ function lazyBar(label: string): { update: (done: number, total: number) => void
   let bar: Progress | undefined;
   return {
     update: (done, total) => {
-      bar ??= progressBar(label, total);
+      bar ??= progressBar(label, total, 'images');
       bar.update(done);
     },
     stop: () => bar?.stop(),

@@ -61,7 +61,7 @@ export function registerDemoCommand(program: Command): void {
       say(
         `teacher: Conv-4 (width ${config.width}) ProtoNet, ${config.episodes} episodes of ${config.way}-way ${config.shot}-shot ${config.query}-query synthetic glyphs`,
       );
-      bar = progressBar('teacher', config.episodes);
+      bar = progressBar('teacher', config.episodes, 'episodes');
       await trainProtoNet(config, path.join(opts.out, 'teacher'), { onEpisode: (e) => bar?.update(e), onLog: log });
       bar.stop();
 
@@ -69,7 +69,7 @@ export function registerDemoCommand(program: Command): void {
       say(
         `\nstudent: same Conv-4 from scratch, loss = proto + ${weights.lambdaD} RKD-D + ${weights.lambdaA} RKD-A against the teacher`,
       );
-      bar = progressBar('student', config.episodes);
+      bar = progressBar('student', config.episodes, 'episodes');
       const teacherBest = runPaths(path.join(opts.out, 'teacher')).best;
       await distill({ ...config, ...weights, teacher: teacherBest, generations: 1 }, path.join(opts.out, 'student'), {
         onEpisode: (e) => bar?.update(e),
@@ -124,7 +124,7 @@ export function registerDemoCommand(program: Command): void {
         return;
       }
       console.log(
-        `\nAccuracy % with 95% intervals on frozen synthetic test episodes (${backend}, ${seconds.toFixed(0)} s in all):\n`,
+        `\nAccuracy % with 95% intervals on frozen synthetic test episodes (${backend.split(';')[0]}, ${seconds.toFixed(0)} s in all):\n`,
       );
       console.log(
         formatTable(

@@ -1,9 +1,9 @@
 /** `fewshot episodes freeze|verify|show`: frozen episode suites and manifests. */
 import * as fs from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
 import type { ImageRef } from '../data/dataset.js';
-import { openDataset } from '../data/open.js';
+import { DATASETS, openDataset } from '../data/open.js';
 import { readManifest, sha256, writeManifest } from '../episodes/manifest.js';
 import { loadSuiteEpisodes, readSuite, sampleSuite, suiteManifestPath, writeSuite } from '../episodes/suite.js';
 import { nonNegativeInt } from './options.js';
@@ -96,7 +96,7 @@ export function registerEpisodeCommands(program: Command): void {
     .description('summarise a suite or manifest, or list one episode')
     .argument('<file>', 'suite JSON or manifest CSV (a CSV needs --dataset and --split)')
     .option(...dataOption)
-    .option('--dataset <name>', 'dataset of a manifest CSV')
+    .addOption(new Option('--dataset <name>', 'dataset of a manifest CSV').choices(DATASETS))
     .option('--split <name>', 'split of a manifest CSV')
     .option('--episode <i>', 'list the images of episode i', nonNegativeInt('--episode'))
     .option('--json', 'print one JSON object')

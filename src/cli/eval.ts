@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
+import { DATASETS } from '../data/open.js';
 import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { formatTable } from './format.js';
 import { backendOption, startBackend } from './options.js';
@@ -29,7 +30,7 @@ export function registerEvalCommand(program: Command): void {
     .argument('<checkpoint>', "model folder (a run's best/ or checkpoint/)")
     .argument('<episodes...>', 'suite JSON files or manifest CSVs')
     .option('--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)")
-    .option('--dataset <name>', 'dataset of manifest CSVs')
+    .addOption(new Option('--dataset <name>', 'dataset of manifest CSVs').choices(DATASETS))
     .option('--split <name>', 'split of manifest CSVs')
     .option('--out <dir>', 'write per-episode accuracies (<suite>.episodes.csv) and summary.json here')
     .addOption(new Option('--json', 'print the scores as one JSON array'))
@@ -45,7 +46,7 @@ export function registerEvalCommand(program: Command): void {
         onProgress: (suite, done, total) => {
           if (suite !== current) {
             bar?.stop();
-            bar = progressBar(suite, total);
+            bar = progressBar(`${suite}: embedding`, total, 'images');
             current = suite;
           }
           bar!.update(done);

@@ -6,7 +6,7 @@ import { codeLabel } from '../provenance.js';
 
 const program = new Command('fewshot')
   .description('Few-shot episodic learning with Prototypical Networks and Relational Knowledge Distillation')
-  .version(codeLabel(), '-V, --version', 'the package version (and git commit, in a checkout)')
+  .version(codeLabel(), '-v, --version', 'the package version (and git commit, in a checkout)')
   // Usage errors: one line and exit 2 (commands made after this inherit it), not the help page.
   .exitOverride()
   .configureOutput({ outputError: () => undefined });

@@ -44,13 +44,19 @@ export function stopProgress(): void {
   active = undefined;
 }
 
-export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progressBar(
+  label: string,
+  total: number,
+  unit: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
   if (!stream.isTTY || process.env.CI) return { update() {}, stop() {} };
   stopProgress();
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${label} [{bar}] {value}/{total} {percentage}% | {status} | eta {eta_formatted}`,
+      // {status} is empty until a caller gives one (training: the last log line's figures).
+      format: `${label} [{bar}] {value}/{total} ${unit} {percentage}%{status} | eta {eta_formatted}`,
       hideCursor: true,
       clearOnComplete: false,
       // Redraw even when the text is unchanged: printLine has just cleared the line.
@@ -58,11 +64,11 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0, { status: 'starting' });
+  bar.start(total, 0, { status: '' });
   const mine = { bar, stream };
   active = mine;
   return {
-    update: (done, status) => bar.update(done, status === undefined ? {} : { status }),
+    update: (done, status) => bar.update(done, status === undefined ? {} : { status: ` | ${status}` }),
     stop: () => {
       bar.stop();
       if (active === mine) active = undefined;
@@ -76,7 +82,7 @@ export interface GenerationsProgress extends Progress {
 }
 
 export function generationsBar(label: string, episodes: number, generations = 1): GenerationsProgress {
-  const bar = progressBar(label, episodes * generations);
+  const bar = progressBar(label, episodes * generations, 'episodes');
   let offset = 0;
   return {
     generation: (g) => (offset = (g - 1) * episodes),

@@ -16,7 +16,7 @@ import { logStatus, printLine, progressBar } from './progress.js';
 export function trainingOptions(command: Command): Command {
   const d = DEFAULT_PROTONET;
   return command
-    .option('--dataset <name>', DATASETS.join(' | '), 'synthetic')
+    .addOption(new Option('--dataset <name>', 'dataset to train on').choices(DATASETS).default('synthetic'))
     .option('--split <name>', 'training split', 'train')
     .option('--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)")
     .option('--val-suite <file>', 'suite JSON to validate on')
@@ -185,7 +185,7 @@ async function trainCommand(opts: Options, command: Command, check: () => void):
     : trainingConfig(opts);
   // Names resolved here, before the run folder is written: the trainer gets the objects.
   const inputs = await openRun(config);
-  const bar = progressBar('train', config.episodes);
+  const bar = progressBar('train', config.episodes, 'episodes');
   const result = await trainProtoNet(config, opts.out, {
     inputs,
     resume: opts.resume,
@@ -217,7 +217,7 @@ async function trainRecipeCommand(config: RecipeRunConfig, opts: Options, check:
     onStage: (name, episodes) => {
       bar?.stop();
       stage = name;
-      bar = progressBar(name, episodes);
+      bar = progressBar(name, episodes, 'episodes');
     },
     onEpisode: (e) => {
       check();
