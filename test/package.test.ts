@@ -34,7 +34,12 @@ describe('the npm package', function () {
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     // The dependencies come from npm's cache, filled by the project's own install.
-    const installed = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
+    // (@types/node for the TypeScript consumer below.)
+    const installed = run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, '@types/node@^20.19'],
+      app,
+    );
     expect(installed.code, installed.out).to.equal(0);
   });
 
@@ -79,6 +84,87 @@ describe('the npm package', function () {
     const library = run(process.execPath, ['distill.mjs', '2'], app);
     expect(library.code, library.out).to.equal(0);
     expect(library.out).to.match(/^student - teacher \(paired\): /m);
+  });
+
+  it('serves CommonJS and ESM consumers: require and import of the root and every subpath', function () {
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      exports: Record<string, unknown>;
+    };
+    const names = Object.keys(manifest.exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => k.replace(/^\./, 'fewshot-rkd'));
+    const checks = names.map((n) => `[${JSON.stringify(n)}, Object.keys(require(${JSON.stringify(n)})).length]`);
+    const required = run(process.execPath, ['-e', `console.log(JSON.stringify([${checks.join(',')}]))`], app);
+    expect(required.code, required.out).to.equal(0);
+    const imports = names.map((n) => `[${JSON.stringify(n)}, Object.keys(await import(${JSON.stringify(n)})).length]`);
+    const imported = run(
+      process.execPath,
+      ['--input-type=module', '-e', `console.log(JSON.stringify([${imports.join(',')}]))`],
+      app,
+    );
+    expect(imported.code, imported.out).to.equal(0);
+    const counts = (out: string) => JSON.parse(out.trim().split('\n')[0]) as [string, number][];
+    expect(counts(required.out)).to.deep.equal(counts(imported.out));
+    for (const [name, exported] of counts(required.out)) expect(exported, name).to.be.greaterThan(0);
+  });
+
+  it("compiles a strict TypeScript consumer with the README's settings and runs it as CommonJS and as ESM", function () {
+    // The settings the README recommends, read from it: they are what users copy.
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const block = /```json\n(\{\n\s+"compilerOptions"[\s\S]*?)```/.exec(readme);
+    expect(block, 'a tsconfig block in README.md').to.not.equal(null);
+    const consumer = `import * as path from 'node:path';
+import { conv4, initBackend, openDataset, type BackendInfo } from 'fewshot-rkd';
+import { resolveSuite } from 'fewshot-rkd/episodes';
+import { writeSweepReport } from 'fewshot-rkd/report';
+
+async function main(): Promise<void> {
+  const info: BackendInfo = await initBackend('cpu');
+  const data = openDataset('synthetic', 'val');
+  const model = conv4({ inputShape: data.imageShape, width: 4, seed: 0 });
+  console.log(\`\${info.name} \${model.countParams()} \${path.basename(resolveSuite('synthetic-test-5w1s'), '.json')} \${typeof writeSweepReport}\`);
+}
+void main();
+`;
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    for (const type of ['commonjs', 'module']) {
+      const project = path.join(dir, `consumer-${type}`);
+      fs.mkdirSync(project);
+      fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: `consumer-${type}`, type }));
+      fs.writeFileSync(path.join(project, 'tsconfig.json'), block![1]);
+      fs.writeFileSync(path.join(project, 'main.ts'), consumer);
+      // The installed package and @types/node, as the consumer's own node_modules would have them.
+      fs.symlinkSync(path.join(app, 'node_modules'), path.join(project, 'node_modules'));
+      const compiled = run(process.execPath, [tsc, '-p', '.'], project);
+      expect(compiled.code, `${type}: ${compiled.out}`).to.equal(0);
+      const emitted = fs.readFileSync(path.join(project, 'main.js'), 'utf8');
+      expect(emitted).to.include(type === 'commonjs' ? 'require("fewshot-rkd")' : "from 'fewshot-rkd'");
+      const ran = run(process.execPath, ['main.js'], project);
+      expect(ran.code, `${type}: ${ran.out}`).to.equal(0);
+      expect(ran.out).to.match(/^cpu \d+ synthetic-test-5w1s function$/m);
+    }
+  });
+
+  it('ships what the README and docs link to: every relative link resolves in the installed package', function () {
+    const listed = new Set(
+      run('tar', ['-tzf', tarball], dir)
+        .out.split('\n')
+        .filter((f) => f.startsWith('package/'))
+        .map((f) => f.slice('package/'.length)),
+    );
+    const exists = (p: string) => listed.has(p) || [...listed].some((f) => f.startsWith(p.endsWith('/') ? p : `${p}/`));
+    const pages = [...listed].filter((f) => f === 'README.md' || /^docs\/[^/]+\.md$/.test(f));
+    expect(pages.length).to.be.greaterThan(5);
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = fs.readFileSync(path.join(ROOT, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(page), target));
+        if (!exists(resolved)) broken.push(`${page}: ${target}`);
+      }
+    }
+    expect(broken).to.deep.equal([]);
   });
 
   it('ships the CIFAR-FS and FC100 class lists: an installed copy imports CIFAR-100', async function () {
