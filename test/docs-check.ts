@@ -357,7 +357,6 @@ function checkPaths(text: string, tree: Tree, counts: Counts, report: Report, co
     p = p.replace(/[.:]+$/, '');
     if (isPlaceholder(p.replace(/<[^>]*>/g, '')) || BUILT.some((b) => p.startsWith(b))) return;
     counts.paths++;
-    if (process.env.DOCS_CHECK_DEBUG) console.log(`path ${p}`);
     if (!tree.has(p)) report(lineOf(text, index), `${p}: no such file or folder in the repository`);
   };
   const spans = [...text.matchAll(/`([^`]+)`/g)];
@@ -507,7 +506,9 @@ function walk(doc: Doc, project: Project, tree: Tree, suites: Map<string, SuiteF
         const out = opt('--out')!;
         if (resume)
           need(out, 'the run to resume', (w) =>
-            w && w.kind !== command && !(command === 'train' && w.kind === 'recipe') ? `a ${w.kind} run` : undefined,
+            w && w.kind !== command && !(command === 'train' && w.kind === 'recipe')
+              ? `which holds a ${w.kind} run, not a ${command} run`
+              : undefined,
           );
         const val = opt('--val-suite');
         if (val) suite(val);
