@@ -55,7 +55,7 @@ export interface RunCurves {
   readonly notes: readonly string[];
 }
 
-interface Metric {
+export interface CurveMetric {
   readonly key: string;
   readonly title: string;
   /** Multiplies the logged value (fractions to percent). */
@@ -71,7 +71,7 @@ interface Metric {
 }
 
 /** The panels, in order; a panel is drawn when some run logged its key. Terms are logged before their weights. */
-export const CURVE_METRICS: readonly Metric[] = [
+export const CURVE_METRICS: readonly CurveMetric[] = [
   { key: 'loss', title: 'training loss (total)', log: true },
   { key: 'proto', title: 'prototypical loss', log: true },
   { key: 'rkdD', title: 'RKD-D term (before its weight)', log: true },
@@ -239,6 +239,17 @@ export interface CurvesSpecOptions {
   readonly columns?: number;
 }
 
+/** A title in lines of at most `width` characters (a long one would widen the picture past its panels). */
+export function wrapTitle(title: string, width = 80): string[] {
+  const lines: string[] = [];
+  for (const word of title.split(/\s+/).filter(Boolean)) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= width) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines.length > 0 ? lines : [''];
+}
+
 /** The vega-lite spec: one panel per metric present, a colour per run, a dash per seed when runs have several. */
 export function curvesSpec(runs: readonly RunCurves[], options: CurvesSpecOptions): TopLevelSpec {
   const points = runs.flatMap((r) => r.points);
@@ -329,7 +340,7 @@ export function curvesSpec(runs: readonly RunCurves[], options: CurvesSpecOption
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: options.title,
+    title: typeof options.title === 'string' ? { text: wrapTitle(options.title), anchor: 'start' } : options.title,
     background: 'white',
     columns,
     concat: panels,

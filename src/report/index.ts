@@ -19,4 +19,5 @@ export type {
   CurvePoint,
   StageMarker,
   CurvesSpecOptions,
+  CurveMetric,
 } from './curves.js';
