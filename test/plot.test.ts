@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import * as vega from 'vega';
 import { TopLevelSpec, compile } from 'vega-lite';
 import { curvesSpec, findRunLogs, plotCurves, readLogLines, runCurves, runLabels } from '../src/report/curves.js';
+import { crc32c } from '../src/report/tensorboard.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -190,6 +191,71 @@ describe('training curves (fewshot plot)', function () {
       expect(lo).to.be.at.least(0);
     }
     expect(percent[0][1]).to.equal(100); // training accuracy reaches 100%: the axis ends there, not at 105 or 120
+  });
+});
+
+describe('training curves as TensorBoard event files', function () {
+  this.timeout(120_000);
+
+  it('frames records with CRC-32C (its check value)', () => {
+    expect(crc32c(Buffer.from('123456789'))).to.equal(0xe3069283);
+    expect(crc32c(Buffer.alloc(32))).to.equal(0x8a9136aa);
+  });
+
+  // TensorBoard's own reader: TENSORBOARD_PYTHON, or python3 where it imports tensorboard.
+  it("reads back with TensorBoard's reader, a run per stage, at the end-to-end episode steps", async function () {
+    const candidates = [process.env.TENSORBOARD_PYTHON, 'python3'].filter((p): p is string => !!p);
+    const python = candidates.find((p) => spawnSync(p, ['-c', 'import tensorboard']).status === 0);
+    if (!python) {
+      console.log('      (skipped: no Python with tensorboard here; set TENSORBOARD_PYTHON to one)');
+      this.skip();
+    }
+    const dir = tempDir();
+    writeLog(path.join(dir, 'teacher', 'select', 'log.jsonl'), 4, (e) => ({
+      episodesPerSecond: 2,
+      ...(e % 20 === 0 ? { valAccuracy: 0.9, valLoss: 0.3 } : {}),
+    }));
+    writeLog(path.join(dir, 'teacher', 'final', 'log.jsonl'), 2, () => ({ episodesPerSecond: 5 }));
+    writeLog(path.join(dir, 'student', 'gen1', 'log.jsonl'), 2, () => ({ proto: 1.5, rkdA: 0.01 }));
+    const logdir = path.join(dir, 'tb');
+    const { files } = await plotCurves([path.join(dir, 'teacher'), path.join(dir, 'student')], {
+      out: dir,
+      tensorboard: logdir,
+    });
+    expect(
+      files.filter((f) => f.includes('tfevents')).map((f) => path.relative(logdir, path.dirname(f))),
+    ).to.deep.equal([path.join('teacher', 'select'), path.join('teacher', 'final'), 'student']);
+    const reader = `
+import json, sys
+from tensorboard.backend.event_processing import event_multiplexer
+m = event_multiplexer.EventMultiplexer()
+m.AddRunsFromDirectory(sys.argv[1])
+m.Reload()
+print(json.dumps({run: {tag: [[e.step, e.value, e.wall_time] for e in m.Scalars(run, tag)] for tag in tags['scalars']}
+                  for run, tags in m.Runs().items()}))
+`;
+    const r = spawnSync(python!, ['-c', reader, logdir], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const runs = JSON.parse(r.stdout);
+    expect(Object.keys(runs).sort()).to.deep.equal(['student', 'teacher/final', 'teacher/select']);
+    expect(Object.keys(runs['teacher/select']).sort()).to.deep.equal([
+      'lr',
+      'train/accuracy',
+      'train/loss',
+      'val/accuracy',
+      'val/loss',
+    ]);
+    // Steps end to end; values as logged (float32), accuracies in percent; wall time from the speeds.
+    expect(runs['teacher/select']['train/loss'].map((e: number[]) => e[0])).to.deep.equal([10, 20, 30, 40]);
+    expect(runs['teacher/final']['train/loss'].map((e: number[]) => e.slice(0, 1))).to.deep.equal([[50], [60]]);
+    expect(runs['teacher/final']['train/loss'][1][1]).to.be.closeTo(1, 1e-6);
+    expect(runs['teacher/select']['val/accuracy'].map((e: number[]) => [e[0], e[2]])).to.deep.equal([
+      [20, 10],
+      [40, 20],
+    ]);
+    expect(runs['teacher/select']['val/accuracy'][0][1]).to.be.closeTo(90, 1e-4);
+    expect(runs['teacher/final']['lr'].map((e: number[]) => e[2])).to.deep.equal([22, 24]);
+    expect(runs.student['train/rkdA'].map((e: number[]) => e[1])).to.have.length(2);
   });
 });
 

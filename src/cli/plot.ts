@@ -15,11 +15,15 @@ export function registerPlotCommand(program: Command): void {
     .option('--name <name>', "the files' name", 'curves')
     .option('--label <names...>', 'one name per run, in order (default: the last parts of their paths that differ)')
     .option('--title <text>', 'the plot\'s title (default: "Training curves: " and the runs\' names)')
+    .option(
+      '--tensorboard <dir>',
+      'also write TensorBoard event files there, a folder per run and stage (tensorboard --logdir DIR)',
+    )
     .option('--json', "print the files written and each run's stages as one JSON object")
     .action(async function (
       this: Command,
       runs: string[],
-      opts: { out: string; name: string; label?: string[]; title?: string; json?: boolean },
+      opts: { out: string; name: string; label?: string[]; title?: string; tensorboard?: string; json?: boolean },
     ) {
       // A wrong count of names is a usage error (exit 2), named before any log is read.
       if (opts.label !== undefined && opts.label.length !== runs.length)
@@ -27,7 +31,13 @@ export function registerPlotCommand(program: Command): void {
           exitCode: 2,
           code: 'fewshot.usage',
         });
-      const plotted = await plotCurves(runs, { out: opts.out, name: opts.name, labels: opts.label, title: opts.title });
+      const plotted = await plotCurves(runs, {
+        out: opts.out,
+        name: opts.name,
+        labels: opts.label,
+        title: opts.title,
+        tensorboard: opts.tensorboard,
+      });
       for (const n of plotted.notes) console.error(n);
       if (opts.json) {
         console.log(

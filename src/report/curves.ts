@@ -53,6 +53,11 @@ export interface RunCurves {
   readonly markers: readonly StageMarker[];
   /** What was left out, and why (a torn last line). */
   readonly notes: readonly string[];
+  /**
+   * Training seconds up to each logged episode (key `<stage> <episode>`, the episode end to end),
+   * as the logged speeds (episodesPerSecond) imply, over the stages in turn.
+   */
+  readonly seconds: ReadonlyMap<string, number>;
 }
 
 export interface CurveMetric {
@@ -180,6 +185,8 @@ export function runCurves(logs: RunLogs, run: string, seed = ''): RunCurves {
   const points: CurvePoint[] = [];
   const markers: StageMarker[] = [];
   const notes: string[] = [];
+  const seconds = new Map<string, number>();
+  let clock = 0;
   let offset = 0;
   let lineCount = 0;
   for (const stage of logs.stages) {
@@ -190,6 +197,10 @@ export function runCurves(logs: RunLogs, run: string, seed = ''): RunCurves {
     let last = 0;
     for (const line of read.lines) {
       const episode = line.episode as number;
+      const speed = line.episodesPerSecond;
+      if (typeof speed === 'number' && speed > 0 && Number.isFinite(speed) && episode > last)
+        clock += (episode - last) / speed;
+      seconds.set(`${stage.name} ${offset + episode}`, clock);
       last = Math.max(last, episode);
       for (const m of CURVE_METRICS) {
         const v = line[m.key];
@@ -210,7 +221,7 @@ export function runCurves(logs: RunLogs, run: string, seed = ''): RunCurves {
     throw new Error(
       `${logs.stages.map((s) => s.file).join(', ')}: no log lines (a run not yet at its first log interval?)`,
     );
-  return { run, seed, points, markers, notes };
+  return { run, seed, points, markers, notes, seconds };
 }
 
 /**
@@ -356,6 +367,8 @@ export interface PlotCurvesOptions {
   /** One name per run, in order (default: the last parts of their paths that tell them apart). */
   readonly labels?: readonly string[];
   readonly title?: string;
+  /** Also write TensorBoard event files under this folder (one folder per run and stage). */
+  readonly tensorboard?: string;
 }
 
 export interface PlottedCurves {
@@ -384,5 +397,9 @@ export async function plotCurves(sources: readonly string[], options: PlotCurves
   makeFolder(options.out);
   const { renderPlot } = await import('./plots.js');
   const files = await renderPlot(curvesSpec(runs, { title }), path.join(options.out, name));
+  if (options.tensorboard !== undefined) {
+    const { writeTensorBoard } = await import('./tensorboard.js');
+    files.push(...writeTensorBoard(runs, options.tensorboard));
+  }
   return { files, runs, notes: runs.flatMap((r) => r.notes) };
 }
