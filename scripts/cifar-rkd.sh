@@ -5,7 +5,8 @@
 # seeds) with `fewshot sweep`. Two lanes, one core each: teachers two at a time, then both lanes work
 # on each sweep together (the sweep's workers never train a point twice). Everything lives under the
 # cache root (runs/cifar/); re-running the script resumes every unfinished run from its checkpoint.
-# Results (teacher evaluations and logs, the sweep CSVs, per-episode files and reports) go to RESULTS.
+# Results (teacher evaluations, logs and training curves, the sweep CSVs, per-episode files and
+# reports, whose curves.png draws every student's training) go to RESULTS.
 #
 #   CIFAR100=path/to/cifar-100-binary.tar.gz scripts/cifar-rkd.sh    # nohup ... & for the background
 #   CODE=DIR runs another built checkout (a snapshot kept for resumes); ONLY="cifar-fs-1" one pipeline
@@ -30,6 +31,7 @@ teacher() {
   else fewshot train --recipe "protonet-$d-${s}shot" --out "$out" --json; fi
   fewshot eval "$out/select/best" "$d-test-5w${s}s" --out "$results"
   cp "$out/select/log.jsonl" "$results/train-log.jsonl"
+  fewshot plot "$out" --label teacher --out "$results" --name curves --title "$d ${s}-shot teacher (protonet-$d-${s}shot)"
 }
 
 # lane PIPELINES...: each pipeline's teacher, one after another.

@@ -8,9 +8,13 @@
 # then evaluates every model on its shot's two test suites and compares each student with the baseline
 # and the teacher, episode by episode. Runs take hours: they live outside the work tree (RUNS) and
 # re-running the script resumes every unfinished run from its last checkpoint. Logs: $RUNS/<shot>shot.log.
+# The training curves (fewshot plot, from the logs copied into the results) go to
+# $RESULTS/<shot>shot/curves-teacher.{png,svg} (both stages) and curves-students.{png,svg} (the
+# students and the baseline beside the teacher's final stage, whose budget they share).
 #
 #   scripts/omniglot-paper.sh                # both shots, in the background of a shell: nohup ... &
 #   SHOTS=1 scripts/omniglot-paper.sh        # one shot
+#   scripts/omniglot-paper.sh curves [DIR]   # only the curves, from the results' logs (into DIR/omniglot-paper-<shot>shot-*)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-${FEWSHOT_CACHE:-$HOME/.cache/fewshot-rkd}/runs/omniglot-paper}
@@ -25,6 +29,21 @@ run() {
   if [ -f "$out/config.json" ]; then fewshot "$command" --resume --out "$out" --backend "$BACKEND" --json
   else fewshot "$command" "$@" --out "$out" --backend "$BACKEND" --json; fi
 }
+
+# curves SHOT OUT PREFIX: the curves of the shot's results folder (its copied logs) into OUT/PREFIX{teacher,students}.*
+curves() {
+  local shot=$1 out=$2 prefix=$3 results=$RESULTS/${1}shot
+  fewshot plot "$results/teacher" --label teacher --out "$out" --name "${prefix}teacher" \
+    --title "Omniglot ${shot}-shot teacher (snell2017-omniglot-${shot}shot): select, then final"
+  fewshot plot "$results/teacher/train-log.jsonl" "$results/baseline" "$results/rkd-d" "$results/rkd-da" \
+    --label "teacher (final stage)" baseline RKD-D RKD-DA --out "$out" --name "${prefix}students" \
+    --title "Omniglot ${shot}-shot students, baseline (seed 1) and the teacher's final stage"
+}
+
+if [ "${1:-}" = curves ]; then
+  for shot in $SHOTS; do curves "$shot" "${2:-$RESULTS/${shot}shot}" "$([ -n "${2:-}" ] && echo "omniglot-paper-${shot}shot-" || echo curves-)"; done
+  exit 0
+fi
 
 pipeline() {
   local shot=$1 recipe=snell2017-omniglot-${1}shot dir=$RUNS/${1}shot results=$RESULTS/${1}shot
@@ -52,6 +71,7 @@ pipeline() {
       done
     done
   done > "$results/comparisons.jsonl"
+  curves "$shot" "$results" curves-
 }
 
 mkdir -p "$RUNS"

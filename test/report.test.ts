@@ -8,34 +8,44 @@ import { acrossSeeds, t975 } from '../src/report/seeds.js';
 import { sweepHeaders, writeSweepCsv } from '../src/sweep/csv.js';
 import { tempDir } from './helpers.js';
 
-/** A sweep CSV with known numbers: widths 4 and 8, seeds 0-2, one suite; and a log.jsonl per run. */
-async function fixture(dir: string): Promise<string> {
-  const accuracies: Record<string, number[]> = { 4: [0.8, 0.84, 0.82], 8: [0.9, 0.91, 0.95] };
+/**
+ * A sweep CSV with known numbers (by default widths 4 and 8, seeds 0-2, one suite) and a log.jsonl
+ * per run, or per generation of distilled runs.
+ */
+async function fixture(
+  dir: string,
+  accuracies: Record<string, number[]> = { 4: [0.8, 0.84, 0.82], 8: [0.9, 0.91, 0.95] },
+  generations = 0,
+): Promise<string> {
   const rows = Object.entries(accuracies).flatMap(([width, accs]) =>
     accs.map((accuracy, seed) => {
       const run = path.join(dir, 'runs', `w${width}s${seed}`);
-      fs.mkdirSync(run, { recursive: true });
-      fs.writeFileSync(
-        path.join(run, 'log.jsonl'),
-        [1, 2, 3, 4]
-          .map(
-            (e) =>
-              JSON.stringify({
-                episode: 10 * e,
-                lr: 1e-3,
-                loss: 1.5 / e + seed * 0.1,
-                accuracy: accuracy - 0.3 / e,
-                episodesPerSecond: 5,
-                tensors: 40,
-                rssMB: 300,
-                ...(e % 2 === 0 ? { valAccuracy: accuracy - 0.1 / e, valCi95: 0.02 } : {}),
-              }) + '\n',
-          )
-          .join(''),
-      );
+      const logDirs = generations
+        ? Array.from({ length: generations }, (_, g) => path.join(run, `gen${g + 1}`))
+        : [run];
+      for (const logDir of logDirs) fs.mkdirSync(logDir, { recursive: true });
+      for (const logDir of logDirs)
+        fs.writeFileSync(
+          path.join(logDir, 'log.jsonl'),
+          [1, 2, 3, 4]
+            .map(
+              (e) =>
+                JSON.stringify({
+                  episode: 10 * e,
+                  lr: 1e-3,
+                  loss: 1.5 / e + seed * 0.1,
+                  accuracy: accuracy - 0.3 / e,
+                  episodesPerSecond: 5,
+                  tensors: 40,
+                  rssMB: 300,
+                  ...(e % 2 === 0 ? { valAccuracy: accuracy - 0.1 / e, valCi95: 0.02 } : {}),
+                }) + '\n',
+            )
+            .join(''),
+        );
       return {
         key: `${width}${seed}`.padEnd(16, '0'),
-        method: 'protonet',
+        method: generations ? 'distill' : 'protonet',
         width,
         seed,
         dataset: 'synthetic',
@@ -52,7 +62,7 @@ async function fixture(dir: string): Promise<string> {
         trainSeconds: 12.5,
         evalSeconds: 1.5,
         backend: 'wasm',
-        checkpoint: path.join(run, 'best'),
+        checkpoint: path.join(logDirs[logDirs.length - 1], 'best'),
       };
     }),
   );
@@ -152,6 +162,30 @@ describe('sweep reports', function () {
     expect(curves).to.match(/stroke-dasharray/);
   });
 
+  it('keeps the accuracy axis within 100% when two seeds give a wide t-interval', async () => {
+    const dir = tempDir();
+    const csv = await fixture(dir, { 4: [0.8, 0.99], 8: [0.9, 0.98] });
+    const out = path.join(dir, 'report');
+    await writeSweepReport(csv, { out });
+    // Width 8: mean 94, t-interval 12.706 * 5.66 / sqrt(2) = 50.8 points: 43 to 145% before the cut.
+    const svg = fs.readFileSync(path.join(out, 'accuracy.svg'), 'utf8');
+    const labels = [...svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/g)].flatMap((g) =>
+      [...g[1].matchAll(/>([^<]*)<\/text>/g)].map((t) => Number(t[1])),
+    );
+    expect(Math.max(...labels)).to.equal(100);
+    expect(svg).to.include('intervals cut at 0 and 100%');
+  });
+
+  it('draws every generation of a distilled point', async () => {
+    const dir = tempDir();
+    const csv = await fixture(dir, { 4: [0.8, 0.84] }, 2);
+    const out = path.join(dir, 'report');
+    const report = await writeSweepReport(csv, { out });
+    expect(report.notes).to.deep.equal([]);
+    const svg = fs.readFileSync(path.join(out, 'curves.svg'), 'utf8');
+    for (const text of ['gen1', 'gen2', 'training episode (stages end to end)']) expect(svg).to.include(`>${text}<`);
+  });
+
   it('refuses an x that is not a column, and names runs given with --logs that have no log', async () => {
     const dir = tempDir();
     const csv = await fixture(dir);
@@ -161,7 +195,8 @@ describe('sweep reports', function () {
     );
     await writeSweepReport(csv, { out: dir, logs: [dir] }).then(
       () => expect.fail('accepted'),
-      (e: Error) => expect(e.message).to.match(/: no log\.jsonl, here or in gen\*\/ \(not a run folder\)/),
+      (e: Error) =>
+        expect(e.message).to.match(/: not a run folder \(no log\.jsonl, here or in select\/, final\/ or gen<g>\//),
     );
   });
 });

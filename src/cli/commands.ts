@@ -56,6 +56,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
       'a sweep CSV -> report.md (accuracy per point, and across seeds), accuracy and training-curve plots (SVG, PNG)',
     load: async () => (await import('./report.js')).registerReportCommand,
   },
+  plot: {
+    description:
+      'training curves of runs (each loss term, accuracy, validation, learning rate; stages and generations marked) as SVG and PNG',
+    load: async () => (await import('./plot.js')).registerPlotCommand,
+  },
   doctor: {
     description: 'which backend runs here and why: TensorFlow packages, CUDA/cuDNN, native kernels, versions',
     load: async () => (await import('./doctor.js')).registerDoctorCommand,

@@ -1,7 +1,7 @@
 /**
  * Plots as vega-lite specs, compiled to vega and rendered headless in Node (a View with no
  * renderer writes SVG), then converted to PNG with sharp: accuracy with interval bars against a
- * swept setting, and training curves from runs' log.jsonl.
+ * swept setting (the training curves' spec is in curves.ts).
  */
 import * as vega from 'vega';
 import { TopLevelSpec, compile } from 'vega-lite';
@@ -19,16 +19,6 @@ export interface AccuracyPoint {
   readonly hi: number;
 }
 
-export interface CurvePoint {
-  /** The run's settings but the seed: one colour each. */
-  readonly group: string;
-  /** The run's seed ('' when not known): one dash pattern each. */
-  readonly seed: string;
-  readonly metric: string;
-  readonly episode: number;
-  readonly value: number;
-}
-
 const LEGEND = { orient: 'bottom', direction: 'vertical', labelLimit: 480, title: null } as const;
 
 /** What every plot's spec starts with: schema, title, a white background (PNG has no page), the data. */
@@ -39,12 +29,25 @@ const top = (title: string | { text: string; subtitle: string }, values: readonl
   data: { values: values.map((v) => ({ ...v })) },
 });
 
-/** Accuracy (%) with interval bars against `xTitle`, one colour per series, side by side at each x. */
+/**
+ * Accuracy (%) with interval bars against `xTitle`, one colour per series, side by side at each x.
+ * Intervals are cut at 0 and 100% (the subtitle says so when one is): two seeds' t-interval
+ * (12.7 standard errors) would otherwise stretch the accuracy axis past 100%.
+ */
 export function accuracySpec(
-  points: readonly AccuracyPoint[],
+  raw: readonly AccuracyPoint[],
   xTitle: string,
   title: string | { text: string; subtitle: string },
 ): TopLevelSpec {
+  const cut = raw.some((p) => p.lo < 0 || p.hi > 100);
+  const points = raw.map((p) => ({ ...p, lo: Math.max(0, p.lo), hi: Math.min(100, p.hi) }));
+  if (cut) {
+    const note = 'intervals cut at 0 and 100%';
+    title =
+      typeof title === 'string'
+        ? { text: title, subtitle: note }
+        : { ...title, subtitle: `${title.subtitle}; ${note}` };
+  }
   const xs = new Set(points.map((p) => p.x)).size;
   const series = new Set(points.map((p) => p.series)).size;
   return {
@@ -69,50 +72,13 @@ export function accuracySpec(
   } as TopLevelSpec;
 }
 
-/** One panel per metric (training loss, training accuracy, validation accuracy); a colour per group, a dash per seed. */
-export function curvesSpec(points: readonly CurvePoint[], title: string): TopLevelSpec {
-  const groups = new Set(points.map((p) => p.group)).size;
-  const seeds = new Set(points.map((p) => p.seed)).size;
-  return {
-    ...top(title, points),
-    facet: { row: { field: 'metric', type: 'nominal', title: null, sort: [...new Set(points.map((p) => p.metric))] } },
-    spec: {
-      width: 460,
-      height: 150,
-      encoding: {
-        x: { field: 'episode', type: 'quantitative', title: 'training episode' },
-        y: { field: 'value', type: 'quantitative', scale: { zero: false }, title: null },
-        color: {
-          field: 'group',
-          type: 'nominal',
-          legend: LEGEND,
-          scale: { scheme: groups > 10 ? 'category20' : 'tableau10' },
-        },
-        detail: [{ field: 'group' }, { field: 'seed' }],
-      },
-      // Dashes on the lines only, so that the seed legend shows dashes, not dots.
-      layer: [
-        {
-          mark: 'line',
-          encoding:
-            seeds > 1
-              ? { strokeDash: { field: 'seed', type: 'nominal', title: 'seed', legend: { symbolSize: 400 } } }
-              : {},
-        },
-        { mark: { type: 'point', filled: true, size: 14 } },
-      ],
-    },
-    resolve: { scale: { y: 'independent' } },
-  } as TopLevelSpec;
-}
-
-/** Renders a vega-lite spec as `<base>.svg` and `<base>.png` (2x); returns the two paths. */
+/** Renders a vega-lite spec as `<base>.svg` and `<base>.png` (2x, 256 colours); returns the two paths. */
 export async function renderPlot(spec: TopLevelSpec, base: string): Promise<string[]> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
     writeFileAtomic(`${base}.svg`, [Buffer.from(svg)]);
-    writeFileAtomic(`${base}.png`, [await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer()]);
+    writeFileAtomic(`${base}.png`, [await sharp(Buffer.from(svg), { density: 144 }).png({ palette: true }).toBuffer()]);
   } finally {
     view.finalize();
   }

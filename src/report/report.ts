@@ -1,7 +1,7 @@
 /**
  * A sweep's report: `report.md` (the tables, fixed settings, plots), `accuracy.{svg,png}` (accuracy
  * with 95% intervals against a swept setting: across seeds where seeds vary, else over episodes)
- * and `curves.{svg,png}` (training loss and accuracy, validation accuracy, from the runs' log.jsonl).
+ * and `curves.{svg,png}` (the runs' training curves from their log.jsonl, as `fewshot plot` draws them).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,10 +9,10 @@ import { writeFileAtomic } from '../atomic.js';
 import { SweepRow, settingNames } from '../sweep/csv.js';
 import { mergeSweeps } from '../sweep/merge.js';
 import { describeSettings } from '../sweep/spec.js';
-import type { AccuracyPoint, CurvePoint } from './plots.js';
+import type { AccuracyPoint } from './plots.js';
+import { RunCurves, curvesSpec, findRunLogs, runCurves } from './curves.js';
 import { PairedGroup, pairAgainstBaseline, pairedTables } from './paired.js';
 import { SweepTables, Table, legendSettings, markdownTable, sweepTables } from './tables.js';
-import { readTextFile } from '../files.js';
 
 export interface ReportOptions {
   /** The folder written. */
@@ -38,12 +38,6 @@ export interface SweepReport {
   /** What could not be drawn, and why. */
   readonly notes: readonly string[];
 }
-
-const METRICS: Record<string, { name: string; scale: number }> = {
-  loss: { name: 'training loss', scale: 1 },
-  accuracy: { name: 'training accuracy %', scale: 100 },
-  valAccuracy: { name: 'validation accuracy %', scale: 100 },
-};
 
 function chooseX(
   file: string,
@@ -86,42 +80,13 @@ function accuracyPoints(
   return { points, across: '95% interval over test episodes' };
 }
 
-/** Folders holding a log.jsonl: the folder itself, or a distillation's gen<g>/ folders. */
-function logFolders(dir: string): string[] {
-  if (fs.existsSync(path.join(dir, 'log.jsonl'))) return [dir];
-  const gens = fs.existsSync(dir)
-    ? fs
-        .readdirSync(dir)
-        .filter((d) => /^gen\d+$/.test(d))
-        .sort()
-        .map((d) => path.join(dir, d))
-    : [];
-  const found = gens.filter((g) => fs.existsSync(path.join(g, 'log.jsonl')));
-  if (found.length === 0) throw new Error(`${dir}: no log.jsonl, here or in gen*/ (not a run folder)`);
-  return found;
-}
-
-function curvePoints(dir: string, run: { group: string; seed: string }): CurvePoint[] {
-  const file = path.join(dir, 'log.jsonl');
-  return readTextFile(file)
-    .split('\n')
-    .flatMap((text, i) => {
-      if (!text.trim()) return [];
-      let line: Record<string, unknown>;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        throw new Error(`${file}:${i + 1}: not a JSON line`);
-      }
-      return Object.entries(METRICS)
-        .filter(([k]) => typeof line[k] === 'number')
-        .map(([k, m]) => ({
-          ...run,
-          metric: m.name,
-          episode: line.episode as number,
-          value: m.scale * (line[k] as number),
-        }));
-    });
+/**
+ * The run folder behind a sweep row's checkpoint (`<run>/best`, a distillation's `<run>/gen<g>/best`):
+ * the whole run, so that every generation is drawn.
+ */
+function runFolderOf(checkpoint: string): string {
+  const dir = path.dirname(path.normalize(checkpoint));
+  return /^gen\d+$/.test(path.basename(dir)) ? path.dirname(dir) : dir;
 }
 
 export async function writeSweepReport(csv: string, options: ReportOptions): Promise<SweepReport> {
@@ -147,7 +112,7 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
   fs.mkdirSync(options.out, { recursive: true });
   // Loaded here, not at import: vega, vega-lite and sharp cost a second and a top-level await
   // (vega-canvas) that stops require('fewshot-rkd') for everyone who never draws a plot.
-  const { accuracySpec, curvesSpec, renderPlot } = await import('./plots.js');
+  const { accuracySpec, renderPlot } = await import('./plots.js');
 
   const accuracy = accuracyPoints(tables, table.rows, x);
   files.push(
@@ -157,29 +122,35 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
     )),
   );
 
-  // Each run's legend: its swept settings (and seed), found through the CSV's checkpoint paths.
+  // Each run's legend: its swept settings (a colour each) and seed (a dash each), found through the CSV's checkpoint paths.
   const grouping = legendSettings(tables.varying).filter((n) => n !== 'seed');
   const runOf = new Map(
     table.rows.map((r) => [
-      path.normalize(path.dirname(r.checkpoint)),
+      runFolderOf(r.checkpoint),
       { group: describeSettings(r, grouping) || 'all', seed: r.seed ?? '' },
     ]),
   );
   // Named with --logs: each must hold a log. Found from the checkpoints: those that do (a CSV from
   // another machine, or an edited one, names folders that are not run folders here).
-  const logDirs =
-    options.logs?.flatMap(logFolders) ??
-    [...new Set(table.rows.map((r) => path.dirname(r.checkpoint)))].flatMap((d) => {
-      try {
-        return logFolders(d);
-      } catch {
-        return [];
-      }
-    });
-  const curves = logDirs.flatMap((d) => curvePoints(d, runOf.get(path.normalize(d)) ?? { group: d, seed: '' }));
+  const named = options.logs?.map((d) => ({ dir: path.normalize(d), logs: findRunLogs(d) }));
+  const found = [...runOf.keys()].flatMap((dir) => {
+    try {
+      return [{ dir, logs: findRunLogs(dir) }];
+    } catch {
+      return [];
+    }
+  });
+  const curves: RunCurves[] = (named ?? found).map(({ dir, logs }) => {
+    const run = runOf.get(dir) ?? { group: dir, seed: '' };
+    return runCurves(logs, run.group, run.seed);
+  });
+  notes.push(...curves.flatMap((c) => c.notes));
   if (curves.length > 0)
     files.push(
-      ...(await renderPlot(curvesSpec(curves, 'Training curves (log.jsonl)'), path.join(options.out, 'curves'))),
+      ...(await renderPlot(
+        curvesSpec(curves, { title: 'Training curves (log.jsonl)' }),
+        path.join(options.out, 'curves'),
+      )),
     );
   else
     notes.push(
@@ -207,9 +178,8 @@ export async function writeSweepReport(csv: string, options: ReportOptions): Pro
     ...(paired ? [section(paired.perSeed), section(paired.overSeeds)] : []),
     '## Plots\n',
     image(path.join(options.out, 'accuracy.png'), `accuracy against ${x}`),
-    ...(curves.length > 0
-      ? [image(path.join(options.out, 'curves.png'), 'training curves')]
-      : notes.map((n) => `(${n})\n`)),
+    ...(curves.length > 0 ? [image(path.join(options.out, 'curves.png'), 'training curves')] : []),
+    ...notes.map((n) => `(${n})\n`),
   ].join('\n');
   const md = path.join(options.out, 'report.md');
   writeFileAtomic(md, [Buffer.from(markdown)]);
