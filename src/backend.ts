@@ -86,7 +86,8 @@ async function tryNative(): Promise<BackendInfo | string> {
     };
   }
   // Neither installed (the common case): one short clause, not two long ones.
-  if (probes.every((p) => p.detail === `${p.package} not installed`)) return '@tensorflow/tfjs-node(-gpu) not installed';
+  if (probes.every((p) => p.detail === `${p.package} not installed`))
+    return '@tensorflow/tfjs-node(-gpu) not installed';
   return probes.map((p) => p.detail).join(', ');
 }
 

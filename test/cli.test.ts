@@ -140,7 +140,7 @@ describe('command line', function () {
     const described = help
       .split('Commands:')[1]
       .split('\n')
-      .map((l) => /^  \S+(?: \[options\])?(?: <\w+>)?\s{2,}(\S.*)$/.exec(l)?.[1])
+      .map((l) => /^ {2}\S+(?: \[options\])?(?: <\w+>)?\s{2,}(\S.*)$/.exec(l)?.[1])
       .filter((d): d is string => d !== undefined);
     expect(described.length).to.be.greaterThan(4);
     for (const d of described) expect(d[0], d).to.equal(d[0].toLowerCase());
