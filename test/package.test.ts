@@ -181,4 +181,41 @@ void main();
     expect(imported.code, imported.out).to.equal(0);
     expect(imported.out).to.include('cifar-fs: train 64 classes / 192 images, val 16 classes / 48 images');
   });
+  // Last: it leaves the installed copy without its kernels.
+  it('a native build that fails at install (npm hides its output) is named by doctor, the backend line and the library', function () {
+    // A compiler that fails, as a machine without a working one would.
+    const failed = spawnSync('npm', ['rebuild', 'fewshot-rkd'], {
+      cwd: app,
+      encoding: 'utf8',
+      env: { ...process.env, CXX: 'false', CC: 'false' },
+    });
+    expect(failed.status, failed.stderr).to.equal(0); // the install goes on without the kernels
+    const bin = path.join(app, 'node_modules', '.bin', 'fewshot');
+    const doctor = run(bin, ['doctor'], app);
+    expect(doctor.out).to.match(
+      /native kernels not used: the build at install failed: .*install-failure\.txt; then npm rebuild fewshot-rkd\)/,
+    );
+    const train = run(
+      bin,
+      ['train', '--episodes', '1', '--width', '4', '--way', '3', '--shot', '1', '--query', '1', '--out', 'run-without'],
+      app,
+    );
+    expect(train.code, train.out).to.equal(0);
+    expect(train.out).to.match(
+      /^backend: wasm .*native kernels not used: the build at install failed: .*npm rebuild fewshot-rkd\)$/m,
+    );
+    const library = run(
+      process.execPath,
+      ['--input-type=module', '-e', "import { initBackend } from 'fewshot-rkd'; await initBackend();"],
+      app,
+    );
+    expect(library.code, library.out).to.equal(0);
+    expect(
+      library.out
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('fewshot-rkd:')),
+    ).to.have.length(1);
+    expect(library.out).to.match(/^fewshot-rkd: native kernels not used: the build at install failed: /m);
+  });
 });
