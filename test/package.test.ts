@@ -32,7 +32,11 @@ describe('the npm package', function () {
     );
     app = path.join(dir, 'app');
     fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    // As the README says: the install script (the native build) approved, which npm 12 requires.
+    fs.writeFileSync(
+      path.join(app, 'package.json'),
+      JSON.stringify({ name: 'app', version: '1.0.0', private: true, allowScripts: { 'fewshot-rkd': true } }),
+    );
     // The dependencies come from npm's cache, filled by the project's own install.
     // (@types/node for the TypeScript consumer below.)
     const installed = run(
@@ -217,5 +221,13 @@ void main();
         .filter((l) => l.startsWith('fewshot-rkd:')),
     ).to.have.length(1);
     expect(library.out).to.match(/^fewshot-rkd: native kernels not used: the build at install failed: /m);
+    // No build at all, as npm 12 leaves a dependency whose install script was not approved.
+    fs.rmSync(path.join(app, 'node_modules', 'fewshot-rkd', 'src', 'native', 'build'), {
+      recursive: true,
+      force: true,
+    });
+    expect(run(bin, ['doctor'], app).out).to.match(
+      /native kernels not used: not built \(npm skipped its install script \(approve it: npm install-scripts approve fewshot-rkd\), .*; npm rebuild fewshot-rkd\)/,
+    );
   });
 });

@@ -131,12 +131,15 @@ const TARGET = new URL('target.json', BUILD);
 /** Written by scripts/build-native.mjs when no level built at install: the compiler's error lines. */
 const FAILURE = new URL('../install-failure.txt', BUILD);
 
+/** Installed as another project's dependency (npm 11.16+ asks it to approve dependencies' install scripts; npm 12 skips them until then). */
+const DEPENDENCY = BUILD.pathname.includes('/node_modules/');
+
 /**
  * How to build the kernels again where this copy is: the project's own script in a clone, npm's
  * rebuild of the package (its install script) where it is a dependency of another project.
  */
 export function rebuildCommand(): string {
-  return BUILD.pathname.includes('/node_modules/') ? 'npm rebuild fewshot-rkd' : 'npm run build:native';
+  return DEPENDENCY ? 'npm rebuild fewshot-rkd' : 'npm run build:native';
 }
 
 /** One build of the kernels: the ISA level it was compiled for, the CPU flags that level needs, its file. */
@@ -251,7 +254,7 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
     return refuse(
       failure
         ? `the build at install failed: ${failure} (all of it: ${FAILURE.pathname}; then ${rebuildCommand()})`
-        : `not built (no compiler at install, or FEWSHOT_NATIVE=0 then; ${rebuildCommand()})`,
+        : `not built (${DEPENDENCY ? 'npm skipped its install script (approve it: npm install-scripts approve fewshot-rkd), ' : ''}no compiler at install, or FEWSHOT_NATIVE=0 then; ${rebuildCommand()})`,
     );
   }
   let record: BuildRecord;
