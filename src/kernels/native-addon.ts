@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { chooseVariant, readCpuFlags } from '../native/cpu-levels.mjs';
 
 /*
  * The kernels' parameters, one interface per kernel family: the structs of src/native/params.h, field
@@ -156,6 +157,9 @@ interface BuildRecord {
   readonly march?: string;
   readonly requires?: readonly string[];
   readonly builtOn?: string;
+  /** The building CPU's level, and where the build read its flags (the CPUID probe, else /proc/cpuinfo). */
+  readonly builtOnLevel?: string;
+  readonly cpuFlagsFrom?: string;
 }
 
 /** The level in use: the best one this CPU has (or, when it has none or its flags are unknown, the lowest built). */
@@ -186,22 +190,11 @@ const CPU_PROBE = new URL('fewshot_cpu.node', BUILD);
 export function cpuFlags(): Set<string> | undefined {
   const given = process.env.FEWSHOT_CPU_FLAGS;
   if (given !== undefined) return new Set(given.split(/\s+/).filter(Boolean));
-  if (fs.existsSync(CPU_PROBE)) {
-    try {
-      return new Set((createRequire(import.meta.url)(CPU_PROBE.pathname) as { features(): string[] }).features());
-    } catch {
-      // fall through to /proc/cpuinfo
-    }
-  }
-  try {
-    const line = fs
-      .readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => /^(flags|Features)\s*:/.test(l));
-    return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : undefined;
-  } catch {
-    return undefined;
-  }
+  // As the build read the building CPU's (src/native/cpu-levels.mjs): the same flags, the same levels.
+  return readCpuFlags(
+    () => (createRequire(import.meta.url)(CPU_PROBE.pathname) as { features(): string[] }).features(),
+    () => fs.readFileSync('/proc/cpuinfo', 'utf8'),
+  ).flags;
 }
 
 let addon: NativeAddon | undefined | null = null;
@@ -267,11 +260,8 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
   const variants = record.variants ?? [
     { march: record.march ?? 'unknown', requires: record.requires ?? [], file: 'fewshot_native.node' },
   ];
-  const flags = cpuFlags();
-  const missing = (v: NativeVariant) => (flags ? v.requires.filter((f) => !flags.has(f)) : []);
-  // Where this CPU's flags cannot be read, the lowest level built: the one least likely to fault.
-  const lowest = variants[variants.length - 1];
-  const chosen = flags ? (variants.find((v) => missing(v).length === 0) ?? lowest) : lowest;
+  // The best level built that this CPU has; where its flags cannot be read, the lowest built.
+  const { chosen, missing } = chooseVariant(variants, cpuFlags());
   const target: NativeTarget = {
     arch: record.arch,
     march: chosen.march,
@@ -280,9 +270,9 @@ function load(): { addon?: NativeAddon; status: NativeStatus } {
     builtOn: record.builtOn,
   };
   const addonPath = new URL(chosen.file, BUILD).pathname;
-  if (missing(chosen).length)
+  if (missing.length)
     return refuse(
-      `built for ${chosen.march}, this CPU lacks ${missing(chosen).join(' ')} (rebuild here: ${rebuildCommand()})`,
+      `built for ${chosen.march}, this CPU lacks ${missing.join(' ')} (rebuild here: ${rebuildCommand()})`,
       addonPath,
       target,
     );

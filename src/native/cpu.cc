@@ -2,7 +2,9 @@
 // deciding whether the kernels (built for an ISA level such as x86-64-v3) may run here. Compiled for
 // the architecture's baseline, never with the kernels' flags, so that asking can never fault.
 // /proc/cpuinfo is not enough: an emulator or a hypervisor may pass the host's through while hiding
-// features from the guest. Names follow /proc/cpuinfo.
+// features from the guest. Names follow /proc/cpuinfo. Built first by scripts/build-native.mjs (its own
+// project, probe/binding.gyp) so that the build reads the same flags as the loader; the levels and the
+// flags each needs are src/native/cpu-levels.mjs.
 #include <node_api.h>
 
 #include <string>
@@ -50,7 +52,10 @@ static std::vector<std::string> features() {
     add(avx512State && (b & (1u << 30)), "avx512bw");
     add(avx512State && (b & (1u << 31)), "avx512vl");
   }
-  if (__get_cpuid(0x80000001, &a, &b, &c, &d)) add(c & (1u << 5), "abm");
+  if (__get_cpuid(0x80000001, &a, &b, &c, &d)) {
+    add(c & (1u << 0), "lahf_lm");
+    add(c & (1u << 5), "abm");  // LZCNT: shown by CPUID where a hypervisor may hide it in /proc/cpuinfo
+  }
 #endif
   return out;
 }
