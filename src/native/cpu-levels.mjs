@@ -69,8 +69,9 @@ export function levelOf(flags) {
 
 /**
  * The levels to build, best first, each with the flags a CPU must have to run it. On x86-64: v4 and
- * v3 always, then the building CPU's own level where it is lower; where its flags are unknown, the
- * baseline x86-64 too, so the level the loader falls back to there (the lowest) runs on any CPU.
+ * v3 always, then every level down to the building CPU's own where it is lower; where its flags are
+ * unknown, down to the baseline x86-64, so that the level the loader falls back to there (the
+ * lowest) runs on any CPU.
  * Elsewhere: the compiler's baseline for the architecture (march ''). `override` (FEWSHOT_NATIVE_MARCH)
  * builds that one level: a named x86-64 level needs its flags, `native` all the building CPU's.
  * @param {ReadonlySet<string> | undefined} flags the building CPU's (readCpuFlags)
@@ -83,10 +84,9 @@ export function levelsToBuild(flags, { arch, override }) {
     return [{ march: override, requires: level ? level.flags : override === 'native' && flags ? [...flags] : [] }];
   }
   if (arch !== 'x64') return [{ march: '', requires: [] }];
+  // Where the flags are unknown: down to the baseline, which the loader (unable to read them either) runs.
   const own = flags ? X86_LEVELS.findIndex((l) => l.march === levelOf(flags)) : X86_LEVELS.length - 1;
-  const levels = flags
-    ? X86_LEVELS.slice(0, Math.max(own + 1, ALWAYS_BUILT))
-    : [...X86_LEVELS.slice(0, ALWAYS_BUILT), X86_LEVELS[own]];
+  const levels = X86_LEVELS.slice(0, Math.max(own + 1, ALWAYS_BUILT));
   return levels.map((l) => ({ march: l.march, requires: l.flags }));
 }
 
