@@ -1,5 +1,6 @@
 /** The examples in examples/ (type-checked by the build) run as a user would run them, briefly. */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { ROOT } from './helpers.js';
@@ -46,7 +47,11 @@ describe('examples', function () {
     expect(r.stderr).to.match(/^fewshot-rkd: no backend chosen with initBackend\(\): using wasm /m);
   });
 
-  it('initBackend warns once, in one line, when the library runs without the native kernels it should have', () => {
+  it('initBackend warns once, in one line, when the library runs without the native kernels it should have', function () {
+    // A build down to the baseline x86-64 (made where the CPU's flags were unreadable) serves every CPU.
+    const record = path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json');
+    const variants = fs.existsSync(record) ? JSON.parse(fs.readFileSync(record, 'utf8')).variants : undefined;
+    if (variants?.at(-1)?.requires.length === 0) this.skip();
     const run = (script: string) =>
       spawnSync(
         process.execPath,

@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { randomCifarContent, writeCifarArchives } from './cifar-archives.js';
+import { cpuFlags } from '../src/kernels/native-addon.js';
+import { levelsToBuild } from '../src/native/cpu-levels.mjs';
 import { ROOT, requireNative, tempDir } from './helpers.js';
 
 const run = (command: string, args: string[], cwd: string) => {
@@ -75,6 +77,19 @@ describe('the npm package', function () {
     expect(trained.out).to.match(
       /^backend: wasm \(@tensorflow\/tfjs-backend-wasm \+ native kernels [\w-]+, \d+ threads?\)/m,
     );
+    // The installed build read this CPU as the loader reads it (the CPUID probe, shipped and built first): the same levels.
+    const record = JSON.parse(
+      fs.readFileSync(
+        path.join(app, 'node_modules', 'fewshot-rkd', 'src', 'native', 'build', 'Release', 'target.json'),
+        'utf8',
+      ),
+    );
+    if (process.arch === 'x64' && !process.env.FEWSHOT_NATIVE_MARCH) {
+      expect(record.cpuFlagsFrom).to.equal('cpuid');
+      expect(record.variants.map((v: { march: string }) => v.march)).to.deep.equal(
+        levelsToBuild(cpuFlags(), { arch: 'x64' }).map((t) => t.march),
+      );
+    }
     // A shipped suite resolves by name from the installed package.
     const evaluated = run(
       path.join(app, 'node_modules', '.bin', 'fewshot'),
