@@ -38,9 +38,11 @@ export function registerModelsCommand(program: Command): void {
     .description("a zoo model's card: recipe and command, code version, training, weights' sha256, results")
     .argument('<name>', 'zoo model name (fewshot models lists them)')
     .option('--json', 'print the card as JSON')
-    .action((name: string, opts) => {
+    .action((name: string, _opts, command: Command) => {
       const card = readCard(name);
-      console.log(opts.json ? JSON.stringify(card, null, 2) : cardText(card).trimEnd());
+      // `--json` after the name is taken by `models` itself (its listing's option).
+      const json = command.optsWithGlobals().json;
+      console.log(json ? JSON.stringify(card, null, 2) : cardText(card).trimEnd());
     });
   models
     .command('add')

@@ -28,15 +28,17 @@ export interface AddOptions {
   readonly zoo?: string;
   /** Replace a zoo model of the same name. */
   readonly replace?: boolean;
+  /** The folder the card's paths (log, per-episode CSVs) are relative to: the package root (tests: their own). */
+  readonly root?: string;
 }
 
 const sha256 = (file: string) => createHash('sha256').update(readRegularFile(file)).digest('hex');
 
 /** A path inside the package, as cards record it (posix, relative to the package root). */
-function packagePath(file: string, what: string): string {
-  const rel = path.relative(PACKAGE_ROOT, path.resolve(file));
+function packagePath(file: string, what: string, root: string): string {
+  const rel = path.relative(root, path.resolve(file));
   if (rel.startsWith('..') || path.isAbsolute(rel))
-    throw new Error(`${file}: ${what} must be committed inside the package (${PACKAGE_ROOT}) for the card to name it`);
+    throw new Error(`${file}: ${what} must be committed inside the package (${root}) for the card to name it`);
   return rel.split(path.sep).join('/');
 }
 
@@ -79,6 +81,7 @@ function trainingCommand(run: string, config: Provenanced, given?: string): stri
 /** Copies the run's model into the zoo and writes its card; returns the card. */
 export async function addToZoo(options: AddOptions): Promise<ModelCard> {
   const { run, results } = options;
+  const root = options.root ?? PACKAGE_ROOT;
   const config = readRunConfig<Provenanced>(run);
   const name = options.name ?? (config.recipe as string | undefined);
   if (!name) throw new Error(`${run}: not a recipe run; name the model (--name)`);
@@ -128,7 +131,7 @@ export async function addToZoo(options: AddOptions): Promise<ModelCard> {
   const resultRows: CardResult[] = summary.scores.map((s) => {
     const csv = path.join(results, `${s.suite}.episodes.csv`);
     if (!fs.existsSync(csv)) throw new Error(`${csv}: missing (summary.json scores suite ${s.suite})`);
-    const committed = packagePath(csv, 'the per-episode CSV');
+    const committed = packagePath(csv, 'the per-episode CSV', root);
     const threads = evalThreads(s.backend);
     const out = `/tmp/zoo-check/${name}`;
     return {
@@ -180,7 +183,7 @@ export async function addToZoo(options: AddOptions): Promise<ModelCard> {
       ended,
       wallSeconds: Math.round((Date.parse(ended) - Date.parse(started)) / 1000),
       ...(recipe ? { studentEpisodes: recipe.episodes } : {}),
-      log: { file: packagePath(log, 'the training log'), sha256: sha256(log), bytes: fs.statSync(log).size },
+      log: { file: packagePath(log, 'the training log', root), sha256: sha256(log), bytes: fs.statSync(log).size },
     },
     weights: { file: 'weights.bin', bytes: fs.statSync(weights).size, sha256: sha256(weights) },
     results: resultRows,
