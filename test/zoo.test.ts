@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import { loadModel } from '../src/models/checkpoint.js';
 import { ModelCard, readCard, zooDir, zooNames } from '../src/models/zoo.js';
-import { addToZoo } from '../src/models/zoo-add.js';
+import { addToZoo } from '../src/train/zoo-add.js';
 import { recipeTeacher } from '../src/train/recipe.js';
 import { ROOT, SHARED, tempDir } from './helpers.js';
 

@@ -56,7 +56,7 @@ export function registerModelsCommand(program: Command): void {
     .option('--command <line>', "the exact training command, where it is not the recipe's own")
     .option('--replace', 'replace a zoo model of the same name')
     .action(async (run: string, opts) => {
-      const { addToZoo } = await import('../models/zoo-add.js');
+      const { addToZoo } = await import('../train/zoo-add.js');
       const card = await addToZoo({ run, ...opts });
       console.log(`added ${card.name} to ${zooDir()}`);
       console.log(cardText(card).trimEnd());

@@ -10,9 +10,18 @@ import { writeFileComplete, writeFolderAtomic } from '../atomic.js';
 import { readRegularFile, readTextFile } from '../files.js';
 import { PACKAGE_ROOT } from '../provenance.js';
 import { defaultCacheRoot } from '../data/open.js';
-import { RECIPES, recipeConfig, recipeTeacher } from '../train/recipe.js';
-import { readRunConfig, runPaths } from '../train/run-folder.js';
-import { CARD_FORMAT, CARD_JSON, CARD_README, CardResult, ModelCard, ZOO_NAME, cardText, zooDir } from './zoo.js';
+import { RECIPES, recipeConfig, recipeTeacher } from './recipe.js';
+import { readRunConfig, runPaths } from './run-folder.js';
+import {
+  CARD_FORMAT,
+  CARD_JSON,
+  CARD_README,
+  CardResult,
+  ModelCard,
+  ZOO_NAME,
+  cardText,
+  zooDir,
+} from '../models/zoo.js';
 
 export interface AddOptions {
   /** The training run folder (a recipe run, or a training run whose best/ is the model). */
