@@ -21,7 +21,9 @@
  * - **Commands.** A walk-through is a page's sh blocks, in order. Every path a `fewshot` command of
  *   it reads (a run folder, a model, a per-episode CSV, a sweep CSV or spec, a suite, a dataset cache)
  *   must be written by an earlier command of the same page (what each command writes is modelled
- *   below, from src/cli/*.ts) or be a committed file, or name a shipped suite.
+ *   below, from src/cli/*.ts) or be a committed file, or name a shipped suite; a model (eval's, a
+ *   teacher) may be a shipped zoo model's name (`models/<name>/card.json`), and `fewshot models show`
+ *   must name one.
  *
  * Exceptions, all of them: what the build writes (`dist/`, `src/native/build/`) is not looked for;
  * user placeholders are not looked for: `path/to/...`, a `<placeholder>`, a `$VARIABLE`, or an
@@ -62,6 +64,8 @@ export interface Project {
   readonly recipes: Readonly<Record<string, { readonly twoStage: boolean }>>;
   /** Text of the committed files outside the docs in which other hashes are looked for. */
   readonly sources: string;
+  /** The zoo's models by name (models/<name>/card.json), with the recipe each was trained by. */
+  readonly zoo?: Readonly<Record<string, { readonly recipe?: string }>>;
   /** Pages that links may point into, beside those checked (for their headings). */
   readonly pages?: readonly Doc[];
 }
@@ -499,6 +503,18 @@ function walk(doc: Doc, project: Project, tree: Tree, suites: Map<string, SuiteF
       return project.suites.filter((x) => re.test(x.file)).map((x) => x.name);
     };
     const resume = opts.has('--resume');
+    /** A model argument that is a zoo name (and no path): true once checked; `recipe` it must have. */
+    const zooModel = (p: string | undefined, recipe?: string): boolean => {
+      const model = p !== undefined && !p.includes('/') ? project.zoo?.[p] : undefined;
+      if (!model) return false;
+      counts.reads++;
+      if (recipe && model.recipe !== recipe)
+        report(
+          c.line,
+          `fewshot ${command}: zoo model ${p} was trained by ${model.recipe ?? 'no recipe'}, not ${recipe}`,
+        );
+      return true;
+    };
 
     switch (command) {
       case 'train':
@@ -516,7 +532,9 @@ function walk(doc: Doc, project: Project, tree: Tree, suites: Map<string, SuiteF
         const recipe = opt('--recipe');
         if (command === 'distill') {
           const teacher = opt('--teacher');
-          if (recipe) {
+          if (zooModel(teacher, recipe)) {
+            // a shipped zoo model
+          } else if (recipe) {
             need(teacher, "the teacher's recipe run folder", (w) =>
               w && w.recipe !== recipe
                 ? `which holds ${w.recipe ? `a ${w.recipe} run` : 'no recipe run'}, not ${recipe}`
@@ -540,7 +558,7 @@ function walk(doc: Doc, project: Project, tree: Tree, suites: Map<string, SuiteF
       }
       case 'eval': {
         const [model, ...files] = args;
-        need(model, 'a model folder');
+        if (!zooModel(model)) need(model, 'a model folder');
         files.forEach(suite);
         need(opt('--data'), 'a dataset cache');
         const out = opt('--out');
@@ -598,6 +616,10 @@ function walk(doc: Doc, project: Project, tree: Tree, suites: Map<string, SuiteF
         }
         break;
       }
+      case 'models':
+        if (args[0] === 'show' && args[1] && !isPlaceholder(args[1]) && !zooModel(args[1]))
+          report(c.line, `fewshot models show: ${args[1]}: no zoo model of that name`);
+        break;
       case 'demo':
         runFolder(opt('--out') ?? 'runs/demo', 'demo');
         break;

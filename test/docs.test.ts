@@ -34,14 +34,22 @@ function project(): Project {
     .filter((f) => /^episodes\/[^/]+\.json$/.test(f))
     .map((file) => ({ file, ...JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8')) }) as SuiteFacts);
   const sources = files
-    .filter((f) => /^(src|scripts|test)\//.test(f) && !/\.(png|bin|gz|zip|tar|node)$/.test(f))
+    .filter((f) => /^(src|scripts|test|models)\//.test(f) && !/\.(png|bin|gz|zip|tar|node)$/.test(f))
     .filter((f) => fs.statSync(path.join(ROOT, f)).size < 4 << 20)
     .map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8'))
     .join('\n');
   const recipes = Object.fromEntries(
     Object.values(RECIPES).map((r) => [r.name, { twoStage: r.finalSplit !== undefined }]),
   );
-  return { files, suites, recipes, sources };
+  const zoo = Object.fromEntries(
+    files
+      .filter((f) => /^models\/[^/]+\/card\.json$/.test(f))
+      .map((f) => {
+        const card = JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8')) as { name: string; recipe?: string };
+        return [card.name, { recipe: card.recipe }];
+      }),
+  );
+  return { files, suites, recipes, sources, zoo };
 }
 
 const pages = (): Doc[] =>

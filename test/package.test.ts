@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { randomCifarContent, writeCifarArchives } from './cifar-archives.js';
@@ -200,6 +201,61 @@ void main();
     expect(imported.code, imported.out).to.equal(0);
     expect(imported.out).to.include('cifar-fs: train 64 classes / 192 images, val 16 classes / 48 images');
   });
+  it('ships the model zoo: an installed copy lists, shows and loads its models by name, refusing tampered weights', function () {
+    const bin = path.join(app, 'node_modules', '.bin', 'fewshot');
+    const listed = run(bin, ['models'], app);
+    expect(listed.code, listed.out).to.equal(0);
+    for (const name of [
+      'protonet-cifar-fs-1shot',
+      'protonet-cifar-fs-5shot',
+      'protonet-fc100-1shot',
+      'protonet-fc100-5shot',
+    ])
+      expect(listed.out).to.match(new RegExp(`^${name} `, 'm'));
+    const shown = run(bin, ['models', 'show', 'protonet-cifar-fs-1shot', '--json'], app);
+    expect(shown.code, shown.out).to.equal(0);
+    const card = JSON.parse(shown.out.slice(0, shown.out.lastIndexOf('}') + 1));
+    // The card's committed files ship with it.
+    const installed = path.join(app, 'node_modules', 'fewshot-rkd');
+    for (const file of [card.training.log.file, ...card.results.map((r: { episodesCsv: string }) => r.episodesCsv)])
+      expect(fs.existsSync(path.join(installed, file)), file).to.equal(true);
+    // The library's loader takes the name (the weights checked against the card).
+    const load = `import { initBackend, loadModel } from 'fewshot-rkd';
+await initBackend('cpu');
+const model = await loadModel('protonet-cifar-fs-1shot');
+console.log('params', model.countParams(), JSON.stringify(model.inputs[0].shape));`;
+    const loaded = run(process.execPath, ['--input-type=module', '-e', load], app);
+    expect(loaded.code, loaded.out).to.equal(0);
+    expect(loaded.out).to.match(/^params \d+ \[null,32,32,3\]$/m);
+    // Where this machine has the CIFAR-FS cache, the installed copy reproduces the committed CSV by name.
+    const cache = process.env.FEWSHOT_CACHE ?? path.join(os.homedir(), '.cache', 'fewshot-rkd');
+    if (fs.existsSync(path.join(cache, 'cifar-fs', 'test.bin'))) {
+      const r = spawnSync(bin, ['eval', 'protonet-cifar-fs-1shot', 'cifar-fs-test-5w1s', '--out', 'zoo-eval'], {
+        cwd: app,
+        encoding: 'utf8',
+        env: { ...process.env, FEWSHOT_CACHE: cache, OMP_NUM_THREADS: '1' },
+      });
+      expect(r.status, r.stderr).to.equal(0);
+      const csv = 'cifar-fs-test-5w1s.episodes.csv';
+      expect(
+        fs
+          .readFileSync(path.join(app, 'zoo-eval', csv))
+          .equals(fs.readFileSync(path.join(installed, card.results[0].episodesCsv))),
+      ).to.equal(true);
+    }
+    // A tampered installed model is refused, naming its file.
+    const weights = path.join(installed, 'models', 'protonet-cifar-fs-1shot', 'weights.bin');
+    const original = fs.readFileSync(weights);
+    try {
+      fs.writeFileSync(weights, original.subarray(0, original.length - 4));
+      const refused = run(process.execPath, ['--input-type=module', '-e', load], app);
+      expect(refused.code).to.equal(1);
+      expect(refused.out).to.include(`${weights}: sha256 `).and.include('a tampered or truncated model, refused');
+    } finally {
+      fs.writeFileSync(weights, original);
+    }
+  });
+
   // Last: it leaves the installed copy without its kernels.
   it('a native build that fails at install (npm hides its output) is named by doctor, the backend line and the library', function () {
     // A compiler that fails, as a machine without a working one would.

@@ -38,6 +38,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     description: 'evaluate a checkpoint on frozen episodes: mean accuracy with its 95% confidence interval',
     load: async () => (await import('./eval.js')).registerEvalCommand,
   },
+  models: {
+    description:
+      'the model zoo: trained models by name (list, show a card, add a run), loadable wherever a model is taken',
+    load: async () => (await import('./models.js')).registerModelsCommand,
+  },
   compare: {
     description: 'paired comparison of per-episode accuracies (from `fewshot eval --out`) on the same suite',
     load: async () => (await import('./compare.js')).registerCompareCommand,

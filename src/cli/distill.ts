@@ -19,7 +19,10 @@ export function registerDistillCommand(program: Command): void {
     .description(COMMANDS.distill.description)
     .requiredOption('--out <dir>', 'run folder: config.json and gen<g>/ (each a training run folder)')
     .option('--resume', 'continue the run in --out (its config.json is used)')
-    .option('--teacher <dir>', "teacher model folder (a run's best/), or with --recipe the teacher's recipe run folder")
+    .option(
+      '--teacher <dir>',
+      "teacher model folder (a run's best/) or zoo model name, or with --recipe the teacher's recipe run folder or zoo model",
+    )
     .addOption(
       new Option(
         '--rkd <relations>',

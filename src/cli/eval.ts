@@ -27,7 +27,7 @@ export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description(COMMANDS.eval.description)
-    .argument('<checkpoint>', "model folder (a run's best/ or checkpoint/)")
+    .argument('<checkpoint>', "model folder (a run's best/ or checkpoint/), or a zoo model's name (fewshot models)")
     .argument('<episodes...>', 'suite JSON files or manifest CSVs')
     .option('--data <dir>', "the dataset's cache folder (default: <cache root>/<dataset>)")
     .addOption(new Option('--dataset <name>', 'dataset of manifest CSVs').choices(DATASETS))

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { recoverFolder, writeFileComplete, writeFolderAtomic } from '../atomic.js';
 import { readRegularFile, readTextFile } from '../files.js';
+import { CARD_JSON, resolveModel } from './zoo.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -57,7 +58,11 @@ export function weightsDigest(dir: string): string | undefined {
   return fs.existsSync(file) ? createHash('sha256').update(readRegularFile(file)).digest('hex') : undefined;
 }
 
-function folderLoader(dir: string): tf.io.IOHandler {
+/**
+ * Reads a checkpoint folder for tfjs. `weightsSha256` (a zoo model's card): the weights' bytes as
+ * read must have it, else the model is refused naming the file.
+ */
+function folderLoader(dir: string, weightsSha256?: string): tf.io.IOHandler {
   return {
     load: async () => {
       const file = path.join(dir, MODEL_JSON);
@@ -83,6 +88,16 @@ function folderLoader(dir: string): tf.io.IOHandler {
           return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
         }),
       );
+      if (weightsSha256 !== undefined) {
+        const hash = createHash('sha256');
+        for (const b of buffers) hash.update(new Uint8Array(b));
+        const got = hash.digest('hex');
+        const bytes = buffers.reduce((sum, b) => sum + b.byteLength, 0);
+        if (got !== weightsSha256)
+          throw new Error(
+            `${path.join(dir, WEIGHTS_BIN)}: sha256 ${got} (${bytes} bytes), its model card (${CARD_JSON}) says ${weightsSha256}: a tampered or truncated model, refused`,
+          );
+      }
       const needed = manifest
         .flatMap((g) => g.weights)
         .reduce((sum, w) => sum + (w.dtype === 'bool' ? 1 : 4) * w.shape.reduce((a, b) => a * b, 1), 0);
@@ -145,11 +160,15 @@ export function hasCheckpoint(dir: string): boolean {
   return fs.existsSync(path.join(dir, MODEL_JSON));
 }
 
-/** Loads a model saved by `saveCheckpoint` (or any tfjs layers model folder). */
-export async function loadModel(dir: string): Promise<tf.LayersModel> {
+/**
+ * Loads a model saved by `saveCheckpoint` (or any tfjs layers model folder), or a zoo model by name
+ * (`protonet-cifar-fs-1shot`: its weights checked against the card's sha256).
+ */
+export async function loadModel(dirOrName: string): Promise<tf.LayersModel> {
+  const { dir, weightsSha256 } = resolveModel(dirOrName);
   recoverFolder(dir);
   try {
-    return await tf.loadLayersModel(folderLoader(dir));
+    return await tf.loadLayersModel(folderLoader(dir, weightsSha256));
   } catch (err) {
     const message = (err as Error).message.split('\n')[0];
     if (message.includes(dir)) throw err;
@@ -164,8 +183,9 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
 }
 
 /** Loads model, training state and optimizer weights of a training checkpoint. */
-export async function loadCheckpoint<S extends TrainingState>(dir: string): Promise<Checkpoint<S>> {
-  const model = await loadModel(dir);
+export async function loadCheckpoint<S extends TrainingState>(dirOrName: string): Promise<Checkpoint<S>> {
+  const model = await loadModel(dirOrName);
+  const { dir } = resolveModel(dirOrName);
   const stateFile = path.join(dir, STATE_JSON);
   if (!fs.existsSync(stateFile)) return { model };
   let parsed: { optimizer?: { name: string; shape: number[] }[] } & Record<string, unknown>;

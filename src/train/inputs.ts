@@ -10,6 +10,7 @@ import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
 import { openDataset } from '../data/open.js';
 import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
 import { loadModel } from '../models/checkpoint.js';
+import { resolveModel } from '../models/zoo.js';
 import { checkImageShape } from '../models/conv4.js';
 import { Validation, checkRun } from './episodic.js';
 import type { ProtoNetConfig } from './protonet.js';
@@ -50,8 +51,15 @@ export async function openRun(config: ProtoNetConfig, open: DatasetOpener = open
  * folder in any error (missing, not a readable model, another image shape).
  */
 export async function loadTeacher(dir: string, dataset: FewShotDataset): Promise<tf.LayersModel> {
-  if (!fs.existsSync(path.join(dir, 'model.json')))
-    throw new Error(`--teacher ${dir}: no model there (expected a run's best/ folder with model.json)`);
+  // A zoo name (no such path) is the zoo's folder, its weights checked against the card by loadModel.
+  let where: string;
+  try {
+    where = resolveModel(dir).dir;
+  } catch (err) {
+    throw new Error(`--teacher ${(err as Error).message}`, { cause: err });
+  }
+  if (!fs.existsSync(path.join(where, 'model.json')))
+    throw new Error(`--teacher ${dir}: no model there (expected a run's best/ folder with model.json, or a zoo model)`);
   let teacher: tf.LayersModel;
   try {
     teacher = await loadModel(dir);

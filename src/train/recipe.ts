@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hasCheckpoint } from '../models/checkpoint.js';
+import { isZooModel, readCard } from '../models/zoo.js';
 import { TrainResult } from './episodic.js';
 import { ProtoNetConfig, RunOptions, trainProtoNet } from './protonet.js';
 import { openRun } from './inputs.js';
@@ -81,7 +82,7 @@ function protoNetCifar(dataset: 'cifar-fs' | 'fc100', shot: 1 | 5): Recipe {
     name: `protonet-${dataset}-${shot}shot`,
     description:
       `Prototypical Networks on ${title}, ${shot}-shot model: Conv-4 64, 5-way ${shot}-shot 15-query episodes with ` +
-      `random crop (padding 4) and flip, Adam 1e-3 halved every 2000 episodes, best by 5-way ${shot}-shot validation accuracy`,
+      `random crop (padding 4) and flip, Adam 1e-3 halved every 10,000 episodes, best by 5-way ${shot}-shot validation accuracy`,
     config: {
       dataset,
       split: 'train',
@@ -196,6 +197,14 @@ export async function trainRecipe(
 
 /** The model and the budget a recipe run hands to its students. */
 export function recipeTeacher(dir: string): { model: string; episodes: number; config: RecipeRunConfig } {
+  // A zoo teacher: its card holds the run's settings and the budget its run handed to students.
+  if (isZooModel(dir)) {
+    const card = readCard(dir);
+    const zooConfig = card.config as unknown as RecipeRunConfig;
+    if (!card.recipe || zooConfig.recipe !== card.recipe || card.training.studentEpisodes === undefined)
+      throw new Error(`${dir}: the zoo model was not trained by a recipe (its card names none)`);
+    return { model: dir, episodes: card.training.studentEpisodes, config: zooConfig };
+  }
   const config = readRunConfig<RecipeRunConfig>(dir);
   if (!config.recipe) throw new Error(`${dir}: not a recipe run (its config.json names no recipe)`);
   const oneStage = config.finalSplit === undefined;
