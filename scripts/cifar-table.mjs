@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJsonl, trainingTime } from './jsonl.mjs';
-import { readSweepCsv } from '../dist/src/sweep/csv.js';
+import { readSweepCsv, settingNames } from '../dist/src/sweep/csv.js';
 import { varyingSettings } from '../dist/src/sweep/spec.js';
 import { acrossSeeds } from '../dist/src/report/seeds.js';
 import { pairAgainstBaseline } from '../dist/src/report/paired.js';
@@ -46,14 +46,15 @@ for (const [name, published] of Object.entries(PUBLISHED)) {
   } else cells.push('', '');
   const csv = path.join(dir, 'students.csv');
   if (fs.existsSync(csv)) {
-    const { rows: students } = await readSweepCsv(csv);
+    const { headers, rows: students } = await readSweepCsv(csv);
     for (const arm of ARMS) {
       const seeds = students.filter((r) => r.label === arm).map((r) => Number(r.accuracy));
       cells.push(seeds.length ? `${pct(acrossSeeds(seeds).mean, acrossSeeds(seeds).t95)} (${seeds.length})` : '');
     }
     const groups = await pairAgainstBaseline(
       students,
-      varyingSettings(students),
+      // The swept settings alone (the key, results and paths vary too): as fewshot report pairs.
+      varyingSettings(students, settingNames(headers)),
       'baseline',
       path.join(dir, 'students'),
     );
