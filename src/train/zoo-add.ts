@@ -3,6 +3,7 @@
  * `fewshot eval ... --out` wrote): copies the checkpoint, and writes the model card from what the
  * run and the evaluation recorded (`fewshot models add`). Cards are never written by hand.
  */
+import type { SuiteScore } from '../eval/evaluate.js';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -123,19 +124,7 @@ export async function addToZoo(options: AddOptions): Promise<ModelCard> {
     throw new Error(`${log}: not the run's training log (${runPaths(stage).log} differs)`);
 
   // The committed evaluation: every suite of summary.json, with its per-episode CSV.
-  const summary = readJson<{
-    scores: {
-      suite: string;
-      sha256: string;
-      way: number;
-      shot: number;
-      query: number;
-      episodes: number;
-      accuracy: number;
-      ci95: number;
-      backend: string;
-    }[];
-  }>(path.join(results, 'summary.json'));
+  const summary = readJson<{ scores: SuiteScore[] }>(path.join(results, 'summary.json'));
   const evalThreads = (backend: string) => /, (\d+) threads?\)/.exec(backend)?.[1];
   const resultRows: CardResult[] = summary.scores.map((s) => {
     const csv = path.join(results, `${s.suite}.episodes.csv`);
