@@ -18,6 +18,8 @@ RESULTS=${RESULTS:-$ROOT/scripts/results/cifar-rkd}
 ONLY=${ONLY:-cifar-fs-1 cifar-fs-5 fc100-1 fc100-5}
 export FEWSHOT_CACHE=$CACHE OMP_NUM_THREADS=1
 fewshot() { node "$CODE/dist/src/cli/main.js" "$@"; }
+# Reports and plots come from this checkout, which may be newer than the snapshot that trains.
+reporting() { node "$ROOT/dist/src/cli/main.js" "$@"; }
 
 if [ ! -f "$CACHE/cifar-fs/train.bin" ] || [ ! -f "$CACHE/fc100/train.bin" ]; then
   fewshot data cifar100 --from "${CIFAR100:?set CIFAR100 to the CIFAR-100 archive or its folder}" --out "$CACHE"
@@ -31,7 +33,7 @@ teacher() {
   else fewshot train --recipe "protonet-$d-${s}shot" --out "$out" --json; fi
   fewshot eval "$out/select/best" "$d-test-5w${s}s" --out "$results"
   cp "$out/select/log.jsonl" "$results/train-log.jsonl"
-  fewshot plot "$out" --label teacher --out "$results" --name curves --title "$d ${s}-shot teacher (protonet-$d-${s}shot)"
+  reporting plot "$out" --label teacher --out "$results" --name curves --title "$d ${s}-shot teacher (protonet-$d-${s}shot)"
 }
 
 # lane PIPELINES...: each pipeline's teacher, one after another.
@@ -66,7 +68,7 @@ for p in $ONLY; do
     cp "$(ls "$dir"log.jsonl "$dir"gen1/log.jsonl 2>/dev/null | head -1)" "$RESULTS/${p}shot/students/$key/train-log.jsonl"
   done
   # The tables: each model over seeds, each student against the baseline seed by seed and over seeds.
-  node "$ROOT/dist/src/cli/main.js" report "$RESULTS/${p}shot/students.csv" --baseline baseline \
+  reporting report "$RESULTS/${p}shot/students.csv" --baseline baseline \
     --episodes "$RESULTS/${p}shot/students" --out "$RESULTS/${p}shot/report" --x label
 done
 echo "results in $RESULTS"
