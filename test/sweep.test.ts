@@ -6,7 +6,16 @@ import { initBackend } from '../src/backend.js';
 import { sha256 } from '../src/episodes/manifest.js';
 import { runPaths } from '../src/train/run-folder.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
-import { SweepRow, readSweepCsv, rowId, writeSweepCsv } from '../src/sweep/csv.js';
+import {
+  RESULT_COLUMNS,
+  SweepRow,
+  appendNewSweepRows,
+  openSweepCsv,
+  readSweepCsv,
+  rowId,
+  settingNames,
+  writeSweepCsv,
+} from '../src/sweep/csv.js';
 import { mergeSweeps } from '../src/sweep/merge.js';
 import { runSweep } from '../src/sweep/run.js';
 import { parseShard, shardPoints } from '../src/sweep/shard.js';
@@ -277,7 +286,73 @@ describe('sweeps', function () {
     expect(ids((await mergeSweeps([out, other])).rows)).to.deep.equal(expected);
   });
 
-  it('merge refuses a duplicate, a conflicting shard, a point run twice, a point with two settings', async () => {
+  it("rows record their suite's episodes and teacher's weights; a teacher retrained in its folder is refused before anything trains", async () => {
+    const out = shards[0]();
+    const { headers, rows } = await readSweepCsv(out);
+    const teacher = rows.find((r) => r.method === 'distill')!.teacher;
+    const weights = path.join(teacher, 'weights.bin');
+    const original = fs.readFileSync(weights);
+    for (const r of rows) {
+      expect(r.teacherSha256).to.equal(r.method === 'distill' ? sha256(original) : '');
+      expect(r.suiteSha256).to.match(/^[0-9a-f]{64}$/);
+    }
+    const bySuite = new Map(rows.map((r) => [r.suite, r.suiteSha256]));
+    expect(rows.every((r) => r.suiteSha256 === bySuite.get(r.suite))).to.equal(true);
+    expect(new Set(bySuite.values()).size).to.equal(2);
+
+    // The teacher retrained (here: one weight changed) in the folder the spec names.
+    const changed = Buffer.from(original);
+    changed.writeFloatLE(changed.readFloatLE(0) + 1, 0);
+    fs.writeFileSync(weights, changed);
+    try {
+      const before = fs.readFileSync(out, 'utf8');
+      const runs = fs.readdirSync(path.join(dir, 'runs')).sort();
+      // A new student of that teacher would sit in one table with the old teacher's: refused, nothing trained.
+      const spec2 = JSON.parse(fs.readFileSync(spec, 'utf8'));
+      spec2.variants.push({ ...spec2.variants[2], seed: 1 });
+      const grown = readSweepSpec(writeSpec(dir, spec2, 'grown.json'));
+      await runSweep(grown, { out, backend: 'test' }).then(
+        () => expect.fail('ran'),
+        (e: Error) =>
+          expect(e.message).to.match(
+            /shard-0\.csv:\d: teacher .*teacher.best has weights sha256 [0-9a-f]{12}, but [0-9a-f]{12} at .*teacher.best now: results of two different teachers under one name/,
+          ),
+      );
+      expect(fs.readFileSync(out, 'utf8')).to.equal(before);
+      expect(fs.readdirSync(path.join(dir, 'runs')).sort()).to.deep.equal(runs);
+      // Changed while a sweep ran: a point's rows naming other weights are not appended.
+      const late = rows
+        .filter((r) => r.method === 'distill')
+        .map((r) => ({ ...r, key: 'f'.repeat(16), teacherSha256: sha256(changed) }));
+      await appendNewSweepRows(out, headers, late).then(
+        () => expect.fail('appended'),
+        (e: Error) =>
+          expect(e.message).to.match(/^point f{16} on suite tiny-3w1s, not written: teacher .* at .*shard-0\.csv:\d/),
+      );
+      expect(fs.readFileSync(out, 'utf8')).to.equal(before);
+    } finally {
+      fs.writeFileSync(weights, original);
+    }
+  });
+
+  it('CSVs written before rows recorded identities are read and merged, not appended to', async () => {
+    const { headers, rows } = await readSweepCsv(shards[1]());
+    const old = headers.slice(0, -2);
+    expect(headers.slice(-2)).to.deep.equal(['suiteSha256', 'teacherSha256']);
+    const file = path.join(dir, 'unidentified.csv');
+    await writeSweepCsv(file, old, rows);
+    const table = await readSweepCsv(file);
+    expect(settingNames(table.headers)).to.deep.equal(settingNames(headers));
+    expect((await mergeSweeps([file])).rows).to.have.length(rows.length);
+    await openSweepCsv(file, headers).then(
+      () => expect.fail('opened'),
+      (e: Error) =>
+        expect(e.message).to.match(/unidentified\.csv: written by an earlier version, whose rows do not record/),
+    );
+    expect(RESULT_COLUMNS.slice(-3)).to.deep.equal(['checkpoint', 'suiteSha256', 'teacherSha256']);
+  });
+
+  it('merge refuses a duplicate, a conflicting shard, a point run twice, a point with two settings, a suite with two identities', async () => {
     const [a, b] = [shards[0](), shards[1]()];
     const rows = (await readSweepCsv(b)).rows;
     const headers = (await readSweepCsv(b)).headers;
@@ -300,6 +375,13 @@ describe('sweeps', function () {
     await refused(
       [b, moved],
       /moved\.csv:2: point .* also has rows at .*shard-1\.csv:2: the same point run in two shards/,
+    );
+    const refrozen = await edited('refrozen.csv', (r) => [
+      { ...r[0], key: 'e'.repeat(16), suiteSha256: '0'.repeat(64) },
+    ]);
+    await refused(
+      [b, refrozen],
+      /refrozen\.csv:2: suite tiny-3w1s has episodes sha256 000000000000, but [0-9a-f]{12} at .*shard-1\.csv:2: results of two different suites under one name/,
     );
     const settings = await edited('settings.csv', (r) => r.map((row, i) => (i === 1 ? { ...row, width: '8' } : row)));
     await refused(

@@ -108,7 +108,10 @@ describe('the model zoo', function () {
         out,
       );
       expect(r.code, r.stderr).to.equal(0);
-      expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).teacher).to.equal(NAME);
+      const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+      expect(config.teacher).to.equal(NAME);
+      // Its identity recorded as for a folder (a resume or a sweep row is checked against it).
+      expect(config.teacherWeights).to.equal(readCard(NAME, zoo).weights.sha256);
     });
 
     it('loads by name in the library (loadModel), the weights checked', async () => {

@@ -27,13 +27,21 @@ export const RESULT_COLUMNS = [
   'backend',
   'code',
   'checkpoint',
+  'suiteSha256',
+  'teacherSha256',
 ] as const;
+
+/**
+ * The result columns of CSVs written before rows recorded their identities (readable: their
+ * suites' episodes and teachers' weights are unknown; not appended to).
+ */
+const UNIDENTIFIED_RESULT_COLUMNS = RESULT_COLUMNS.slice(0, -2);
 
 /**
  * Result columns that belong to the point's training, the same on each of its rows (its times may
  * differ: a suite added to the spec later is evaluated, and the training resumed, in a later run).
  */
-export const POINT_RESULT_COLUMNS = ['trainEpisodes', 'checkpoint'] as const;
+export const POINT_RESULT_COLUMNS = ['trainEpisodes', 'checkpoint', 'teacherSha256'] as const;
 
 export type SweepRow = Readonly<Record<string, string>>;
 
@@ -48,14 +56,21 @@ export interface SweepTable {
 
 export const sweepHeaders = (settings: readonly string[]) => ['key', ...settings, ...RESULT_COLUMNS];
 
+/** The result columns a header ends with: today's, or those of a CSV written before identities (none: not a sweep CSV). */
+function resultColumns(headers: readonly string[]): readonly string[] | undefined {
+  return [RESULT_COLUMNS, UNIDENTIFIED_RESULT_COLUMNS].find(
+    (columns) => headers.slice(headers.length - columns.length).join(',') === columns.join(','),
+  );
+}
+
 /** The setting columns of a sweep CSV's header: between `key` and `suite`. */
-export const settingNames = (headers: readonly string[]) => headers.slice(1, headers.length - RESULT_COLUMNS.length);
+export const settingNames = (headers: readonly string[]) =>
+  headers.slice(1, headers.length - (resultColumns(headers) ?? RESULT_COLUMNS).length);
 
 export const rowId = (row: SweepRow) => `${row.key}|${row.suite}`;
 
 function checkHeaders(file: string, headers: readonly string[]): void {
-  const tail = headers.slice(headers.length - RESULT_COLUMNS.length);
-  if (headers[0] !== 'key' || tail.join(',') !== RESULT_COLUMNS.join(',')) {
+  if (headers[0] !== 'key' || !resultColumns(headers)) {
     throw new Error(`${file}:1: not a sweep CSV (expected key, the settings, then ${RESULT_COLUMNS.join(', ')})`);
   }
 }
@@ -86,6 +101,47 @@ export function checkOneCodeVersion(tables: readonly SweepTable[], allow = false
         );
       }
     });
+  }
+}
+
+/** A row and where it is: `file:line`, or what is about to write it. */
+export interface PlacedRow {
+  readonly place: string;
+  readonly row: SweepRow;
+}
+
+export const placedRows = (t: SweepTable): PlacedRow[] =>
+  t.rows.map((row, i) => ({ place: `${t.file}:${i + 2}`, row }));
+
+/**
+ * What a row's numbers depend on beyond its settings, which name it only: the episodes of its suite
+ * (sha256 of the manifest) and the weights of its teacher (sha256 of weights.bin).
+ */
+const IDENTITIES = [
+  { name: 'suite', digest: 'suiteSha256', what: 'episodes', how: 'a suite frozen again under its name?' },
+  { name: 'teacher', digest: 'teacherSha256', what: 'weights', how: 'a teacher retrained in its folder?' },
+] as const;
+
+/**
+ * Refuses rows that give one suite, or one teacher, two identities: under one name they measured
+ * different things. Rows without a digest (CSVs written before rows recorded them) are not checked.
+ */
+export function checkOneIdentity(rows: readonly PlacedRow[]): void {
+  for (const { name, digest, what, how } of IDENTITIES) {
+    const first = new Map<string, PlacedRow>();
+    for (const placed of rows) {
+      const value = placed.row[name];
+      const sha = placed.row[digest];
+      if (!value || !sha) continue;
+      const seen = first.get(value);
+      if (!seen) first.set(value, placed);
+      else if (seen.row[digest] !== sha) {
+        throw new Error(
+          `${placed.place}: ${name} ${value} has ${what} sha256 ${sha.slice(0, 12)}, but ${seen.row[digest].slice(0, 12)} at ` +
+            `${seen.place}: results of two different ${name}s under one name (${how})`,
+        );
+      }
+    }
   }
 }
 
@@ -162,6 +218,12 @@ export async function openSweepCsv(file: string, headers: readonly string[]): Pr
     return { file, headers, rows: [] };
   }
   const table = await readSweepCsv(file);
+  if (resultColumns(table.headers) === UNIDENTIFIED_RESULT_COLUMNS) {
+    throw new Error(
+      `${file}: written by an earlier version, whose rows do not record their suites' and teachers' sha256: ` +
+        'finish it with that version, or write to another --out (report and merge still read it)',
+    );
+  }
   if (table.headers.join(',') !== headers.join(',')) {
     let i = 0;
     while (table.headers[i] === headers[i]) i++;
@@ -175,16 +237,22 @@ export async function openSweepCsv(file: string, headers: readonly string[]): Pr
 
 /**
  * Appends the rows whose (point, suite) the CSV does not hold yet, and returns them: a worker that
- * stalled past its lock may find its point done by the worker that took it over. Call under the
- * CSV's lock. A CSV deleted meanwhile is made again, with its header.
+ * stalled past its lock may find its point done by the worker that took it over. Refused when they
+ * give a suite or a teacher another identity than the CSV's rows do. Call under the CSV's lock. A
+ * CSV deleted meanwhile is made again, with its header.
  */
 export async function appendNewSweepRows(
   file: string,
   headers: readonly string[],
   rows: readonly SweepRow[],
 ): Promise<SweepRow[]> {
-  const have = new Set((await openSweepCsv(file, headers)).rows.map(rowId));
+  const table = await openSweepCsv(file, headers);
+  const have = new Set(table.rows.map(rowId));
   const fresh = rows.filter((r) => !have.has(rowId(r)));
+  checkOneIdentity([
+    ...placedRows(table),
+    ...fresh.map((row) => ({ place: `point ${row.key} on suite ${row.suite}, not written`, row })),
+  ]);
   if (fresh.length > 0) await appendSweepRows(file, headers, fresh);
   return fresh;
 }

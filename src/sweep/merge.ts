@@ -1,14 +1,16 @@
 /**
  * Merging shard CSVs into one sweep. Refused: files with other columns (another spec), a (point,
  * suite) row twice, a point with rows in two files (run twice), and a point whose settings or
- * training results differ between its rows (an edited file), and rows made by different versions of
- * the code unless allowed. Each message names both places.
+ * training results differ between its rows (an edited file), a suite or a teacher with two identities
+ * (sha256 of its episodes or weights), and rows made by different versions of the code unless allowed. Each message names both places.
  */
 import {
   POINT_RESULT_COLUMNS,
   SweepRow,
   SweepTable,
   checkOneCodeVersion,
+  checkOneIdentity,
+  placedRows,
   readSweepCsv,
   rowId,
   settingNames,
@@ -74,6 +76,7 @@ export async function mergeSweeps(files: readonly string[], options: MergeOption
     });
   }
   checkOneCodeVersion(tables, options.allowMixedCode);
+  checkOneIdentity(tables.flatMap(placedRows));
   return { headers, rows, dropped: tables.filter((t) => t.dropped).map((t) => t.file) };
 }
 

@@ -15,16 +15,19 @@ import { SuiteScore, evaluateCheckpoint } from '../eval/evaluate.js';
 import { readSuite } from '../episodes/suite.js';
 import { hasCheckpoint } from '../models/checkpoint.js';
 import { DistillConfig, distill, generationDir } from '../train/distill.js';
-import { LogLine, runPaths } from '../train/run-folder.js';
-import { loadTeacher, openRun } from '../train/inputs.js';
+import { LogLine, readRunConfig, runPaths } from '../train/run-folder.js';
+import { loadTeacher, openRun, teacherDigest } from '../train/inputs.js';
 import { ProtoNetConfig, trainProtoNet } from '../train/protonet.js';
 import { codeLabel } from '../provenance.js';
 import {
+  PlacedRow,
   SweepRow,
   SweepTable,
   appendNewSweepRows,
   checkOneCodeVersion,
+  checkOneIdentity,
   openSweepCsv,
+  placedRows,
   readSweepCsv,
   rowId,
   sweepHeaders,
@@ -74,6 +77,8 @@ interface TrainedPoint {
   /** Episodes already done by an earlier, killed run (0 when trained from scratch here). */
   readonly resumedFrom: number;
   readonly trainSeconds: number;
+  /** sha256 of the weights a distilled point learned from, as its run recorded them. */
+  readonly teacherSha256?: string;
 }
 
 async function trainPoint(
@@ -98,6 +103,7 @@ async function trainPoint(
   const started = Date.now();
   let trainEpisodes: number;
   let modelDir: string;
+  let teacherSha256: string | undefined;
   // Names resolved here: the trainers get the objects.
   const inputs = await openRun(config as unknown as ProtoNetConfig);
   if (method === 'distill') {
@@ -106,6 +112,7 @@ async function trainPoint(
     const results = await distill(c, dir, { ...run, inputs, teacher: await loadTeacher(c.teacher, inputs.dataset) });
     trainEpisodes = results.reduce((sum, r) => sum + r.state.episode, 0);
     modelDir = runPaths(generationDir(dir, c.generations)).best;
+    teacherSha256 = readRunConfig<DistillConfig>(dir).teacherWeights;
   } else {
     const result = await trainProtoNet(config as unknown as ProtoNetConfig, dir, {
       ...run,
@@ -115,7 +122,8 @@ async function trainPoint(
     trainEpisodes = result.state.episode;
     modelDir = runPaths(dir).best;
   }
-  return { modelDir, trainEpisodes, resumedFrom: trainEpisodes - ran, trainSeconds: (Date.now() - started) / 1000 };
+  const trainSeconds = (Date.now() - started) / 1000;
+  return { modelDir, trainEpisodes, resumedFrom: trainEpisodes - ran, trainSeconds, teacherSha256 };
 }
 
 function pointRows(
@@ -144,6 +152,8 @@ function pointRows(
         backend,
         code: codeLabel(),
         checkpoint: trained.modelDir,
+        suiteSha256: s.sha256,
+        teacherSha256: trained.teacherSha256 ?? '',
       }).map(([k, v]) => [k, String(v)]),
     ),
   );
@@ -153,7 +163,8 @@ interface Sweep {
   readonly spec: SweepSpec;
   readonly options: SweepOptions;
   readonly headers: string[];
-  readonly suites: readonly { file: string; name: string }[];
+  /** The suite files, with the name and (once frozen) the sha256 of the episodes each records. */
+  readonly suites: readonly { file: string; name: string; sha256?: string }[];
   readonly csvLock: string;
   readonly stale: number;
 }
@@ -206,10 +217,21 @@ async function runPoint(sweep: Sweep, point: SweepPoint, lockPath: string): Prom
   }
 }
 
+/** The suites' recorded episodes and the teachers' weights as they are now, as rows to check the CSV's against. */
+function currentIdentities(suites: Sweep['suites'], points: readonly SweepPoint[]): PlacedRow[] {
+  const teachers = points
+    .filter((p) => p.settings.method === 'distill')
+    .map((p) => {
+      const teacher = String(p.settings.teacher);
+      return { place: `${teacher} now`, row: { teacher, teacherSha256: teacherDigest(teacher) ?? '' } };
+    });
+  return [...suites.map((s) => ({ place: s.file, row: { suite: s.name, suiteSha256: s.sha256 ?? '' } })), ...teachers];
+}
+
 export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<SweepSummary> {
   const points = expandSweep(spec);
   const mine = shardPoints(points, options.shard);
-  const suites = spec.suites.map((file) => ({ file, name: readSuite(file).name }));
+  const suites = spec.suites.map((file) => ({ file, ...readSuite(file) }));
   // Teachers, caches and suites of every point, before anything is written or trained.
   await preflight(spec, mine);
   const stale = options.lockStaleSeconds ?? DEFAULT_LOCK_STALE_SECONDS;
@@ -224,6 +246,8 @@ export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<
   for (const dir of [spec.runs, path.dirname(options.out)]) makeFolder(dir);
   const table: SweepTable = await withLock(sweep.csvLock, () => openSweepCsv(options.out, sweep.headers), stale);
   checkOneCodeVersion([table], options.allowMixedCode, codeLabel());
+  // Before anything trains: the rows there must be of the suites and teachers this sweep has now.
+  checkOneIdentity([...currentIdentities(suites, mine), ...placedRows(table)]);
 
   const written: SweepRow[] = [];
   let skipped = 0;

@@ -10,13 +10,13 @@ import { ensureBackend } from '../backend.js';
 import { kdLoss } from '../losses/kd.js';
 import { prototypicalLoss } from '../losses/protonet.js';
 import { rkdAngle, rkdDistance } from '../losses/rkd.js';
-import { hasCheckpoint, weightsDigest } from '../models/checkpoint.js';
+import { hasCheckpoint } from '../models/checkpoint.js';
 import { conv4, embedTraining } from '../models/conv4.js';
 import { TeacherCache } from './teacher-cache.js';
 import { TrainResult, trainEpisodic } from './episodic.js';
 import type { Objective } from './step.js';
 import { ProtoNetConfig, RunOptions } from './protonet.js';
-import { RunInputs, loadTeacher, openRun } from './inputs.js';
+import { RunInputs, loadTeacher, openRun, teacherDigest } from './inputs.js';
 import { runPaths, writeRunConfig } from './run-folder.js';
 
 export interface DistillWeights {
@@ -114,7 +114,7 @@ export async function distill(
   // The first teacher must load and fit the data before the run folder exists.
   let first = given ?? (options.resume ? undefined : await loadTeacher(config.teacher, dataset));
   // The teacher's identity: a resumed run must go on distilling from the weights it started with.
-  const teacherWeights = weightsDigest(config.teacher);
+  const teacherWeights = teacherDigest(config.teacher);
   if (options.resume && config.teacherWeights && teacherWeights !== config.teacherWeights) {
     first?.dispose();
     throw new Error(

@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { FewShotDataset, checkSameImageShape } from '../data/dataset.js';
 import { openDataset } from '../data/open.js';
 import { openEpisodeSource, resolveSuite } from '../episodes/suite.js';
-import { loadModel } from '../models/checkpoint.js';
+import { loadModel, weightsDigest } from '../models/checkpoint.js';
 import { resolveModel } from '../models/zoo.js';
 import { checkImageShape } from '../models/conv4.js';
 import { Validation, checkRun } from './episodic.js';
@@ -44,6 +44,18 @@ export async function openRun(config: ProtoNetConfig, open: DatasetOpener = open
   checkRun(dataset, config, config);
   if (validation) checkSameImageShape(`--val-suite ${config.valSuite}`, validation.dataset, dataset);
   return { dataset, validation };
+}
+
+/**
+ * sha256 of a teacher's weights (a model folder or a zoo name), undefined when there is none: the
+ * teacher's identity, which a distillation records and its resumes and sweep rows are checked against.
+ */
+export function teacherDigest(teacher: string): string | undefined {
+  try {
+    return weightsDigest(resolveModel(teacher).dir);
+  } catch {
+    return undefined; // gone (or never there): the caller says so
+  }
 }
 
 /**
