@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { RESULT_COLUMNS } from '../src/sweep/csv.js';
 import { writeMiniImageNet } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';
 
@@ -36,6 +37,11 @@ const tiny = [
   '--log-every',
   '2',
 ];
+
+/** A sweep CSV's header, and a row of it: setting `way` 5, suite 's', every other result 1. */
+const header = ['key', 'way', ...RESULT_COLUMNS].join(',');
+const row = (key: string, accuracy = '0.5') =>
+  [key, '5', ...RESULT_COLUMNS.map((c) => (c === 'suite' ? 's' : c === 'accuracy' ? accuracy : '1'))].join(',');
 
 describe('untrusted inputs', function () {
   let model: string;
@@ -232,11 +238,7 @@ describe('untrusted inputs', function () {
     );
   });
 
-  it('report refuses a sweep CSV whose complete last row lacks its newline, and duplicate rows', async () => {
-    const { RESULT_COLUMNS } = await import('../src/sweep/csv.js');
-    const header = ['key', 'way', ...RESULT_COLUMNS].join(',');
-    const row = (key: string) =>
-      [key, '5', ...RESULT_COLUMNS.map((c) => (c === 'suite' ? 's' : c === 'accuracy' ? '0.5' : '1'))].join(',');
+  it('report refuses a sweep CSV whose complete last row lacks its newline, and duplicate rows', () => {
     const csv = path.join(tempDir(), 'sweep.csv');
     fs.writeFileSync(csv, `${header}\n${row('0123456789abcdef')}\n${row('0123456789abcde0')}`);
     expectRefused(
@@ -245,6 +247,19 @@ describe('untrusted inputs', function () {
     );
     fs.writeFileSync(csv, `${header}\n${row('0123456789abcdef')}\n${row('0123456789abcdef')}\n`);
     expectRefused(fewshot('report', csv, '--out', tempDir()), /a duplicate/);
+  });
+
+  it('a 10 MB cell is quoted in a bounded line that names the file and line', () => {
+    const csv = path.join(tempDir(), 'sweep.csv');
+    fs.writeFileSync(csv, `${header}\n${row('0123456789abcdef', '9'.repeat(10_000_000))}\n`);
+    const r = fewshot('report', csv, '--out', tempDir());
+    expectRefused(
+      r,
+      new RegExp(
+        `^fewshot: ${csv}:2: accuracy '9{199}\\.\\.\\.\\(9999782 characters cut\\)\\.\\.\\.9{19}' is not in \\[0, 1\\]$`,
+      ),
+    );
+    expect(r.stderr.length).to.be.below(1000);
   });
 
   it('a folder loop or a folder reached twice through symlinks is refused by name, not walked until memory runs out', () => {

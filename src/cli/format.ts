@@ -37,3 +37,22 @@ export function formatLogLine(line: Record<string, unknown>): string {
     text += `  val ${(100 * line.valAccuracy).toFixed(2)} +- ${(100 * (line.valCi95 as number)).toFixed(2)}`;
   return text;
 }
+
+/** Longer words are cut in the middle in a message (a path, up to PATH_MAX, is not); longer messages too. */
+const MAX_WORD = 4096;
+const MAX_MESSAGE = 8192;
+
+/**
+ * An error message of bounded length, to print: a value it quotes from a file (a 10 MB CSV cell, a
+ * line with no newline) keeps its start and end, and says how much was cut.
+ */
+export function boundedMessage(message: string): string {
+  const cut = (text: string, keep: number) =>
+    `${text.slice(0, keep)}...(${text.length - keep - 20} characters cut)...${text.slice(-20)}`;
+  // Split on white space, not matched by /\S{n,}/: V8 runs out of stack on a 10 MB word.
+  const words = message
+    .split(/(\s+)/)
+    .map((word) => (word.length > MAX_WORD ? cut(word, 200) : word))
+    .join('');
+  return words.length > MAX_MESSAGE ? cut(words, MAX_MESSAGE - 200) : words;
+}
