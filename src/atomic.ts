@@ -3,33 +3,21 @@
  * place. A crash or an error leaves the previous version (or nothing), never half a file.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-
-const HOST = os.hostname();
-
-/** Whether a process of this id runs on this machine. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { HOST_ID, deadHere } from './host.js';
 
 /**
  * The name of a temporary sibling of `target` (`kind` tmp: being written; old: moved aside), of this
  * host and process: on a file system several hosts share, a pid alone does not say whose it is.
  */
 export function temporaryPath(target: string, kind: 'tmp' | 'old' = 'tmp'): string {
-  return `${target}.${kind}-${HOST}-${process.pid}`;
+  return `${target}.${kind}-${HOST_ID}-${process.pid}`;
 }
 
 /** The siblings of `target` that are temporaries of `kind` left by dead processes of this host. */
 function deadTemporaries(target: string, kind: 'tmp' | 'old'): string[] {
   const parent = path.dirname(path.resolve(target));
-  const prefix = `${path.basename(target)}.${kind}-${HOST}-`;
+  const prefix = `${path.basename(target)}.${kind}-${HOST_ID}-`;
   let entries: string[];
   try {
     entries = fs.readdirSync(parent);
@@ -38,9 +26,8 @@ function deadTemporaries(target: string, kind: 'tmp' | 'old'): string[] {
   }
   return entries
     .filter((entry) => {
-      const pid =
-        entry.startsWith(prefix) && /^\d+$/.test(entry.slice(prefix.length)) && Number(entry.slice(prefix.length));
-      return pid && pid !== process.pid && !processAlive(pid);
+      const pid = entry.slice(prefix.length);
+      return entry.startsWith(prefix) && /^\d+$/.test(pid) && deadHere(HOST_ID, Number(pid));
     })
     .map((entry) => path.join(parent, entry));
 }

@@ -10,10 +10,10 @@
  * taken over.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { fileError, makeFolder, processAlive } from './atomic.js';
+import { fileError, makeFolder } from './atomic.js';
+import { HOST_ID, HOST_NAME, deadHere } from './host.js';
 
 /** How long a lock may go unrefreshed before it is taken over (the holder refreshes it every tenth). */
 export const DEFAULT_LOCK_STALE_SECONDS = 300;
@@ -26,7 +26,10 @@ export interface HeldLock {
 
 /** Who holds a lock, written into its folder by the holder. */
 interface LockOwner {
+  /** The host's name, for messages. */
   readonly host: string;
+  /** The host as no other names itself (HOST_ID): whose pid this is (absent in older versions' locks). */
+  readonly hostId?: string;
   readonly pid: number;
   /** The holder's own stale time: a taker with a shorter one must not take a live lock. */
   readonly staleSeconds: number;
@@ -47,7 +50,7 @@ function readOwner(lockPath: string): LockOwner | undefined {
  */
 function writeOwner(lockPath: string, staleSeconds: number): void {
   const { mtime } = fs.statSync(lockPath);
-  const owner: LockOwner = { host: os.hostname(), pid: process.pid, staleSeconds };
+  const owner: LockOwner = { host: HOST_NAME, hostId: HOST_ID, pid: process.pid, staleSeconds };
   fs.writeFileSync(path.join(lockPath, OWNER_FILE), JSON.stringify(owner) + '\n');
   fs.utimesSync(lockPath, mtime, mtime);
 }
@@ -81,7 +84,7 @@ export async function tryLock(
 ): Promise<HeldLock | undefined> {
   for (let attempt = 0; ; attempt++) {
     const owner = readOwner(lockPath);
-    if (owner?.host === os.hostname() && owner.pid !== process.pid && !processAlive(owner.pid)) {
+    if (owner && deadHere(owner.hostId, owner.pid)) {
       // Only the lock of that dead process: not one another process took meanwhile.
       if (readOwner(lockPath)?.pid === owner.pid) fs.rmSync(lockPath, { recursive: true, force: true });
     }
@@ -100,7 +103,7 @@ export async function tryLock(
       // Also lost when another process took it over (or removed it) before the refresh timer noticed.
       const taken = (): Error | undefined => {
         const now = readOwner(lockPath);
-        if (now?.host === os.hostname() && now.pid === process.pid) return undefined;
+        if (now?.hostId === HOST_ID && now.pid === process.pid) return undefined;
         return new Error(now ? `taken over by process ${now.pid} on ${now.host}` : `${lockPath} was removed`);
       };
       return { lost: () => lost ?? taken(), release: () => (lost ? Promise.resolve() : release()) };

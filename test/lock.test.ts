@@ -4,13 +4,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { HOST_ID } from '../src/host.js';
 import { tryLock, withRunFolder } from '../src/lock.js';
 import { ROOT, tempDir } from './helpers.js';
 
 const DEAD_PID = 2 ** 22 + 1; // past Linux's pid_max default: no such process
 
 /** A lock folder as another process would have left it, refreshed `age` seconds ago. */
-function fakeLock(lockPath: string, owner: { host: string; pid: number; staleSeconds: number }, age = 0): void {
+function fakeLock(
+  lockPath: string,
+  owner: { host: string; hostId?: string; pid: number; staleSeconds: number },
+  age = 0,
+): void {
   fs.mkdirSync(lockPath);
   fs.writeFileSync(path.join(lockPath, 'owner.json'), JSON.stringify(owner));
   const when = new Date(Date.now() - age * 1000);
@@ -23,7 +28,7 @@ describe('locks', function () {
   it('a lock of a dead process of this host is taken at once; another host pid is not judged here', async () => {
     const dir = tempDir();
     const mine = path.join(dir, 'a.lock');
-    fakeLock(mine, { host: os.hostname(), pid: DEAD_PID, staleSeconds: 300 });
+    fakeLock(mine, { host: os.hostname(), hostId: HOST_ID, pid: DEAD_PID, staleSeconds: 300 });
     const taken = await tryLock(mine, 300);
     expect(taken, 'taken from the dead process').to.not.equal(undefined);
     expect(JSON.parse(fs.readFileSync(path.join(mine, 'owner.json'), 'utf8'))).to.include({ pid: process.pid });
@@ -32,8 +37,12 @@ describe('locks', function () {
     expect(fs.existsSync(mine), 'released (the owner file with it)').to.equal(false);
 
     const theirs = path.join(dir, 'b.lock');
-    fakeLock(theirs, { host: 'another-node', pid: DEAD_PID, staleSeconds: 300 });
+    fakeLock(theirs, { host: 'another-node', hostId: 'another-node', pid: DEAD_PID, staleSeconds: 300 });
     expect(await tryLock(theirs, 300)).to.equal(undefined);
+    // A host of the same name (a container of the same image, a node cloned from one disk): its pids are its own.
+    const twin = path.join(dir, 'd.lock');
+    fakeLock(twin, { host: os.hostname(), hostId: `${os.hostname()}.00000000`, pid: DEAD_PID, staleSeconds: 300 });
+    expect(await tryLock(twin, 300)).to.equal(undefined);
   });
 
   it("the holder's own stale time counts: a taker with a shorter one does not take a live lock", async () => {

@@ -8,6 +8,7 @@ import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { FewShotDataset } from '../src/data/dataset.js';
 import { importOmniglot, openOmniglot } from '../src/data/omniglot.js';
+import { HOST_ID } from '../src/host.js';
 import { SHARED, requireData } from './helpers.js';
 
 const SIZE = 105;
@@ -294,10 +295,10 @@ describe('omniglot', function () {
   it('a kill -9 mid-import leaves a temporary folder that the next import removes', async () => {
     // A dead process's leftover, as writeFolderAtomic names it (pid 2^22 + 1 is past Linux's pid_max default).
     const out = path.join(root, 'after-kill');
-    const stale = `${out}.tmp-${os.hostname()}-${2 ** 22 + 1}`;
+    const stale = `${out}.tmp-${HOST_ID}-${2 ** 22 + 1}`;
     fs.mkdirSync(stale, { recursive: true });
     fs.writeFileSync(path.join(stale, 'images.bin'), Buffer.alloc(4096));
-    const live = `${out}.tmp-${os.hostname()}-${process.ppid}`; // a live process's: left alone
+    const live = `${out}.tmp-${HOST_ID}-${process.ppid}`; // a live process's: left alone
     fs.mkdirSync(live);
     // Another host's (the cache on a shared file system): its pid says nothing here.
     const elsewhere = `${out}.tmp-another-host.example-${2 ** 22 + 1}`;
