@@ -11,7 +11,10 @@
 #   {"case", "input", "exit", "stderr", "effect", "cmd"}
 # "stderr" is the first stderr line that is not the `backend: ...` line (300 characters at most),
 # "effect" what the script found on disk afterwards. scripts/hostile-table.mjs makes the table.
+# ONLY="c7-sweep-teacher-retrained c12-10mb-cell" runs those cases alone (and the set-up they need).
 set -u
+ONLY=${ONLY:-}
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 if [ $# -ne 2 ]; then
   echo "usage: $0 BUILD_DIR OUT.jsonl" >&2
@@ -42,6 +45,7 @@ TINY=(--dataset synthetic --way 5 --shot 1 --width 4 --validate-every 2 --log-ev
 run() {
   local name=$1 limit=$2
   shift 2
+  want "$name" || return 0
   CMD="fewshot$(printf ' %q' "$@")"
   timeout "$limit" node "$MAIN" "$@" >"$L/$name.out" 2>"$L/$name.err"
   RC=$?
@@ -51,6 +55,7 @@ run() {
 # record NAME INPUT EFFECT: one JSON line from the last run's exit code and stderr.
 record() {
   local first
+  want "$1" || return 0
   # The error line if there is one (a note such as 'extending the run' may come first).
   first=$( (grep -E '^(fewshot|error): ' "$L/$1.err" || grep -v '^backend:' "$L/$1.err" | grep -v '^$') | head -1 | cut -c1-300)
   [ "$RC" = 124 ] && first="(no answer within the time limit: killed)"
@@ -74,7 +79,9 @@ EOF
 
 # 1. A nearly full disk: eval --out replaces a good per-episode CSV.
 mkdir -p full
-if mount -t tmpfs -o size=2m hostile-full full 2>/dev/null; then
+if ! want c1-full-disk; then
+  :
+elif mount -t tmpfs -o size=2m hostile-full full 2>/dev/null; then
   MOUNTS+=("$T/full")
   node "$MAIN" eval model/best synthetic-test-5w1s --out full/ev --backend wasm >/dev/null 2>&1
   before=$(sha full/ev/synthetic-test-5w1s.episodes.csv)
@@ -97,15 +104,17 @@ record c2-sweep-out-other "sweep spec.json --out other.csv (other.csv: 'a,b\\n1,
   "other.csv now: $(node -e 'process.stdout.write(JSON.stringify(require("fs").readFileSync("other.csv","utf8")))')"
 
 # 3. Two train --resume on one run folder.
-node "$MAIN" train "${TINY[@]}" --episodes 2 --out twice >/dev/null 2>&1
-node "$MAIN" train --resume --out twice --episodes 300 >"$L/c3-first.out" 2>&1 &
-first=$!
-sleep 3
-run c3-two-resumes 300 train --resume --out twice --episodes 300
-wait $first
-firstrc=$?
-dupes=$(node -e 'const e=require("fs").readFileSync("twice/log.jsonl","utf8").trim().split("\n").map(l=>JSON.parse(l).episode);console.log(e.length-new Set(e).size)')
-record c3-two-resumes "train --resume --out RUN twice, 3 s apart" "first exit $firstrc; log lines written twice: $dupes"
+if want c3-two-resumes; then
+  node "$MAIN" train "${TINY[@]}" --episodes 2 --out twice >/dev/null 2>&1
+  node "$MAIN" train --resume --out twice --episodes 300 >"$L/c3-first.out" 2>&1 &
+  first=$!
+  sleep 3
+  run c3-two-resumes 300 train --resume --out twice --episodes 300
+  wait $first
+  firstrc=$?
+  dupes=$(node -e 'const e=require("fs").readFileSync("twice/log.jsonl","utf8").trim().split("\n").map(l=>JSON.parse(l).episode);console.log(e.length-new Set(e).size)')
+  record c3-two-resumes "train --resume --out RUN twice, 3 s apart" "first exit $firstrc; log lines written twice: $dupes"
+fi
 
 # 5. sweep --out into a missing folder, and onto a read-only file system.
 run c5-missing-folder 60 sweep spec.json --out missing/x.csv --backend wasm
@@ -130,13 +139,26 @@ record c6-other-recipe "train --resume --out RUN --recipe protonet-cifar-fs-1sho
 cp -r model/best nan
 weights nan/weights.bin
 run c7-nan-eval 60 eval nan synthetic-test-5w1s --backend wasm
-record c7-nan-eval "eval MODEL (one weight NaN)" "stdout: $(head -c 120 "$L/c7-nan-eval.out" | tr '\n' ' ')"
+record c7-nan-eval "eval MODEL (one weight NaN)" "stdout: $(head -c 120 "$L/c7-nan-eval.out" 2>/dev/null | tr '\n' ' ')"
 cp -r model teacher
 node "$MAIN" distill --teacher teacher/best "${TINY[@]}" --episodes 2 --out student >/dev/null 2>&1
 node -e 'const fs=require("fs");const f="teacher/best/weights.bin";const b=fs.readFileSync(f);b.writeFloatLE(b.readFloatLE(0)+1,0);fs.writeFileSync(f,b)'
 run c7-teacher-changed 120 distill --resume --out student --episodes 4
 record c7-teacher-changed "distill --resume --out RUN --episodes 4, its teacher's weights.bin changed since the start" \
   "episodes trained now: $(node -p 'try{require("./student/gen1/checkpoint/state.json").episode}catch{"none"}')"
+
+# A sweep whose teacher is retrained in the folder its spec names, then given a new point.
+cp -r model sweep-teacher
+printf '%s\n' "{\"name\": \"taught\", \"runs\": \"$T/taught-runs\", \"suites\": [\"$T/suite.json\"], \"grid\": {\"seed\": [0]}," \
+  " \"base\": {\"dataset\": \"synthetic\", \"split\": \"val\", \"way\": 3, \"shot\": 1, \"query\": 2, \"width\": 4, \"episodes\": 2," \
+  "  \"logEvery\": 1, \"validateEvery\": 2, \"method\": \"distill\", \"teacher\": \"$T/sweep-teacher/best\"}}" >teacher-spec.json
+node "$MAIN" sweep teacher-spec.json --out taught.csv --backend wasm >/dev/null 2>&1
+rows_before=$(($(wc -l <taught.csv) - 1))
+node -e 'const fs=require("fs");const f="sweep-teacher/best/weights.bin";const b=fs.readFileSync(f);b.writeFloatLE(b.readFloatLE(0)+1,0);fs.writeFileSync(f,b)'
+sed -i 's/"seed": \[0\]/"seed": [0, 1]/' teacher-spec.json
+run c7-sweep-teacher-retrained 120 sweep teacher-spec.json --out taught.csv --backend wasm
+record c7-sweep-teacher-retrained "sweep SPEC --out CSV again, its teacher's weights.bin changed and a seed added since CSV's rows" \
+  "CSV rows $rows_before -> $(($(wc -l <taught.csv) - 1))"
 
 # 8. Files that are devices or FIFOs.
 cp -r model/best zero
@@ -149,8 +171,7 @@ run c8-fifo 30 episodes show fifo.json
 record c8-fifo "episodes show fifo.json (a FIFO), 30 s limit" "-"
 
 # 9. report of 200,000 rows of one setting.
-node "$MAIN" sweep spec.json --out big.csv --backend wasm >/dev/null 2>&1
-node -e '
+want c9-report-200k && node "$MAIN" sweep spec.json --out big.csv --backend wasm >/dev/null 2>&1 && node -e '
   const fs = require("fs");
   const [head, row] = fs.readFileSync("big.csv", "utf8").trim().split("\n");
   const cols = head.split(","), cells = row.split(",");
@@ -161,6 +182,16 @@ node -e '
 run c9-report-200k 300 report big.csv --out big-report
 record c9-report-200k "report big.csv (200,000 rows, one setting, 200,000 seeds), 300 s limit" \
   "report.md written: $([ -f big-report/report.md ] && echo yes || echo no)"
+
+# 12 (a message): report of a CSV with a 10 MB cell.
+node -e '
+  const fs = require("fs");
+  const [head, row] = fs.readFileSync("taught.csv", "utf8").trim().split("\n");
+  const cells = row.split(",");
+  cells[head.split(",").indexOf("accuracy")] = "9".repeat(10000000);
+  fs.writeFileSync("cell.csv", head + "\n" + cells.join(",") + "\n");'
+run c12-10mb-cell 120 report cell.csv --out cell-report
+record c12-10mb-cell "report cell.csv (its accuracy cell: 10 MB of digits)" "stderr: $(wc -c <"$L/c12-10mb-cell.err") bytes"
 
 # 11. Leftovers.
 run c11-recipe-start 60 train --recipe protonet-cifar-fs-1shot --data nowhere --out recipe-run
@@ -177,6 +208,14 @@ run c11-torn-log 60 train --resume --out torn --episodes 4
 record c11-torn-log "train --resume --out R --episodes 4 (R's log.jsonl ends in half a line past its checkpoint)" \
   "checkpoint episode: $(node -p 'require("./torn/checkpoint/state.json").episode')"
 
+# A run locked by a process of another host of the same name (a container of one image) whose pid is free here.
+node "$MAIN" train "${TINY[@]}" --episodes 2 --out twin >/dev/null 2>&1
+mkdir twin.lock
+node -e 'const os=require("os");require("fs").writeFileSync("twin.lock/owner.json", JSON.stringify({host: os.hostname(), hostId: os.hostname() + ".00000000", pid: 4194305, staleSeconds: 300}))'
+run c11-twin-host 60 train --resume --out twin --episodes 4
+record c11-twin-host "train --resume --out R (R.lock: fresh, held by pid 4194305 of another host of this host's name)" \
+  "R trained to episode $(node -p 'require("./twin/checkpoint/state.json").episode')"
+
 # 12. Checkpoint files cut or edited.
 node "$MAIN" train "${TINY[@]}" --episodes 2 --out cut >/dev/null 2>&1
 head -c 30 cut/checkpoint/state.json >cut/s && mv cut/s cut/checkpoint/state.json
@@ -190,6 +229,7 @@ record c12-model-shape "eval MODEL (model.json: the first kernel's shape flatten
 # 13. The library.
 lib() {
   local name=$1 input=$2 code=$3
+  want "$name" || return 0
   CMD="node --input-type=module -e '$code'"
   # The error's message, as a library user's catch would see it.
   (cd "$BUILD" && timeout 60 node --input-type=module -e "try { $code } catch (e) { console.error('error: ' + e.message); process.exit(1); }") \
