@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
+import sharp from 'sharp';
 import ts from 'typescript';
 import { writeFileAtomic, writeFolderAtomic } from '../../src/atomic.js';
 import { describeBackend, ensureBackend, initBackend } from '../../src/backend.js';
@@ -79,6 +80,8 @@ export async function buildDemo(options: BuildOptions = {}): Promise<DemoBuild> 
   const suiteFile = resolveSuite(options.suite ?? DEFAULT_SUITE);
   const episodeIndex = options.episode ?? 0;
   const out = path.resolve(options.out ?? DEFAULT_OUT);
+  // Before anything slow: an unknown name (the Omniglot teacher before it is in the zoo) fails here.
+  const { zooName, dir } = resolveModel(spec);
   const page = compilePage();
   const backend = describeBackend(await ensureBackend());
 
@@ -110,7 +113,6 @@ export async function buildDemo(options: BuildOptions = {}): Promise<DemoBuild> 
       }),
     );
     const weights = Buffer.from(tf.io.CompositeArrayBuffer.join(artifacts!.weightData!));
-    const { zooName, dir } = resolveModel(spec);
     const label = options.label ?? (zooName ? `${zooName} (model zoo)` : spec);
     const data = {
       format: 1,
@@ -299,7 +301,12 @@ export async function screenshotDemo(build: DemoBuild, file: string, query = 0):
       );
     await drawOnPad(browser, build.pixels.subarray(image * size, (image + 1) * size), IMAGE_SHAPE[0]);
     await browser.evaluate('fewshotDemo.settled().then(() => undefined)');
-    writeFileAtomic(file, [await browser.screenshot()]);
+    // A palette PNG: a page's few colours, a third of Chromium's bytes.
+    writeFileAtomic(file, [
+      await sharp(await browser.screenshot())
+        .png({ palette: true, compressionLevel: 9 })
+        .toBuffer(),
+    ]);
     return chromiumVersion(binary);
   } finally {
     await browser.close();
