@@ -186,8 +186,14 @@ function runDescription(dir: string): string | undefined {
   );
 }
 
-/** page.ts, type-checked and compiled with this folder's tsconfig.json; throws listing its errors. */
+let compiled: string | undefined;
+
+/**
+ * page.ts, type-checked and compiled with this folder's tsconfig.json (once a process: a few seconds
+ * for the DOM's and TensorFlow.js's types); throws listing its errors.
+ */
 export function compilePage(): string {
+  if (compiled !== undefined) return compiled;
   const config = ts.getParsedCommandLineOfConfigFile(
     path.join(SOURCE, 'tsconfig.json'),
     {},
@@ -212,7 +218,7 @@ export function compilePage(): string {
         getNewLine: () => '\n',
       }),
     );
-  return js!;
+  return (compiled = js!);
 }
 
 /**
