@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'src/native/build/', 'scripts/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'src/native/build/', 'scripts/results/', 'examples/browser/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

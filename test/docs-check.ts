@@ -25,7 +25,8 @@
  *   teacher) may be a shipped zoo model's name (`models/<name>/card.json`), and `fewshot models show`
  *   must name one.
  *
- * Exceptions, all of them: what the build writes (`dist/`, `src/native/build/`) is not looked for;
+ * Exceptions, all of them: what the build writes (`dist/`, `src/native/build/`, the browser demo's
+ * `examples/browser/dist/`) is not looked for;
  * user placeholders are not looked for: `path/to/...`, a `<placeholder>`, a `$VARIABLE`, or an
  * upper-case word (`DIR`, `SPEC.json`); a user's own downloads (`--from`, `--from-imagenet`,
  * `--splits`) must be such placeholders; hashes in NOT_IN_TREE.
@@ -86,7 +87,7 @@ export interface Counts {
 }
 
 const ROOTS = ['src', 'docs', 'scripts', 'episodes', 'test', 'examples'];
-const BUILT = ['dist/', 'src/native/build/'];
+const BUILT = ['dist/', 'src/native/build/', 'examples/browser/dist/'];
 const SOURCE_EXT = /\.(ts|cc|h)$/;
 const NAME_EXT = /^[\w.-]+\.(ts|cc|h|mjs|sh)$/;
 
