@@ -13,6 +13,7 @@ import { distill, distillationObjective } from '../src/train/distill.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/run-folder.js';
 import { ROOT, savedWeights as weights, tempDir } from './helpers.js';
+import { TINY } from './tiny-runs.js';
 
 const SHAPE: ImageShape = [6, 5, 3];
 const SIZE = 6 * 5 * 3;
@@ -74,14 +75,8 @@ describe('augmentation', () => {
     this.timeout(120_000);
     const config: ProtoNetConfig = {
       ...DEFAULT_PROTONET,
-      dataset: 'synthetic',
-      split: 'val',
-      way: 3,
-      shot: 1,
-      query: 2,
-      width: 4,
+      ...TINY,
       episodes: 8,
-      logEvery: 1,
       validateEvery: 4,
       seed: 5,
       augment: 'crop-flip',

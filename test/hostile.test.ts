@@ -23,6 +23,7 @@ import { readSweepSpec } from '../src/sweep/spec.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { resumeBudget, runPaths } from '../src/train/run-folder.js';
 import { ROOT, tempDir } from './helpers.js';
+import { TINY } from './tiny-runs.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 function fewshot(...args: string[]) {
@@ -50,18 +51,6 @@ const TINY_ARGS = [
   '--log-every',
   '2',
 ];
-
-const TINY = {
-  dataset: 'synthetic',
-  split: 'val',
-  way: 3,
-  shot: 1,
-  query: 2,
-  width: 4,
-  episodes: 4,
-  logEvery: 1,
-  validateEvery: 2,
-};
 
 /** A finished tiny sweep of two points in `dir`: its spec file and CSV. */
 async function tinySweep(dir: string): Promise<{ spec: string; out: string }> {
