@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { ROOT, tempDir } from './helpers.js';
+import { writeTinySuite } from './tiny-runs.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
@@ -69,20 +70,7 @@ describe('command line', function () {
       'synthetic-test-5w5s',
     ]);
     expect(demo.suites[0].difference.n).to.equal(600);
-    const suite = path.join(dir, 'tiny.json');
-    fs.writeFileSync(
-      suite,
-      JSON.stringify({
-        name: 'tiny',
-        dataset: 'synthetic',
-        split: 'val',
-        way: 3,
-        shot: 1,
-        query: 2,
-        episodes: 4,
-        seed: 1,
-      }),
-    );
+    const suite = writeTinySuite(dir, { name: 'tiny', seed: 1 });
     const spec = path.join(dir, 'spec.json');
     fs.writeFileSync(
       spec,
@@ -168,20 +156,7 @@ describe('command line', function () {
 
   it('freezes a suite, then verifies it', () => {
     const dir = tempDir();
-    const suite = path.join(dir, 'tiny.json');
-    fs.writeFileSync(
-      suite,
-      JSON.stringify({
-        name: 'tiny',
-        dataset: 'synthetic',
-        split: 'val',
-        way: 3,
-        shot: 1,
-        query: 2,
-        episodes: 5,
-        seed: 9,
-      }),
-    );
+    const suite = writeTinySuite(dir, { name: 'tiny', episodes: 5, seed: 9 });
     const frozen = fewshot('episodes', 'freeze', suite);
     expect(frozen.code, frozen.stderr).to.equal(0);
     expect(JSON.parse(fs.readFileSync(suite, 'utf8')).sha256).to.match(/^[0-9a-f]{64}$/);
@@ -192,20 +167,7 @@ describe('command line', function () {
   });
 
   it('refuses a way larger than the split, naming it', () => {
-    const suite = path.join(tempDir(), 'wide.json');
-    fs.writeFileSync(
-      suite,
-      JSON.stringify({
-        name: 'wide',
-        dataset: 'synthetic',
-        split: 'val',
-        way: 100,
-        shot: 1,
-        query: 2,
-        episodes: 5,
-        seed: 0,
-      }),
-    );
+    const suite = writeTinySuite(tempDir(), { name: 'wide', way: 100, episodes: 5, seed: 0 });
     expectOneLineError(
       fewshot('episodes', 'freeze', suite),
       /^fewshot: way 100 exceeds the 64 classes of synthetic\/val$/,

@@ -23,7 +23,7 @@ import { readSweepSpec } from '../src/sweep/spec.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { resumeBudget, runPaths } from '../src/train/run-folder.js';
 import { ROOT, tempDir } from './helpers.js';
-import { TINY } from './tiny-runs.js';
+import { TINY, writeTinySweep } from './tiny-runs.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 function fewshot(...args: string[]) {
@@ -54,26 +54,7 @@ const TINY_ARGS = [
 
 /** A finished tiny sweep of two points in `dir`: its spec file and CSV. */
 async function tinySweep(dir: string): Promise<{ spec: string; out: string }> {
-  const suite = path.join(dir, 'tiny-3w1s.json');
-  fs.writeFileSync(
-    suite,
-    JSON.stringify({
-      name: 'tiny-3w1s',
-      dataset: 'synthetic',
-      split: 'val',
-      way: 3,
-      shot: 1,
-      query: 2,
-      episodes: 4,
-      seed: 5,
-    }),
-  );
-  const spec = path.join(dir, 'spec.json');
-  fs.writeFileSync(
-    spec,
-    JSON.stringify({ name: 'tiny', runs: path.join(dir, 'runs'), suites: [suite], base: TINY, grid: { seed: [0, 1] } }),
-  );
-  const out = path.join(dir, 'sweep.csv');
+  const { spec, out } = writeTinySweep(dir, TINY, [0, 1]);
   await runSweep(readSweepSpec(spec), { out, backend: 'test' });
   return { spec, out };
 }

@@ -18,7 +18,7 @@ import { runPaths } from '../src/train/run-folder.js';
 import { importFolder } from '../src/data/folder.js';
 import { randomImage } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';
-import { TINY } from './tiny-runs.js';
+import { TINY, writeTinySweep } from './tiny-runs.js';
 
 const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 /** TINY over 6 episodes, validated every 3. */
@@ -55,32 +55,7 @@ const trained = (w: Worker) => [...w.stdout.matchAll(/^point (\d+) .*: training/
 
 function setup(seeds: number[], extra: object = {}) {
   const dir = tempDir();
-  const suite = path.join(dir, 'tiny-3w1s.json');
-  fs.writeFileSync(
-    suite,
-    JSON.stringify({
-      name: 'tiny-3w1s',
-      dataset: 'synthetic',
-      split: 'val',
-      way: 3,
-      shot: 1,
-      query: 2,
-      episodes: 4,
-      seed: 5,
-    }),
-  );
-  const spec = path.join(dir, 'spec.json');
-  fs.writeFileSync(
-    spec,
-    JSON.stringify({
-      name: 'tiny',
-      runs: path.join(dir, 'runs'),
-      suites: [suite],
-      base: { ...TINY_6, ...extra },
-      grid: { seed: seeds },
-    }),
-  );
-  return { dir, spec, out: path.join(dir, 'sweep.csv') };
+  return { dir, ...writeTinySweep(dir, { ...TINY_6, ...extra }, seeds) };
 }
 
 describe('sweep workers', function () {

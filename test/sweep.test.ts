@@ -22,27 +22,11 @@ import { parseShard, shardPoints } from '../src/sweep/shard.js';
 import { canonicalJson, expandSweep, readSweepSpec } from '../src/sweep/spec.js';
 import { findRecipe, recipeConfig, recipeTeacher, trainRecipe } from '../src/train/recipe.js';
 import { ROOT, tempDir } from './helpers.js';
-import { TINY } from './tiny-runs.js';
+import { TINY, writeTinySuite } from './tiny-runs.js';
 
 /** Two tiny synthetic suites (3-way 1- and 2-shot, 4 episodes) in `dir`. */
 function tinySuites(dir: string): string[] {
-  return [1, 2].map((shot) => {
-    const file = path.join(dir, `tiny-3w${shot}s.json`);
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        name: `tiny-3w${shot}s`,
-        dataset: 'synthetic',
-        split: 'val',
-        way: 3,
-        shot,
-        query: 2,
-        episodes: 4,
-        seed: 5,
-      }),
-    );
-    return file;
-  });
+  return [1, 2].map((shot) => writeTinySuite(dir, { shot }));
 }
 
 function writeSpec(dir: string, spec: object, name = 'spec.json'): string {

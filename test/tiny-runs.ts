@@ -1,4 +1,7 @@
 /** The smallest real training runs, suites and sweeps, for tests that need some model or sweep but no particular one. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Suite } from '../src/episodes/suite.js';
 import type { ProtoNetConfig } from '../src/train/protonet.js';
 
 /**
@@ -16,3 +19,41 @@ export const TINY = {
   logEvery: 1,
   validateEvery: 2,
 } satisfies Partial<ProtoNetConfig>;
+
+/**
+ * Writes a tiny synthetic suite (3-way 1-shot, 2 queries, 4 episodes of the val split, seed 5), with `changes`, to
+ * `dir`/NAME.json (NAME `tiny-3w1s` after its way and shot unless given) and returns that file: one definition for
+ * every test that evaluates or sweeps on one.
+ */
+export function writeTinySuite(dir: string, changes: Partial<Suite> = {}): string {
+  const suite = {
+    name: '',
+    dataset: 'synthetic',
+    split: 'val',
+    way: 3,
+    shot: 1,
+    query: 2,
+    episodes: 4,
+    seed: 5,
+    ...changes,
+  };
+  const name = changes.name ?? `tiny-${suite.way}w${suite.shot}s`;
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify({ ...suite, name }));
+  return file;
+}
+
+/**
+ * Writes a sweep spec `tiny` to `dir`/spec.json: `base` over the seeds `seeds`, on the tiny suite `dir`/tiny-3w1s.json
+ * (written too), its runs in `dir`/runs; returns it and the CSV it is to write, `dir`/sweep.csv. The smallest real
+ * sweep, one definition for the tests that run one.
+ */
+export function writeTinySweep(dir: string, base: object, seeds: number[]): { spec: string; out: string } {
+  const suite = writeTinySuite(dir);
+  const spec = path.join(dir, 'spec.json');
+  fs.writeFileSync(
+    spec,
+    JSON.stringify({ name: 'tiny', runs: path.join(dir, 'runs'), suites: [suite], base, grid: { seed: seeds } }),
+  );
+  return { spec, out: path.join(dir, 'sweep.csv') };
+}
