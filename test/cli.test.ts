@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { ROOT, tempDir } from './helpers.js';
-import { writeTinySuite } from './tiny-runs.js';
+import { tinyTrainFlags, writeTinySuite } from './tiny-runs.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
@@ -301,29 +301,8 @@ describe('command line', function () {
 
   it('a diverging run stops with one line naming the episode, exit 1', () => {
     const out = tempDir();
-    const r = fewshot(
-      'train',
-      '--dataset',
-      'synthetic',
-      '--way',
-      '5',
-      '--shot',
-      '1',
-      '--width',
-      '8',
-      '--episodes',
-      '8',
-      '--validate-every',
-      '4',
-      '--log-every',
-      '2',
-      '--lr',
-      '1e38',
-      '--backend',
-      'wasm',
-      '--out',
-      out,
-    );
+    const tiny = tinyTrainFlags({ episodes: 8, validateEvery: 4, logEvery: 2 });
+    const r = fewshot('train', ...tiny, '--lr', '1e38', '--backend', 'wasm', '--out', out);
     expectOneLineError(
       r,
       new RegExp(

@@ -57,3 +57,23 @@ export function writeTinySweep(dir: string, base: object, seeds: number[]): { sp
   );
   return { spec, out: path.join(dir, 'sweep.csv') };
 }
+
+/** How long a tiny command-line run trains, and how often it validates and logs. */
+export interface TinySchedule {
+  readonly episodes?: number;
+  readonly validateEvery?: number;
+  readonly logEvery?: number;
+}
+
+/**
+ * The flags of a tiny synthetic 5-way 1-shot training run of width 8 on the command line, with the `schedule` given:
+ * one definition for the command-line tests that need some trained model.
+ */
+export function tinyTrainFlags(schedule: TinySchedule = {}): string[] {
+  const flags = ['--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '8'];
+  const { episodes, validateEvery, logEvery } = schedule;
+  if (episodes !== undefined) flags.push('--episodes', String(episodes));
+  if (validateEvery !== undefined) flags.push('--validate-every', String(validateEvery));
+  if (logEvery !== undefined) flags.push('--log-every', String(logEvery));
+  return flags;
+}

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { RESULT_COLUMNS } from '../src/sweep/csv.js';
 import { writeMiniImageNet } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';
+import { tinyTrainFlags } from './tiny-runs.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 function fewshot(...args: string[]) {
@@ -21,22 +22,7 @@ function expectRefused(r: ReturnType<typeof fewshot>, pattern: RegExp, code = 1)
   expect(lines[0]).to.match(pattern);
   expect(r.code, r.stderr).to.equal(code);
 }
-const tiny = [
-  '--dataset',
-  'synthetic',
-  '--way',
-  '5',
-  '--shot',
-  '1',
-  '--width',
-  '8',
-  '--episodes',
-  '4',
-  '--validate-every',
-  '2',
-  '--log-every',
-  '2',
-];
+const tiny = tinyTrainFlags({ episodes: 4, validateEvery: 2, logEvery: 2 });
 
 /** A sweep CSV's header, and a row of it: setting `way` 5, suite 's', every other result 1. */
 const header = ['key', 'way', ...RESULT_COLUMNS].join(',');
