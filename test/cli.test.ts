@@ -4,20 +4,11 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { ROOT, tempDir } from './helpers.js';
+import { CLI, CliRun, fewshot } from './run-cli.js';
 import { tinyTrainFlags, writeTinySuite } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-
-function fewshot(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FEWSHOT_CACHE: tempDir() },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
-}
-
 /** A failure is one line on stderr starting `fewshot:`, and a non-zero exit code. */
-function expectOneLineError(r: ReturnType<typeof fewshot>, pattern: RegExp): void {
+function expectOneLineError(r: CliRun, pattern: RegExp): void {
   expect(r.code, r.stderr).to.not.equal(0);
   const lines = r.stderr.split('\n').filter((l) => !l.startsWith('backend:'));
   expect(lines, r.stderr).to.have.length(1);

@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import { appendWhole, writeFileAtomic } from '../src/atomic.js';
 import { randomCifarContent, writeCifarArchives } from './cifar-archives.js';
-import { ROOT, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
 import { tinyTrainFlags } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 function fewshot(cwd: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd,

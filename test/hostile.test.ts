@@ -22,18 +22,15 @@ import { slurmShard } from '../src/sweep/shard.js';
 import { readSweepSpec } from '../src/sweep/spec.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { resumeBudget, runPaths } from '../src/train/run-folder.js';
-import { ROOT, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { runCli } from './run-cli.js';
 import { TINY, writeTinySweep } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The command line, ended after 60 s (a device or a FIFO read whole would hang); stderr's lines but the backend's. */
 function fewshot(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FEWSHOT_CACHE: tempDir() },
-    timeout: 60_000,
-  });
+  const r = runCli(args, 60_000);
   const lines = r.stderr.split('\n').filter((l) => l && !l.startsWith('backend:'));
-  return { code: r.status, stdout: r.stdout, lines };
+  return { code: r.code, stdout: r.stdout, lines };
 }
 
 /** A tiny 5-way run on the command line. */

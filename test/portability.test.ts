@@ -6,9 +6,9 @@ import { cpuFlags } from '../src/kernels/native-addon.js';
 import { chooseVariant } from '../src/native/cpu-levels.mjs';
 import { HASWELL, WESTMERE } from './cpu-shapes.js';
 import { ROOT, requireNative, tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
 import { tinyTrainFlags } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const QEMU = ['/usr/bin/qemu-x86_64', '/usr/local/bin/qemu-x86_64'].find((f) => fs.existsSync(f));
 const RECORD = path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json');
 /** The levels built here (they depend on the building CPU: v4, v3 and down to its own level). */

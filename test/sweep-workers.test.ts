@@ -17,10 +17,10 @@ import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/run-folder.js';
 import { importFolder } from '../src/data/folder.js';
 import { randomImage } from './image-fixtures.js';
-import { ROOT, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
 import { TINY, writeTinySweep } from './tiny-runs.js';
 
-const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 /** TINY over 6 episodes, validated every 3. */
 const TINY_6 = { ...TINY, episodes: 6, validateEvery: 3 };
 
@@ -32,7 +32,7 @@ interface Worker {
 }
 
 function worker(...args: string[]): Worker {
-  const child = spawn(process.execPath, [MAIN, 'sweep', ...args, '--backend', 'wasm'], {
+  const child = spawn(process.execPath, [CLI, 'sweep', ...args, '--backend', 'wasm'], {
     env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
   const w: Worker = {

@@ -14,9 +14,9 @@ import { ModelCard, readCard, zooDir, zooNames } from '../src/models/zoo.js';
 import { addToZoo } from '../src/train/zoo-add.js';
 import { recipeTeacher } from '../src/train/recipe.js';
 import { ROOT, SHARED, tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
 import { tinyTrainFlags } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 function fewshot(env: Record<string, string>, ...args: string[]) {
