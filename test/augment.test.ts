@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
@@ -12,7 +11,9 @@ import { conv4 } from '../src/models/conv4.js';
 import { distill, distillationObjective } from '../src/train/distill.js';
 import { DEFAULT_PROTONET, ProtoNetConfig, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/run-folder.js';
-import { ROOT, savedWeights as weights, tempDir } from './helpers.js';
+import { savedWeights as weights, tempDir } from './helpers.js';
+import { runCli } from './run-cli.js';
+import { TINY } from './tiny-runs.js';
 
 const SHAPE: ImageShape = [6, 5, 3];
 const SIZE = 6 * 5 * 3;
@@ -74,14 +75,8 @@ describe('augmentation', () => {
     this.timeout(120_000);
     const config: ProtoNetConfig = {
       ...DEFAULT_PROTONET,
-      dataset: 'synthetic',
-      split: 'val',
-      way: 3,
-      shot: 1,
-      query: 2,
-      width: 4,
+      ...TINY,
       episodes: 8,
-      logEvery: 1,
       validateEvery: 4,
       seed: 5,
       augment: 'crop-flip',
@@ -116,12 +111,8 @@ describe('augmentation', () => {
       const [cli, lib] = [tempDir(), tempDir()];
       const args = ['--dataset', 'synthetic', '--split', 'val', '--way', '3', '--shot', '1', '--query', '2'];
       const more = ['--width', '4', '--episodes', '4', '--validate-every', '4', '--log-every', '1', '--seed', '5'];
-      const r = spawnSync(
-        process.execPath,
-        [path.join(ROOT, 'dist/src/cli/main.js'), 'train', ...args, ...more, '--augment', 'crop-flip', '--out', cli],
-        { encoding: 'utf8', env: { ...process.env, FEWSHOT_CACHE: tempDir() } },
-      );
-      expect(r.status, r.stderr).to.equal(0);
+      const r = runCli(['train', ...args, ...more, '--augment', 'crop-flip', '--out', cli]);
+      expect(r.code, r.stderr).to.equal(0);
       expect(JSON.parse(fs.readFileSync(path.join(cli, 'config.json'), 'utf8')).augment).to.equal('crop-flip');
       await trainProtoNet({ ...config, episodes: 4, validateEvery: 4 }, lib);
       expect(losses(cli)).to.deep.equal(losses(lib));

@@ -4,19 +4,11 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { ROOT, tempDir } from './helpers.js';
-
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-
-function fewshot(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FEWSHOT_CACHE: tempDir() },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
-}
+import { CLI, CliRun, fewshot } from './run-cli.js';
+import { tinyTrainFlags, writeTinySuite } from './tiny-runs.js';
 
 /** A failure is one line on stderr starting `fewshot:`, and a non-zero exit code. */
-function expectOneLineError(r: ReturnType<typeof fewshot>, pattern: RegExp): void {
+function expectOneLineError(r: CliRun, pattern: RegExp): void {
   expect(r.code, r.stderr).to.not.equal(0);
   const lines = r.stderr.split('\n').filter((l) => !l.startsWith('backend:'));
   expect(lines, r.stderr).to.have.length(1);
@@ -69,20 +61,7 @@ describe('command line', function () {
       'synthetic-test-5w5s',
     ]);
     expect(demo.suites[0].difference.n).to.equal(600);
-    const suite = path.join(dir, 'tiny.json');
-    fs.writeFileSync(
-      suite,
-      JSON.stringify({
-        name: 'tiny',
-        dataset: 'synthetic',
-        split: 'val',
-        way: 3,
-        shot: 1,
-        query: 2,
-        episodes: 4,
-        seed: 1,
-      }),
-    );
+    const suite = writeTinySuite(dir, { name: 'tiny', seed: 1 });
     const spec = path.join(dir, 'spec.json');
     fs.writeFileSync(
       spec,
@@ -168,20 +147,7 @@ describe('command line', function () {
 
   it('freezes a suite, then verifies it', () => {
     const dir = tempDir();
-    const suite = path.join(dir, 'tiny.json');
-    fs.writeFileSync(
-      suite,
-      JSON.stringify({
-        name: 'tiny',
-        dataset: 'synthetic',
-        split: 'val',
-        way: 3,
-        shot: 1,
-        query: 2,
-        episodes: 5,
-        seed: 9,
-      }),
-    );
+    const suite = writeTinySuite(dir, { name: 'tiny', episodes: 5, seed: 9 });
     const frozen = fewshot('episodes', 'freeze', suite);
     expect(frozen.code, frozen.stderr).to.equal(0);
     expect(JSON.parse(fs.readFileSync(suite, 'utf8')).sha256).to.match(/^[0-9a-f]{64}$/);
@@ -192,20 +158,7 @@ describe('command line', function () {
   });
 
   it('refuses a way larger than the split, naming it', () => {
-    const suite = path.join(tempDir(), 'wide.json');
-    fs.writeFileSync(
-      suite,
-      JSON.stringify({
-        name: 'wide',
-        dataset: 'synthetic',
-        split: 'val',
-        way: 100,
-        shot: 1,
-        query: 2,
-        episodes: 5,
-        seed: 0,
-      }),
-    );
+    const suite = writeTinySuite(tempDir(), { name: 'wide', way: 100, episodes: 5, seed: 0 });
     expectOneLineError(
       fewshot('episodes', 'freeze', suite),
       /^fewshot: way 100 exceeds the 64 classes of synthetic\/val$/,
@@ -339,29 +292,8 @@ describe('command line', function () {
 
   it('a diverging run stops with one line naming the episode, exit 1', () => {
     const out = tempDir();
-    const r = fewshot(
-      'train',
-      '--dataset',
-      'synthetic',
-      '--way',
-      '5',
-      '--shot',
-      '1',
-      '--width',
-      '8',
-      '--episodes',
-      '8',
-      '--validate-every',
-      '4',
-      '--log-every',
-      '2',
-      '--lr',
-      '1e38',
-      '--backend',
-      'wasm',
-      '--out',
-      out,
-    );
+    const tiny = tinyTrainFlags({ episodes: 8, validateEvery: 4, logEvery: 2 });
+    const r = fewshot('train', ...tiny, '--lr', '1e38', '--backend', 'wasm', '--out', out);
     expectOneLineError(
       r,
       new RegExp(

@@ -9,9 +9,10 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import { appendWhole, writeFileAtomic } from '../src/atomic.js';
 import { randomCifarContent, writeCifarArchives } from './cifar-archives.js';
-import { ROOT, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
+import { tinyTrainFlags } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 function fewshot(cwd: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd,
@@ -77,7 +78,7 @@ describe('a nearly full disk', function () {
   it('eval --out, episodes freeze, data cifar100, sweep, sweep merge, report: refused, nothing changed', async () => {
     // Inputs on the ordinary disk; outputs on the small one, made once while it has room.
     const run = path.join(work, 'run');
-    const tiny = ['--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '8', '--episodes', '4'];
+    const tiny = tinyTrainFlags({ episodes: 4 });
     const trained = fewshot(work, 'train', ...tiny, '--validate-every', '2', '--log-every', '2', '--out', run);
     expect(trained.code, trained.stderr).to.equal(0);
     const archives = path.join(work, 'archives');

@@ -9,13 +9,13 @@ import { expect } from 'chai';
 import { encode } from 'fast-png';
 import seedrandom from 'seedrandom';
 import sharp from 'sharp';
-import yauzl from 'yauzl';
 import { decodeGreyPng } from '../src/data/grey-png.js';
 import { WorkerPool, decodeGreyImages } from '../src/data/grey-workers.js';
 import { decodeImage } from '../src/data/images.js';
 import { resizeGreyImages, stackMargin } from '../src/data/lanczos-batch.js';
 import { randomImage } from './image-fixtures.js';
 import { SHARED, requireData, tempDir } from './helpers.js';
+import { ZipEntry, readZipEntries } from './zip-entries.js';
 
 const OMNIGLOT_ZIPS = path.join(SHARED, 'data', 'omniglot');
 
@@ -55,37 +55,6 @@ function pack(samples: Uint8Array, width: number, height: number, depth: number)
     }
   }
   return out;
-}
-
-/** Every PNG entry of a zip, in the zip's order. */
-function zipEntries(
-  zipPath: string,
-  keep: (name: string, index: number) => boolean,
-): Promise<{ name: string; bytes: Buffer }[]> {
-  return new Promise((resolve, reject) => {
-    const found: { name: string; bytes: Buffer }[] = [];
-    let index = 0;
-    yauzl.open(zipPath, { lazyEntries: true }, (err, zip) => {
-      if (err) return reject(err);
-      zip.on('error', reject);
-      zip.on('end', () => resolve(found));
-      zip.on('entry', (entry: yauzl.Entry) => {
-        if (!entry.fileName.endsWith('.png') || !keep(entry.fileName, index++)) return zip.readEntry();
-        zip.openReadStream(entry, (e, stream) => {
-          if (e) return reject(e);
-          const chunks: Buffer[] = [];
-          stream
-            .on('data', (c: Buffer) => chunks.push(c))
-            .on('error', reject)
-            .on('end', () => {
-              found.push({ name: entry.fileName, bytes: Buffer.concat(chunks) });
-              zip.readEntry();
-            });
-        });
-      });
-      zip.readEntry();
-    });
-  });
 }
 
 describe('grey decode (fast path)', () => {
@@ -252,9 +221,12 @@ parentPort.on('message', ({ id, data }) => {
 
   it('real Omniglot PNGs: bit for bit as one sharp call each (a sample of both zips)', async function () {
     requireData(this, path.join(OMNIGLOT_ZIPS, 'images_evaluation.zip'));
-    const entries: { name: string; bytes: Buffer }[] = [];
+    const entries: ZipEntry[] = [];
     for (const zip of ['images_background.zip', 'images_evaluation.zip']) {
-      entries.push(...(await zipEntries(path.join(OMNIGLOT_ZIPS, zip), (_, i) => i % 23 === 0)));
+      let png = 0; // every 23rd PNG of the zip, from its first
+      entries.push(
+        ...(await readZipEntries(path.join(OMNIGLOT_ZIPS, zip), (n) => n.endsWith('.png') && png++ % 23 === 0)),
+      );
     }
     expect(entries.length).to.be.above(1000);
     const shape = [28, 28, 1] as const;

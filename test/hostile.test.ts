@@ -22,17 +22,15 @@ import { slurmShard } from '../src/sweep/shard.js';
 import { readSweepSpec } from '../src/sweep/spec.js';
 import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { resumeBudget, runPaths } from '../src/train/run-folder.js';
-import { ROOT, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { runCli } from './run-cli.js';
+import { TINY, writeTinySweep } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The command line, ended after 60 s (a device or a FIFO read whole would hang); stderr's lines but the backend's. */
 function fewshot(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FEWSHOT_CACHE: tempDir() },
-    timeout: 60_000,
-  });
+  const r = runCli(args, 60_000);
   const lines = r.stderr.split('\n').filter((l) => l && !l.startsWith('backend:'));
-  return { code: r.status, stdout: r.stdout, lines };
+  return { code: r.code, stdout: r.stdout, lines };
 }
 
 /** A tiny 5-way run on the command line. */
@@ -51,40 +49,9 @@ const TINY_ARGS = [
   '2',
 ];
 
-const TINY = {
-  dataset: 'synthetic',
-  split: 'val',
-  way: 3,
-  shot: 1,
-  query: 2,
-  width: 4,
-  episodes: 4,
-  logEvery: 1,
-  validateEvery: 2,
-};
-
 /** A finished tiny sweep of two points in `dir`: its spec file and CSV. */
 async function tinySweep(dir: string): Promise<{ spec: string; out: string }> {
-  const suite = path.join(dir, 'tiny-3w1s.json');
-  fs.writeFileSync(
-    suite,
-    JSON.stringify({
-      name: 'tiny-3w1s',
-      dataset: 'synthetic',
-      split: 'val',
-      way: 3,
-      shot: 1,
-      query: 2,
-      episodes: 4,
-      seed: 5,
-    }),
-  );
-  const spec = path.join(dir, 'spec.json');
-  fs.writeFileSync(
-    spec,
-    JSON.stringify({ name: 'tiny', runs: path.join(dir, 'runs'), suites: [suite], base: TINY, grid: { seed: [0, 1] } }),
-  );
-  const out = path.join(dir, 'sweep.csv');
+  const { spec, out } = writeTinySweep(dir, TINY, [0, 1]);
   await runSweep(readSweepSpec(spec), { out, backend: 'test' });
   return { spec, out };
 }

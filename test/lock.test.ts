@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import { HOST_ID } from '../src/host.js';
 import { tryLock, withRunFolder } from '../src/lock.js';
-import { ROOT, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
+import { tinyTrainFlags } from './tiny-runs.js';
 
 const DEAD_PID = 2 ** 22 + 1; // past Linux's pid_max default: no such process
 
@@ -90,9 +92,8 @@ describe('locks', function () {
 
   it('`fewshot train`: a second process on a running run folder (--resume or not) is refused, the first finishes', async () => {
     const run = path.join(tempDir(), 'run');
-    const main = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-    const tiny = ['--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '8', '--backend', 'wasm'];
-    const first = spawn(process.execPath, [main, 'train', ...tiny, '--episodes', '300', '--out', run], {
+    const tiny = [...tinyTrainFlags(), '--backend', 'wasm'];
+    const first = spawn(process.execPath, [CLI, 'train', ...tiny, '--episodes', '300', '--out', run], {
       stdio: 'ignore',
     });
     const exit = new Promise<number | null>((resolve) => first.on('exit', resolve));
@@ -101,7 +102,7 @@ describe('locks', function () {
     for (const resume of [['--resume'], []]) {
       const second = spawnSync(
         process.execPath,
-        [main, 'train', ...tiny, '--episodes', '300', '--out', run, ...resume],
+        [CLI, 'train', ...tiny, '--episodes', '300', '--out', run, ...resume],
         {
           encoding: 'utf8',
         },

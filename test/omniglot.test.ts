@@ -10,6 +10,7 @@ import { FewShotDataset } from '../src/data/dataset.js';
 import { importOmniglot, openOmniglot } from '../src/data/omniglot.js';
 import { HOST_ID } from '../src/host.js';
 import { SHARED, requireData } from './helpers.js';
+import { readZipEntries } from './zip-entries.js';
 
 const SIZE = 105;
 const OMNIGLOT_ZIPS = path.join(SHARED, 'data', 'omniglot');
@@ -357,7 +358,12 @@ describe('omniglot', function () {
     const from = path.join(root, 'real');
     for (const zip of new Set(index.images.map((i) => i.zip))) {
       const wanted = index.images.filter((i) => i.zip === zip).map((i) => i.entry);
-      for (const [entry, png] of await readZipEntries(path.join(OMNIGLOT_ZIPS, zip), wanted)) {
+      const found = await readZipEntries(path.join(OMNIGLOT_ZIPS, zip), (name) => wanted.includes(name));
+      expect(
+        found.map((e) => e.name),
+        `${zip}: the wanted entries`,
+      ).to.have.members(wanted);
+      for (const { name: entry, bytes: png } of found) {
         fs.mkdirSync(path.dirname(path.join(from, entry)), { recursive: true });
         fs.writeFileSync(path.join(from, entry), png);
       }
@@ -376,32 +382,3 @@ describe('omniglot', function () {
     }
   });
 });
-
-/** The wanted entries of a zip, read in one pass over its entry list. */
-function readZipEntries(zipPath: string, wanted: readonly string[]): Promise<Map<string, Buffer>> {
-  const found = new Map<string, Buffer>();
-  return new Promise((resolve, reject) => {
-    yauzl.open(zipPath, { lazyEntries: true }, (err, zip) => {
-      if (err) return reject(err);
-      zip.on('error', reject);
-      zip.on('end', () =>
-        found.size === wanted.length ? resolve(found) : reject(new Error(`${zipPath}: entries missing`)),
-      );
-      zip.on('entry', (entry: yauzl.Entry) => {
-        if (!wanted.includes(entry.fileName)) return zip.readEntry();
-        zip.openReadStream(entry, (e, stream) => {
-          if (e) return reject(e);
-          const chunks: Buffer[] = [];
-          stream
-            .on('data', (c: Buffer) => chunks.push(c))
-            .on('error', reject)
-            .on('end', () => {
-              found.set(entry.fileName, Buffer.concat(chunks));
-              zip.readEntry();
-            });
-        });
-      });
-      zip.readEntry();
-    });
-  });
-}

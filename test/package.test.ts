@@ -7,6 +7,7 @@ import { randomCifarContent, writeCifarArchives } from './cifar-archives.js';
 import { cpuFlags } from '../src/kernels/native-addon.js';
 import { levelsToBuild } from '../src/native/cpu-levels.mjs';
 import { ROOT, requireNative, tempDir } from './helpers.js';
+import { tinyTrainFlags } from './tiny-runs.js';
 
 const run = (command: string, args: string[], cwd: string) => {
   const r = spawnSync(command, args, {
@@ -53,25 +54,7 @@ describe('the npm package', function () {
   it('packs everything the native build needs: installed into another project, it runs with the native kernels', function () {
     const trained = run(
       path.join(app, 'node_modules', '.bin', 'fewshot'),
-      [
-        'train',
-        '--dataset',
-        'synthetic',
-        '--episodes',
-        '2',
-        '--log-every',
-        '1',
-        '--validate-every',
-        '2',
-        '--way',
-        '5',
-        '--shot',
-        '1',
-        '--width',
-        '8',
-        '--out',
-        'run',
-      ],
+      ['train', ...tinyTrainFlags({ episodes: 2, validateEvery: 2, logEvery: 1 }), '--out', 'run'],
       app,
     );
     expect(trained.code, trained.out).to.equal(0);

@@ -6,8 +6,9 @@ import { cpuFlags } from '../src/kernels/native-addon.js';
 import { chooseVariant } from '../src/native/cpu-levels.mjs';
 import { HASWELL, WESTMERE } from './cpu-shapes.js';
 import { ROOT, requireNative, tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
+import { tinyTrainFlags } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const QEMU = ['/usr/bin/qemu-x86_64', '/usr/local/bin/qemu-x86_64'].find((f) => fs.existsSync(f));
 const RECORD = path.join(ROOT, 'src', 'native', 'build', 'Release', 'target.json');
 /** The levels built here (they depend on the building CPU: v4, v3 and down to its own level). */
@@ -40,20 +41,7 @@ describe('native kernels on another CPU', function () {
 
   const train = (out: string) => [
     'train',
-    '--dataset',
-    'synthetic',
-    '--episodes',
-    '2',
-    '--log-every',
-    '1',
-    '--validate-every',
-    '2',
-    '--way',
-    '5',
-    '--shot',
-    '1',
-    '--width',
-    '8',
+    ...tinyTrainFlags({ episodes: 2, validateEvery: 2, logEvery: 1 }),
     '--out',
     out,
   ];

@@ -17,20 +17,12 @@ import { DEFAULT_PROTONET, trainProtoNet } from '../src/train/protonet.js';
 import { runPaths } from '../src/train/run-folder.js';
 import { importFolder } from '../src/data/folder.js';
 import { randomImage } from './image-fixtures.js';
-import { ROOT, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
+import { TINY, writeTinySweep } from './tiny-runs.js';
 
-const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const TINY = {
-  dataset: 'synthetic',
-  split: 'val',
-  way: 3,
-  shot: 1,
-  query: 2,
-  width: 4,
-  episodes: 6,
-  logEvery: 1,
-  validateEvery: 3,
-};
+/** TINY over 6 episodes, validated every 3. */
+const TINY_6 = { ...TINY, episodes: 6, validateEvery: 3 };
 
 interface Worker {
   readonly child: ChildProcess;
@@ -40,7 +32,7 @@ interface Worker {
 }
 
 function worker(...args: string[]): Worker {
-  const child = spawn(process.execPath, [MAIN, 'sweep', ...args, '--backend', 'wasm'], {
+  const child = spawn(process.execPath, [CLI, 'sweep', ...args, '--backend', 'wasm'], {
     env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
   const w: Worker = {
@@ -63,32 +55,7 @@ const trained = (w: Worker) => [...w.stdout.matchAll(/^point (\d+) .*: training/
 
 function setup(seeds: number[], extra: object = {}) {
   const dir = tempDir();
-  const suite = path.join(dir, 'tiny-3w1s.json');
-  fs.writeFileSync(
-    suite,
-    JSON.stringify({
-      name: 'tiny-3w1s',
-      dataset: 'synthetic',
-      split: 'val',
-      way: 3,
-      shot: 1,
-      query: 2,
-      episodes: 4,
-      seed: 5,
-    }),
-  );
-  const spec = path.join(dir, 'spec.json');
-  fs.writeFileSync(
-    spec,
-    JSON.stringify({
-      name: 'tiny',
-      runs: path.join(dir, 'runs'),
-      suites: [suite],
-      base: { ...TINY, ...extra },
-      grid: { seed: seeds },
-    }),
-  );
-  return { dir, spec, out: path.join(dir, 'sweep.csv') };
+  return { dir, ...writeTinySweep(dir, { ...TINY_6, ...extra }, seeds) };
 }
 
 describe('sweep workers', function () {
@@ -183,13 +150,13 @@ describe('sweep workers', function () {
   it('a missing teacher or dataset cache, or a suite of another image shape, is refused before anything trains or is written', async () => {
     const { dir, spec: _spec } = setup([0]);
     const teacher = path.join(dir, 'teacher');
-    await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY, episodes: 2, validateEvery: 2 }, teacher);
+    await trainProtoNet({ ...DEFAULT_PROTONET, ...TINY_6, episodes: 2, validateEvery: 2 }, teacher);
     const suite = path.join(dir, 'tiny-3w1s.json');
     const write = (name: string, variants: object[]) => {
       const file = path.join(dir, `${name}.json`);
       fs.writeFileSync(
         file,
-        JSON.stringify({ name, runs: path.join(dir, name), suites: [suite], base: TINY, variants }),
+        JSON.stringify({ name, runs: path.join(dir, name), suites: [suite], base: TINY_6, variants }),
       );
       return file;
     };
@@ -245,7 +212,7 @@ describe('sweep workers', function () {
         name: 'shapes',
         runs: path.join(dir, 'shapes'),
         suites: [suite, folderSuite],
-        base: { ...TINY, dataDir: cache },
+        base: { ...TINY_6, dataDir: cache },
       }),
     );
     await runSweep(readSweepSpec(shapes), { out: path.join(dir, 'shapes.csv'), backend: 'test' }).then(

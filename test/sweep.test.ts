@@ -22,26 +22,11 @@ import { parseShard, shardPoints } from '../src/sweep/shard.js';
 import { canonicalJson, expandSweep, readSweepSpec } from '../src/sweep/spec.js';
 import { findRecipe, recipeConfig, recipeTeacher, trainRecipe } from '../src/train/recipe.js';
 import { ROOT, tempDir } from './helpers.js';
+import { TINY, writeTinySuite } from './tiny-runs.js';
 
 /** Two tiny synthetic suites (3-way 1- and 2-shot, 4 episodes) in `dir`. */
 function tinySuites(dir: string): string[] {
-  return [1, 2].map((shot) => {
-    const file = path.join(dir, `tiny-3w${shot}s.json`);
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        name: `tiny-3w${shot}s`,
-        dataset: 'synthetic',
-        split: 'val',
-        way: 3,
-        shot,
-        query: 2,
-        episodes: 4,
-        seed: 5,
-      }),
-    );
-    return file;
-  });
+  return [1, 2].map((shot) => writeTinySuite(dir, { shot }));
 }
 
 function writeSpec(dir: string, spec: object, name = 'spec.json'): string {
@@ -49,19 +34,6 @@ function writeSpec(dir: string, spec: object, name = 'spec.json'): string {
   fs.writeFileSync(file, JSON.stringify(spec));
   return file;
 }
-
-// The 64-class val split: generated in a fraction of the time of the 256-class train split.
-const TINY = {
-  dataset: 'synthetic',
-  split: 'val',
-  way: 3,
-  shot: 1,
-  query: 2,
-  width: 4,
-  episodes: 4,
-  logEvery: 1,
-  validateEvery: 2,
-};
 
 describe('sweep specs', () => {
   it('expands variants x grid into points with stable keys, one per distinct setting', () => {

@@ -1,42 +1,20 @@
 /** Regression tests for hostile or broken inputs: each names the file, exits non-zero, writes nothing. */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { RESULT_COLUMNS } from '../src/sweep/csv.js';
 import { writeMiniImageNet } from './image-fixtures.js';
 import { ROOT, tempDir } from './helpers.js';
+import { CliRun, fewshot } from './run-cli.js';
+import { tinyTrainFlags } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-function fewshot(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FEWSHOT_CACHE: tempDir() },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
-}
-function expectRefused(r: ReturnType<typeof fewshot>, pattern: RegExp, code = 1): void {
+function expectRefused(r: CliRun, pattern: RegExp, code = 1): void {
   const lines = r.stderr.split('\n').filter((l) => !l.startsWith('backend:') && !l.includes('extending the run'));
   expect(lines, r.stderr).to.have.length(1);
   expect(lines[0]).to.match(pattern);
   expect(r.code, r.stderr).to.equal(code);
 }
-const tiny = [
-  '--dataset',
-  'synthetic',
-  '--way',
-  '5',
-  '--shot',
-  '1',
-  '--width',
-  '8',
-  '--episodes',
-  '4',
-  '--validate-every',
-  '2',
-  '--log-every',
-  '2',
-];
+const tiny = tinyTrainFlags({ episodes: 4, validateEvery: 2, logEvery: 2 });
 
 /** A sweep CSV's header, and a row of it: setting `way` 5, suite 's', every other result 1. */
 const header = ['key', 'way', ...RESULT_COLUMNS].join(',');

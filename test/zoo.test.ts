@@ -14,8 +14,9 @@ import { ModelCard, readCard, zooDir, zooNames } from '../src/models/zoo.js';
 import { addToZoo } from '../src/train/zoo-add.js';
 import { recipeTeacher } from '../src/train/recipe.js';
 import { ROOT, SHARED, tempDir } from './helpers.js';
+import { CLI } from './run-cli.js';
+import { tinyTrainFlags } from './tiny-runs.js';
 
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 function fewshot(env: Record<string, string>, ...args: string[]) {
@@ -27,7 +28,7 @@ function fewshot(env: Record<string, string>, ...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr };
 }
 
-const TINY = ['--dataset', 'synthetic', '--way', '5', '--shot', '1', '--width', '8', '--log-every', '2'];
+const TINY = tinyTrainFlags({ logEvery: 2 });
 
 describe('the model zoo', function () {
   this.timeout(600_000);
