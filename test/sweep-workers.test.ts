@@ -103,7 +103,8 @@ describe('sweep workers', function () {
     // As if it ran on another node sharing the runs folder: its pid says nothing here (kept mtime: still live).
     const owner = path.join(lock, 'owner.json');
     const { mtime } = fs.statSync(lock);
-    fs.writeFileSync(owner, JSON.stringify({ ...JSON.parse(fs.readFileSync(owner, 'utf8')), host: 'another-node' }));
+    const held = { ...JSON.parse(fs.readFileSync(owner, 'utf8')), host: 'another-node', hostId: 'another-node' };
+    fs.writeFileSync(owner, JSON.stringify(held));
     fs.utimesSync(lock, mtime, mtime);
     const second = worker(spec, '--out', out, '--lock-stale', '20');
     expect(await second.exit, second.stderr).to.equal(0);

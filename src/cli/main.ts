@@ -3,7 +3,6 @@
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands.js';
 import { codeLabel } from '../provenance.js';
-import { boundedMessage } from './format.js';
 
 const program = new Command('fewshot')
   .description('Few-shot episodic learning with Prototypical Networks and Relational Knowledge Distillation')
@@ -54,6 +53,7 @@ registerCommands(process.argv.slice(2))
     // A command's bar left running would print over the error and keep the process alive.
     (await import('./progress.js')).stopProgress();
     // One line naming what went wrong; the stack only when asked for.
+    const { boundedMessage } = await import('./format.js');
     console.error(`fewshot: ${boundedMessage(String((err as Error)?.message ?? err))}`);
     if (process.env.FEWSHOT_DEBUG) console.error(err);
     process.exitCode = 1;
