@@ -240,6 +240,33 @@ describe('untrusted inputs', function () {
     expect(r.stderr.length).to.be.below(1000);
   });
 
+  it('eval refuses two suites of one name before it writes: their results would share a name and a CSV', () => {
+    const dir = tempDir();
+    const suites = [1, 2].map((shot) => {
+      const file = path.join(dir, `shot-${shot}.json`);
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          name: 'same',
+          dataset: 'synthetic',
+          split: 'val',
+          way: 3,
+          shot,
+          query: 2,
+          episodes: 4,
+          seed: 5,
+        }),
+      );
+      return file;
+    });
+    const out = path.join(dir, 'results');
+    expectRefused(
+      fewshot('eval', model, ...suites, '--out', out),
+      new RegExp(`^fewshot: ${suites[1]}: suite name 'same' is also ${suites[0]}'s`),
+    );
+    expect(fs.existsSync(out), 'nothing written').to.equal(false);
+  });
+
   it('a folder loop or a folder reached twice through symlinks is refused by name, not walked until memory runs out', () => {
     const from = tempDir();
     const character = path.join(from, 'images_background', 'Alpha', 'character01');

@@ -1,5 +1,4 @@
 /** `fewshot eval`: a checkpoint over suites or manifests -> mean accuracy with 95% CI, per-episode CSV. */
-import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { COMMANDS } from './commands.js';
 import { DATASETS } from '../data/open.js';
@@ -37,7 +36,6 @@ export function registerEvalCommand(program: Command): void {
     .addOption(backendOption())
     .action(async (checkpoint: string, files: string[], opts) => {
       const backend = await startBackend(opts.backend);
-      if (opts.out) fs.mkdirSync(opts.out, { recursive: true });
       let bar: ReturnType<typeof progressBar> | undefined;
       let current = '';
       const scores = await evaluateCheckpoint(checkpoint, files, {

@@ -229,6 +229,14 @@ export async function evaluateCheckpoint(
   );
   const scores: SuiteScore[] = [];
   try {
+    // Results are named by suite (the table, summary.json, <suite>.episodes.csv): one name, one suite.
+    opened.forEach((source, i) => {
+      const first = opened.findIndex((o) => o.name === source.name);
+      if (first < i)
+        throw new Error(
+          `${sources[i]}: suite name '${source.name}' is also ${sources[first]}'s: their results would share a name (and one per-episode CSV); rename one`,
+        );
+    });
     for (const source of opened)
       checkImageShape(model, source.dataset.imageShape, `${modelDir} on ${source.name} (${source.dataset.name})`);
     // Suites of the same split share most images (Omniglot's four test suites: nearly all 33,840):
