@@ -175,6 +175,93 @@ describe('the model zoo', function () {
       expect(show.code).to.equal(1);
       expect(show.stderr.split('\n')).to.have.length(1);
     });
+
+    describe('a run of a code version that recorded no provenance (commit a6d8ad5 and before)', function () {
+      const LEGACY = 'tiny-legacy-5w1s';
+      const COMMIT = 'a6d8ad5aa019e85f248a141f25259e6c7a2d4c40';
+      let old: string;
+      let oldResults: string;
+      let oldZoo: string;
+      let oldEnv: Record<string, string>;
+
+      before(() => {
+        // The run as those versions wrote it: config.json and checkpoint/state.json without provenance.
+        old = path.join(dir, 'legacy-run');
+        oldResults = path.join(dir, 'legacy-results');
+        oldZoo = path.join(dir, 'legacy-zoo');
+        oldEnv = { ...env, FEWSHOT_ZOO: oldZoo };
+        fs.cpSync(path.join(dir, 'run'), old, { recursive: true });
+        fs.cpSync(path.join(dir, 'results'), oldResults, { recursive: true });
+        for (const file of ['config.json', path.join('checkpoint', 'state.json')]) {
+          const { provenance, ...rest } = JSON.parse(fs.readFileSync(path.join(old, file), 'utf8'));
+          expect(provenance, file).to.be.an('object');
+          fs.writeFileSync(path.join(old, file), JSON.stringify(rest, null, 2) + '\n');
+        }
+      });
+
+      it('is refused without --code-commit, naming its config.json', () => {
+        const r = fewshot(oldEnv, 'models', 'add', old, '--results', oldResults, '--name', LEGACY);
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.equal(
+          `fewshot: ${path.join(old, 'config.json')}: records no provenance (a run of a code version before runs recorded it); give the git commit of the code that trained it (--code-commit) to add it`,
+        );
+        expect(fs.existsSync(oldZoo)).to.equal(false);
+      });
+
+      it('with --code-commit, gets a card that says so and times the training from its log', async () => {
+        const card = await addToZoo({
+          run: old,
+          results: oldResults,
+          name: LEGACY,
+          zoo: oldZoo,
+          root: dir,
+          codeCommit: COMMIT,
+          command: 'fewshot train (the test)',
+        });
+        expect(card.provenance).to.equal('not recorded by this code version');
+        expect(card.trainedOn).to.deep.equal({});
+        expect(card.code).to.deep.equal({ package: 'fewshot-rkd', gitCommit: COMMIT, gitCommitFrom: 'given' });
+        expect(card.training).to.not.have.any.keys('started', 'ended', 'wallSeconds');
+        // By hand: each log line's episodes since the line before at its episodesPerSecond.
+        const lines = fs
+          .readFileSync(path.join(oldResults, 'train-log.jsonl'), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { episode: number; episodesPerSecond: number });
+        expect(lines.map((l) => l.episode)).to.deep.equal([2, 4]);
+        const seconds = 2 / lines[0].episodesPerSecond + 2 / lines[1].episodesPerSecond;
+        expect(card.training.trainingSeconds).to.equal(Math.round(seconds * 10) / 10);
+        expect(card.training.trainingSecondsFrom).to.match(
+          /^computed from the training log \(training\.log\): the sum over its lines/,
+        );
+        // The rest as for any run: the same model, its log and evaluation.
+        expect(card.weights).to.deep.equal(readCard(NAME, zoo).weights);
+        expect(card.training.log).to.deep.equal({
+          ...readCard(NAME, zoo).training.log,
+          file: 'legacy-results/train-log.jsonl',
+        });
+        expect(readCard(LEGACY, oldZoo)).to.deep.equal(card);
+      });
+
+      it('fewshot models lists it, fewshot models show says what it did not record', () => {
+        const card = readCard(LEGACY, oldZoo);
+        const list = fewshot(oldEnv, 'models');
+        expect(list.code, list.stderr).to.equal(0);
+        expect(list.stdout).to.match(new RegExp(`^${LEGACY} +- +synthetic-test-5w1s +\\d+\\.\\d\\d \\+- `, 'm'));
+        const show = fewshot(oldEnv, 'models', 'show', LEGACY);
+        expect(show.code, show.stderr).to.equal(0);
+        const hours = (card.training.trainingSeconds! / 3600).toFixed(2);
+        expect(show.stdout.split('\n')).to.include.members([
+          `- Code: fewshot-rkd (commit ${COMMIT}); provenance not recorded by this code version (no backend, machine or times)`,
+          // (The tiny run has no validation suite: its model is the last episode's.)
+          `- Training: 4 episodes, model of episode 4; ${hours} h of training, computed from the training log's rates (validations not timed)`,
+        ]);
+        expect(show.stdout).to.not.include('undefined');
+        expect(fs.readFileSync(path.join(oldZoo, LEGACY, 'README.md'), 'utf8').trimEnd()).to.equal(
+          show.stdout.trimEnd(),
+        );
+      });
+    });
   });
 
   describe('the shipped zoo', function () {

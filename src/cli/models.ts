@@ -52,7 +52,10 @@ export function registerModelsCommand(program: Command): void {
     .argument('<run>', 'training run folder (a recipe run: the model it delivers)')
     .requiredOption('--results <dir>', 'its committed evaluation: summary.json, <suite>.episodes.csv, train-log.jsonl')
     .option('--name <name>', "zoo name (default: the run's recipe)")
-    .option('--code-commit <commit>', "git commit of the code that trained it, where the run's provenance has none")
+    .option(
+      '--code-commit <commit>',
+      "git commit of the code that trained it, where the run's provenance has none (a run that recorded no provenance needs it)",
+    )
     .option('--command <line>', "the exact training command, where it is not the recipe's own")
     .option('--replace', 'replace a zoo model of the same name')
     .action(async (run: string, opts) => {

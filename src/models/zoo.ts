@@ -47,25 +47,43 @@ export interface ModelCard {
   readonly command: string;
   /** The run's settings (its config.json without provenance). */
   readonly config: Readonly<Record<string, unknown>>;
-  /** The code that trained it: package, version, git commit (and where the commit was read). */
+  /**
+   * The code that trained it: package, version, git commit (and where the commit was read). A run
+   * that recorded no provenance has no version; its commit is the one `--code-commit` gave.
+   */
   readonly code: {
     readonly package: string;
-    readonly version: string;
+    readonly version?: string;
     readonly gitCommit?: string;
     readonly gitCommitFrom?: 'provenance' | 'given';
   };
-  /** Backend, CPU, Node and tfjs versions of the training run (its config.json's provenance). */
+  /** Backend, CPU, Node and tfjs versions of the training run (its config.json's provenance; `{}` without one). */
   readonly trainedOn: Readonly<Record<string, unknown>>;
+  /**
+   * Only on the card of a run written by a code version that recorded no provenance (no code,
+   * machine or times in its config.json and checkpoints): `not recorded by this code version`.
+   */
+  readonly provenance?: string;
   readonly training: {
     /** Episodes trained, and the episode of the kept (best) model. */
     readonly episodes: number;
     readonly modelEpisode: number;
     /** Validation of the kept model, where there was one. */
     readonly validation?: { readonly accuracy: number; readonly ci95: number; readonly loss: number };
-    /** Wall time from the run's start to its last checkpoint (validation included). */
-    readonly started: string;
-    readonly ended: string;
-    readonly wallSeconds: number;
+    /**
+     * Wall time from the run's start to its last checkpoint (validation included), as its provenance
+     * records the times; absent when the run recorded none.
+     */
+    readonly started?: string;
+    readonly ended?: string;
+    readonly wallSeconds?: number;
+    /**
+     * Only where the run recorded no times: its training time computed from the committed training
+     * log (below), the sum over the log's lines of the episodes since the previous line divided by
+     * the line's episodesPerSecond (validations not timed), to 0.1 s; `trainingSecondsFrom` says so.
+     */
+    readonly trainingSeconds?: number;
+    readonly trainingSecondsFrom?: string;
     /** The episode budget a distillation against this teacher with `--recipe` gets. */
     readonly studentEpisodes?: number;
     /** The committed training log (relative to the package root) and its sha256. */
@@ -150,12 +168,19 @@ export function cardText(card: ModelCard): string {
     card.description,
     '',
     `- Trained by: \`${card.command}\``,
-    `- Code: ${card.code.package} ${card.code.version}${card.code.gitCommit ? ` (commit ${card.code.gitCommit})` : ''}; ${String(card.trainedOn.backend ?? 'backend not recorded')}`,
+    `- Code: ${card.code.package}${card.code.version !== undefined ? ` ${card.code.version}` : ''}${card.code.gitCommit ? ` (commit ${card.code.gitCommit})` : ''}; ` +
+      (card.provenance
+        ? `provenance ${card.provenance} (no backend, machine or times)`
+        : String(card.trainedOn.backend ?? 'backend not recorded')),
     `- Training: ${t.episodes} episodes, model of episode ${t.modelEpisode}` +
       (t.validation
         ? ` (validation ${pct(t.validation.accuracy)} +- ${pct(t.validation.ci95)}%, loss ${t.validation.loss.toFixed(4)})`
         : '') +
-      `; ${(t.wallSeconds / 3600).toFixed(2)} h (${t.started} to ${t.ended})`,
+      (t.wallSeconds !== undefined
+        ? `; ${(t.wallSeconds / 3600).toFixed(2)} h (${t.started} to ${t.ended})`
+        : t.trainingSeconds !== undefined
+          ? `; ${(t.trainingSeconds / 3600).toFixed(2)} h of training, computed from the training log's rates (validations not timed)`
+          : '; no training time recorded'),
     `- Weights: ${card.weights.file}, ${card.weights.bytes} bytes, sha256 ${card.weights.sha256}`,
     `- Training log: ${t.log.file}, sha256 ${t.log.sha256}`,
     ...card.results.flatMap((r) => [

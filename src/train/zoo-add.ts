@@ -31,7 +31,10 @@ export interface AddOptions {
   readonly results: string;
   /** Default: the run's recipe. */
   readonly name?: string;
-  /** The git commit of the code that trained it, when the run's provenance has none (a snapshot outside git). */
+  /**
+   * The git commit of the code that trained it, when the run's provenance has none (a snapshot outside
+   * git); required for a run that recorded no provenance at all (code before commit 2840c4f).
+   */
   readonly codeCommit?: string;
   /** The exact training command, when it is not the recipe's own (`fewshot train --recipe NAME`). */
   readonly command?: string;
@@ -62,6 +65,47 @@ function readJson<T>(file: string): T {
 }
 
 type Provenanced = Record<string, unknown> & { provenance?: Record<string, unknown> };
+
+/** How a card without recorded times got its training time (`trainingSecondsFrom`). */
+export const LOGGED_SECONDS =
+  'computed from the training log (training.log): the sum over its lines of (episodes since the previous line) / episodesPerSecond, to 0.1 s (validations not timed)';
+
+/**
+ * A run's training time as its log's rates give it: each line's episodes since the line before,
+ * divided by the line's episodesPerSecond (which times the interval's episodes, not the validation
+ * after them), summed; to 0.1 s. A line without an episode past the last one or a positive rate is
+ * refused, naming it: the time would be a guess.
+ */
+export function loggedSeconds(log: string): number {
+  let seconds = 0;
+  let previous = 0;
+  readTextFile(log)
+    .split('\n')
+    .forEach((text, i) => {
+      if (text === '') return;
+      let line: { episode?: unknown; episodesPerSecond?: unknown };
+      try {
+        line = JSON.parse(text);
+      } catch {
+        throw new Error(`${log}: line ${i + 1} is not JSON: no training time can be computed from the log`);
+      }
+      const { episode, episodesPerSecond: rate } = line;
+      if (
+        typeof episode !== 'number' ||
+        !(episode > previous) ||
+        typeof rate !== 'number' ||
+        !(rate > 0) ||
+        !Number.isFinite(rate)
+      )
+        throw new Error(
+          `${log}: line ${i + 1} has no episode past ${previous} with a positive episodesPerSecond: no training time can be computed from the log`,
+        );
+      seconds += (episode - previous) / rate;
+      previous = episode;
+    });
+  if (previous === 0) throw new Error(`${log}: no log lines: no training time can be computed from it`);
+  return Math.round(seconds * 10) / 10;
+}
 
 /** The command that trained the run: the recipe's, with the thread count the run had. */
 function trainingCommand(run: string, config: Provenanced, given?: string): string {
@@ -113,15 +157,33 @@ export async function addToZoo(options: AddOptions): Promise<ModelCard> {
   const last = readJson<{ episode: number; provenance?: { time?: string } }>(
     path.join(runPaths(stage).checkpoint, 'state.json'),
   );
+  // A run of a code version that recorded no provenance (neither in config.json nor in checkpoints):
+  // its card says so, names the code by the commit the caller gives, and has no times but the log's.
+  const legacy = config.provenance === undefined && last.provenance === undefined;
+  if (legacy && !options.codeCommit)
+    throw new Error(
+      `${path.join(run, 'config.json')}: records no provenance (a run of a code version before runs recorded it); ` +
+        'give the git commit of the code that trained it (--code-commit) to add it',
+    );
   const started = String(config.provenance?.time ?? '');
   const ended = String(last.provenance?.time ?? '');
-  if (!started || !ended) throw new Error(`${run}: its config.json or last checkpoint records no time`);
+  if (!legacy && (!started || !ended)) throw new Error(`${run}: its config.json or last checkpoint records no time`);
 
   // The committed training log must be the run's own.
   const log = path.join(results, 'train-log.jsonl');
   if (!fs.existsSync(log)) throw new Error(`${log}: missing (the results folder holds the run's training log)`);
   if (sha256(log) !== sha256(runPaths(stage).log))
     throw new Error(`${log}: not the run's training log (${runPaths(stage).log} differs)`);
+  const times = legacy
+    ? {
+        trainingSeconds: loggedSeconds(log),
+        trainingSecondsFrom: LOGGED_SECONDS,
+      }
+    : {
+        started,
+        ended,
+        wallSeconds: Math.round((Date.parse(ended) - Date.parse(started)) / 1000),
+      };
 
   // The committed evaluation: every suite of summary.json, with its per-episode CSV.
   const summary = readJson<{ scores: SuiteScore[] }>(path.join(results, 'summary.json'));
@@ -154,7 +216,7 @@ export async function addToZoo(options: AddOptions): Promise<ModelCard> {
   const { provenance, ...settings } = config;
   const code = {
     package: String(provenance?.package ?? 'fewshot-rkd'),
-    version: String(provenance?.version ?? ''),
+    ...(legacy ? {} : { version: String(provenance?.version ?? '') }),
     ...(provenance?.gitCommit
       ? { gitCommit: String(provenance.gitCommit), gitCommitFrom: 'provenance' as const }
       : options.codeCommit
@@ -171,15 +233,14 @@ export async function addToZoo(options: AddOptions): Promise<ModelCard> {
     config: settings,
     code,
     trainedOn: provenance ?? {},
+    ...(legacy ? { provenance: 'not recorded by this code version' } : {}),
     training: {
       episodes: last.episode,
       modelEpisode: best.episode,
       ...(best.valAccuracy !== undefined
         ? { validation: { accuracy: best.valAccuracy, ci95: best.valCi95 ?? NaN, loss: best.valLoss ?? NaN } }
         : {}),
-      started,
-      ended,
-      wallSeconds: Math.round((Date.parse(ended) - Date.parse(started)) / 1000),
+      ...times,
       ...(recipe ? { studentEpisodes: recipe.episodes } : {}),
       log: { file: packagePath(log, 'the training log', root), sha256: sha256(log), bytes: fs.statSync(log).size },
     },
