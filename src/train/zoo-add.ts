@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { writeFileComplete, writeFolderAtomic } from '../atomic.js';
 import { readRegularFile, readTextFile } from '../files.js';
 import { PACKAGE_ROOT } from '../provenance.js';
+import { readLogLines } from '../report/curves.js';
 import { defaultCacheRoot } from '../data/open.js';
 import { RECIPES, recipeConfig, recipeTeacher } from './recipe.js';
 import { readRunConfig, runPaths } from './run-folder.js';
@@ -79,30 +80,14 @@ export const LOGGED_SECONDS =
 export function loggedSeconds(log: string): number {
   let seconds = 0;
   let previous = 0;
-  readTextFile(log)
-    .split('\n')
-    .forEach((text, i) => {
-      if (text === '') return;
-      let line: { episode?: unknown; episodesPerSecond?: unknown };
-      try {
-        line = JSON.parse(text);
-      } catch {
-        throw new Error(`${log}: line ${i + 1} is not JSON: no training time can be computed from the log`);
-      }
-      const { episode, episodesPerSecond: rate } = line;
-      if (
-        typeof episode !== 'number' ||
-        !(episode > previous) ||
-        typeof rate !== 'number' ||
-        !(rate > 0) ||
-        !Number.isFinite(rate)
-      )
-        throw new Error(
-          `${log}: line ${i + 1} has no episode past ${previous} with a positive episodesPerSecond: no training time can be computed from the log`,
-        );
-      seconds += (episode - previous) / rate;
-      previous = episode;
-    });
+  readLogLines(log).lines.forEach(({ episode, episodesPerSecond: rate }, i) => {
+    if (!((episode as number) > previous) || typeof rate !== 'number' || !(rate > 0) || !Number.isFinite(rate))
+      throw new Error(
+        `${log}: line ${i + 1} has no episode past ${previous} with a positive episodesPerSecond: no training time can be computed from the log`,
+      );
+    seconds += ((episode as number) - previous) / rate;
+    previous = episode as number;
+  });
   if (previous === 0) throw new Error(`${log}: no log lines: no training time can be computed from it`);
   return Math.round(seconds * 10) / 10;
 }
